@@ -1,0 +1,101 @@
+/* conn.h — a buffered, non-blocking stream connection (TCP or UNIX) with a
+ * framing codec between the socket and the message callback. */
+#ifndef SOCKIT_CONN_H
+#define SOCKIT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/codec.h"
+#include "sockit/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_conn sk_conn;
+
+/* Callbacks of a connection; any may be NULL. Every callback may call any
+ * sk_conn function on any connection, including closing its own: the
+ * connection stays valid until on_close has returned. */
+typedef struct sk_conn_cbs {
+    /* One decoded message. msg is valid only during the call. */
+    void (*on_message)(sk_conn *c, const uint8_t *msg, size_t len, void *ud);
+    /* The peer half-closed after all its messages were delivered. When NULL
+     * the connection closes itself once its output is flushed. */
+    void (*on_eof)(sk_conn *c, void *ud);
+    /* The output queue fell to the low-water mark after exceeding high water. */
+    void (*on_drain)(sk_conn *c, void *ud);
+    /* Each successful read, with its size (for -vv logs). */
+    void (*on_read)(sk_conn *c, size_t nread, void *ud);
+    /* Last call: the fd is closed. err is 0 for a normal close, else the
+     * reason (negated errno or SK_E*). The connection is freed after return. */
+    void (*on_close)(sk_conn *c, int err, void *ud);
+} sk_conn_cbs;
+
+/* Tunables; zero fields take the defaults noted. */
+typedef struct sk_conn_opts {
+    sk_frame in_frame;   /* decoding of what is read (default raw) */
+    sk_frame out_frame;  /* encoding of what sk_conn_send writes (default raw) */
+    size_t max_frame;    /* default SK_MAX_FRAME_DEFAULT */
+    size_t high_water;   /* output bytes above which reading pauses (default 1 MiB) */
+    size_t low_water;    /* output bytes at which reading resumes (default 256 KiB) */
+    size_t max_queue;    /* hard output limit: beyond it the conn closes with SK_EQUEUE (0 = none) */
+    int keep_reading;    /* 1: keep reading while output is above high water (clients whose
+                          * output is fed by something else, e.g. stdin); 0: pause (servers) */
+} sk_conn_opts;
+
+/* Wraps a connected, non-blocking-able stream socket. Takes ownership of fd
+ * (closed on every path, including failure). cbs is not copied: it must
+ * outlive the connection (usually a static table); opts may be NULL.
+ * Returns the connection or NULL (errno set). */
+sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
+                     void *ud);
+
+/* Encodes msg with the output framing and queues it. The bytes are written
+ * at the end of the current loop iteration (all replies of one read go out
+ * in one write). Returns 0, SK_EFRAMEBIG when the frame header cannot hold
+ * len, SK_ECLOSED when the connection is closing, -ENOMEM, or SK_EQUEUE when
+ * max_queue is exceeded (the connection then closes). */
+int sk_conn_send(sk_conn *c, const void *msg, size_t len);
+
+/* Queues raw bytes without framing. Same return codes as sk_conn_send. */
+int sk_conn_write(sk_conn *c, const void *data, size_t len);
+
+/* Writes everything queued now instead of at the end of the iteration.
+ * Returns 0 or a negated errno (the connection is then closing). */
+int sk_conn_flush(sk_conn *c);
+
+/* Half-closes: sends FIN after the queued output is written; reading goes on. */
+void sk_conn_shutdown(sk_conn *c);
+
+/* Graceful close: stops reading, writes what is queued, then closes and
+ * calls on_close(err). Idempotent; safe from any callback. */
+void sk_conn_close(sk_conn *c, int err);
+
+/* Immediate close: drops queued output; on_close fires at the end of the
+ * current iteration. */
+void sk_conn_abort(sk_conn *c, int err);
+
+/* Stops / restarts reading (a user-level backpressure switch). */
+void sk_conn_pause(sk_conn *c);
+void sk_conn_resume(sk_conn *c);
+
+/* Changes framing at any time (affects bytes not yet decoded). */
+void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame);
+
+/* Accessors. sk_conn_peer formats the peer address into a per-thread
+ * buffer valid until the next call ("?" once the fd is closed). */
+int sk_conn_fd(const sk_conn *c);
+size_t sk_conn_queued(const sk_conn *c);
+uint64_t sk_conn_bytes_in(const sk_conn *c);
+uint64_t sk_conn_bytes_out(const sk_conn *c);
+const char *sk_conn_peer(const sk_conn *c);
+void *sk_conn_userdata(const sk_conn *c);
+void sk_conn_set_userdata(sk_conn *c, void *ud);
+sk_loop *sk_conn_loop(const sk_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* listener.h — stream listeners (TCP, UNIX) and non-blocking connectors that
+ * hand connected sockets to the caller, usually for sk_conn_new(). */
+#ifndef SOCKIT_LISTENER_H
+#define SOCKIT_LISTENER_H
+
+#include "sockit/addr.h"
+#include "sockit/loop.h"
+#include "sockit/sockopt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_listener sk_listener;
+
+/* A new connection: fd is connected and non-blocking and now owned by the
+ * callee. peer is valid only during the call. */
+typedef void (*sk_accept_cb)(sk_listener *l, int fd, const sk_sockaddr *peer, void *ud);
+
+/* Something went wrong while accepting but the listener carries on (e.g.
+ * EMFILE: the excess connection was accepted and closed to shed it). err is a
+ * negated errno. Optional. */
+typedef void (*sk_accept_err_cb)(sk_listener *l, int err, void *ud);
+
+/* Binds and listens on a stream URL (tcp, ws, unix). A stale unix socket file
+ * nobody listens on is replaced; a live one is an error (-EADDRINUSE).
+ * Returns 0 and sets *out, or a negated errno / SK_EURL / SK_ERESOLVE with a
+ * one-line reason in err. The caller frees *out with sk_listener_free. */
+int sk_listen(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, sk_accept_cb cb,
+              sk_accept_err_cb err_cb, void *ud, sk_listener **out, char *err, size_t errlen);
+
+/* The bound address (useful with port 0) formatted for humans, owned by l. */
+const char *sk_listener_name(const sk_listener *l);
+
+/* The listening fd (e.g. for getsockname). */
+int sk_listener_fd(const sk_listener *l);
+
+/* Stops or resumes accepting (new clients then wait in the backlog). */
+void sk_listener_pause(sk_listener *l);
+void sk_listener_resume(sk_listener *l);
+
+/* Closes the listening socket (and unlinks a unix socket path it created);
+ * safe from any callback. */
+void sk_listener_free(sk_listener *l);
+
+/* Connected (status 0, fd >= 0 owned by the callee) or failed (status is a
+ * negated errno such as -ECONNREFUSED, fd -1). */
+typedef void (*sk_connect_cb)(int fd, int status, void *ud);
+
+/* Starts a non-blocking connect to addr (stream socket) with opts applied.
+ * Returns 0 (cb then fires later from the loop, exactly once), or a negated
+ * errno when the connect failed at once, e.g. -ENOENT or -ECONNREFUSED for a
+ * unix path (cb never fires). */
+int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,
+               void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

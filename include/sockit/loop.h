@@ -1,0 +1,92 @@
+/* loop.h — the event loop: fd watchers on epoll, timers, a thread-safe
+ * post/wakeup, and signals delivered as ordinary loop events. */
+#ifndef SOCKIT_LOOP_H
+#define SOCKIT_LOOP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_loop sk_loop;
+typedef struct sk_watch sk_watch;
+typedef struct sk_timer sk_timer;
+
+/* Event bits for sk_watch. */
+enum { SK_READABLE = 1u, SK_WRITABLE = 2u, SK_HANGUP = 4u };
+
+typedef void (*sk_watch_cb)(sk_watch *w, int fd, unsigned events, void *ud);
+typedef void (*sk_timer_cb)(sk_timer *t, void *ud);
+typedef void (*sk_post_fn)(void *arg);
+typedef void (*sk_signal_cb)(sk_loop *loop, int signo, void *ud);
+/* Runs at the end of every loop iteration, after all events were handled. */
+typedef void (*sk_tick_cb)(sk_loop *loop, void *ud);
+
+/* Creates a loop. Also sets SIGPIPE to ignored (if it was default) so a
+ * peer that goes away can never kill the process. Returns 0 and sets *out,
+ * or a negated errno. The caller owns *out and frees it with sk_loop_free. */
+int sk_loop_new(sk_loop **out);
+
+/* Runs until sk_loop_stop() is called. Returns 0, or a negated errno if
+ * epoll_wait fails. Every callback of the loop's handles fires from inside. */
+int sk_loop_run(sk_loop *loop);
+
+/* Asks the loop to return from sk_loop_run after the current iteration.
+ * Safe to call from any thread and from any callback. */
+void sk_loop_stop(sk_loop *loop);
+
+/* Frees the loop and its internal handles. Free your own watchers, timers
+ * and connections first (their owners' free functions); no callback fires. */
+void sk_loop_free(sk_loop *loop);
+
+/* Monotonic time in milliseconds, cached at the start of each iteration. */
+uint64_t sk_loop_now(const sk_loop *loop);
+
+/* Runs fn(arg) on the loop's thread during its next iteration. Safe from any
+ * thread. Returns 0, or -ENOMEM. fn runs exactly once: at the latest
+ * inside sk_loop_free. */
+int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg);
+
+/* Calls cb(loop, signo, ud) on the loop thread when signo arrives. The signal
+ * is blocked in the calling thread (call this before starting other threads
+ * so they inherit the mask) and read through a signalfd. Returns 0 or a
+ * negated errno. One callback per signal per loop. */
+int sk_loop_on_signal(sk_loop *loop, int signo, sk_signal_cb cb, void *ud);
+
+/* Adds a callback that runs at the end of every iteration (used by
+ * connections to flush all replies of a batch with one write). Returns 0 or
+ * -ENOMEM. */
+int sk_loop_on_tick(sk_loop *loop, sk_tick_cb cb, void *ud);
+
+/* Watches fd for events (SK_READABLE | SK_WRITABLE; may be 0). Returns the
+ * watcher, or NULL with errno set. The fd stays owned by the caller. */
+sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud);
+
+/* Changes the events of interest; a no-op when unchanged. Returns 0 or a
+ * negated errno. */
+int sk_watch_set(sk_watch *w, unsigned events);
+
+/* Returns the events currently watched. */
+unsigned sk_watch_events(const sk_watch *w);
+
+/* Stops watching and frees w at the end of the current iteration: safe from
+ * inside any callback, including w's own. Does not close the fd. */
+void sk_watch_free(sk_watch *w);
+
+/* Creates a stopped timer. Returns NULL on out-of-memory. */
+sk_timer *sk_timer_new(sk_loop *loop, sk_timer_cb cb, void *ud);
+
+/* (Re)starts the timer: fires after ms, then every repeat_ms if non-zero. */
+void sk_timer_start(sk_timer *t, uint64_t ms, uint64_t repeat_ms);
+
+/* Stops the timer; it will not fire until started again. */
+void sk_timer_stop(sk_timer *t);
+
+/* Stops and frees the timer (safe from inside its own callback). */
+void sk_timer_free(sk_timer *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/* server.h — a ready-made server: one of the built-in services (echo, upper,
+ * greet, discard, ...) on any number of stream and datagram listeners. */
+#ifndef SOCKIT_SERVER_H
+#define SOCKIT_SERVER_H
+
+#include <stddef.h>
+
+#include "sockit/addr.h"
+#include "sockit/codec.h"
+#include "sockit/loop.h"
+#include "sockit/sockopt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_server sk_server;
+
+/* Receives one log line (no trailing newline). */
+typedef void (*sk_log_fn)(void *ud, const char *line);
+
+typedef struct sk_server_opts {
+    const char *service;  /* "echo", "upper", "greet", "discard" */
+    const char *text;     /* greet: the greeting (default "Thank you for connecting\r\n") */
+    sk_frame in_frame;    /* decoding of client messages (default raw) */
+    sk_frame out_frame;   /* encoding of replies (default raw) */
+    size_t max_frame;     /* default SK_MAX_FRAME_DEFAULT */
+    sk_sockopts sock;     /* listener socket options */
+    int verbose;          /* 1: log accept/close; 2: also every read size */
+    unsigned drain_ms;    /* shutdown: time allowed to flush replies (default 5000) */
+    sk_log_fn log;        /* NULL: timestamped lines on stderr */
+    void *log_ud;
+} sk_server_opts;
+
+/* Fills o with the defaults above (service "echo"). */
+void sk_server_opts_init(sk_server_opts *o);
+
+/* Returns 1 if name is a built-in service, else 0. */
+int sk_service_exists(const char *name);
+
+/* Space-separated names of the built-in services (static string). */
+const char *sk_service_names(void);
+
+/* Creates a server on loop. opts is copied (strings must outlive the server).
+ * Returns 0 and sets *out, or SK_ESERVICE / -ENOMEM with a reason in err. */
+int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
+                  size_t errlen);
+
+/* Adds a listener (tcp, unix: stream; udp, unixgram: datagram). Returns 0, or
+ * the error of sk_listen / sk_dgram_bind with a reason in err. */
+int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen);
+
+/* Number of listeners, and the bound name of listener i (owned by s). */
+int sk_server_listener_count(const sk_server *s);
+const char *sk_server_listener_name(const sk_server *s, int i);
+
+/* Number of connected stream clients. */
+size_t sk_server_conn_count(const sk_server *s);
+
+/* Graceful stop: closes the listeners, lets every client's queued replies
+ * flush (up to drain_ms, then drops them), and calls done(s, ud) from the loop
+ * once no client is left. Idempotent. */
+void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud);
+
+/* Frees the server: closes listeners and aborts clients at once. Not from
+ * inside one of its own callbacks (use sk_server_shutdown's done instead,
+ * then free after sk_loop_run returns). */
+void sk_server_free(sk_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

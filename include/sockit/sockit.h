@@ -1,0 +1,19 @@
+/* sockit.h — the umbrella header: includes the whole public API of
+ * libsockit (event loop, endpoints, connections, codecs, servers). */
+#ifndef SOCKIT_H
+#define SOCKIT_H
+
+#include "sockit/addr.h"
+#include "sockit/codec.h"
+#include "sockit/conn.h"
+#include "sockit/dgram.h"
+#include "sockit/error.h"
+#include "sockit/listener.h"
+#include "sockit/loop.h"
+#include "sockit/server.h"
+#include "sockit/sockopt.h"
+
+/* The library version, e.g. "0.1.0" (static string). */
+const char *sk_version(void);
+
+#endif

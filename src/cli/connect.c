@@ -1,0 +1,262 @@
+/* connect.c — `sockit connect URL`: a '>> ' prompt on a terminal, lines or a
+ * byte stream from piped stdin, or one-shot --send; prints every reply. */
+#include "cli/input.h"
+#include "cli/options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct client {
+    cli_opts *o;
+    sk_loop *loop;
+    sk_url url;
+    char name[400];      /* the URL as typed, for messages */
+    sk_conn *conn;       /* stream */
+    sk_dgram *dg;        /* datagram */
+    cli_input *in;
+    sk_timer *quiet;     /* after input ends: stop once the server is silent */
+    int tty;             /* stdin is a terminal: prompt mode */
+    int framed;          /* replies are whole messages (framing or datagrams) */
+    int input_done;
+    unsigned long sent, received;
+    int last_nl;         /* last byte printed was '\n' */
+    int rc;
+} client;
+
+static void finish(client *cl, int rc)
+{
+    if (rc > cl->rc)
+        cl->rc = rc;
+    sk_loop_stop(cl->loop);
+}
+
+static void prompt(client *cl)
+{
+    if (cl->tty && !cl->input_done) {
+        fputs(">> ", stdout);
+        fflush(stdout);
+        cl->last_nl = 1;
+    }
+}
+
+/* A reply: framed ones get a line each; a raw stream is copied as is. */
+static void print_reply(client *cl, const uint8_t *msg, size_t len)
+{
+    fwrite(msg, 1, len, stdout);
+    if (len)
+        cl->last_nl = msg[len - 1] == '\n';
+    if ((cl->framed || cl->tty) && !cl->last_nl) {
+        fputc('\n', stdout);
+        cl->last_nl = 1;
+    }
+    fflush(stdout);
+    cl->received++;
+    if (cl->input_done && cl->quiet)
+        sk_timer_start(cl->quiet, (uint64_t)(cl->o->wait_secs * 1000), 0);
+    if (cl->input_done && cl->framed && cl->received >= cl->sent)
+        finish(cl, 0);
+    else if (cl->tty)
+        prompt(cl);
+}
+
+static void on_quiet(sk_timer *t, void *ud) { finish(ud, 0); }
+
+/* Input is over: half-close a stream, then wait for the last replies. */
+static void input_over(client *cl)
+{
+    cl->input_done = 1;
+    if (cl->conn && !cl->framed)
+        sk_conn_shutdown(cl->conn);
+    if (cl->framed && cl->received >= cl->sent) {
+        finish(cl, 0);
+        return;
+    }
+    cl->quiet = sk_timer_new(cl->loop, on_quiet, cl);
+    if (cl->quiet)
+        sk_timer_start(cl->quiet, (uint64_t)(cl->o->wait_secs * 1000), 0);
+}
+
+static void send_msg(client *cl, const char *data, size_t len)
+{
+    int r = cl->conn ? sk_conn_send(cl->conn, data, len) : sk_dgram_send(cl->dg, data, len, NULL);
+    if (r < 0) {
+        cli_error("%s: cannot send %zu bytes: %s", cl->name, len, sk_strerror(r));
+        finish(cl, 1);
+        return;
+    }
+    cl->sent++;
+    if (cl->conn && sk_conn_queued(cl->conn) > ((size_t)1 << 20))
+        cli_input_pause(cl->in); /* resumed by on_drain */
+}
+
+static void on_stdin(void *ud, const char *data, size_t len)
+{
+    client *cl = ud;
+    if (cl->tty && len == 0) { /* the REPL skips empty lines */
+        prompt(cl);
+        return;
+    }
+    send_msg(cl, data, len);
+}
+
+static void on_stdin_end(void *ud, int err)
+{
+    client *cl = ud;
+    if (err) {
+        cli_error("reading stdin: %s", err == -EMSGSIZE ? "line longer than --max-frame"
+                                                        : sk_strerror(err));
+        finish(cl, 1);
+        return;
+    }
+    if (cl->tty && !cl->last_nl)
+        fputc('\n', stdout);
+    input_over(cl);
+}
+
+/* ---- stream replies ---- */
+
+static void on_message(sk_conn *c, const uint8_t *msg, size_t len, void *ud)
+{
+    print_reply(ud, msg, len);
+}
+
+static void on_drain(sk_conn *c, void *ud)
+{
+    client *cl = ud;
+    if (cl->in)
+        cli_input_resume(cl->in);
+}
+
+static void on_close(sk_conn *c, int err, void *ud)
+{
+    client *cl = ud;
+    cl->conn = NULL;
+    if (err) {
+        cli_error("%s: %s", cl->name, sk_strerror(err));
+        finish(cl, 1);
+        return;
+    }
+    if (cl->tty && !cl->last_nl)
+        fputc('\n', stdout);
+    finish(cl, 0);
+}
+
+static const sk_conn_cbs client_cbs = {
+    .on_message = on_message,
+    .on_eof = NULL, /* the server closed its side: flush ours and finish */
+    .on_drain = on_drain,
+    .on_close = on_close,
+};
+
+/* ---- start ---- */
+
+static void start_input(client *cl)
+{
+    for (int i = 0; i < cl->o->nsends; i++)
+        send_msg(cl, cl->o->sends[i], strlen(cl->o->sends[i]));
+    if (cl->o->nsends) {
+        input_over(cl);
+        return;
+    }
+    int lines = cl->tty || cl->framed;
+    cl->in = cli_input_new(cl->loop, 0, lines, cl->o->max_frame, on_stdin, on_stdin_end, cl);
+    if (!cl->in) {
+        cli_error("cannot read stdin: %s", strerror(errno));
+        finish(cl, 1);
+        return;
+    }
+    prompt(cl);
+}
+
+static void on_connected(int fd, int status, void *ud)
+{
+    client *cl = ud;
+    if (status < 0) {
+        cli_error("cannot connect to %s: %s", cl->name, sk_strerror(status));
+        finish(cl, 1);
+        return;
+    }
+    sk_conn_opts co = {.in_frame = cl->o->in_frame, .out_frame = cl->o->out_frame,
+                       .max_frame = cl->o->max_frame, .keep_reading = 1};
+    cl->conn = sk_conn_new(cl->loop, fd, &client_cbs, &co, cl);
+    if (!cl->conn) {
+        cli_error("%s: %s", cl->name, strerror(errno));
+        finish(cl, 1);
+        return;
+    }
+    start_input(cl);
+}
+
+static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
+                        const sk_sockaddr *from, void *ud)
+{
+    client *cl = ud;
+    if (status < 0) {
+        cli_error("%s: %s", cl->name, sk_strerror(status));
+        finish(cl, 1);
+        return;
+    }
+    print_reply(cl, msg, len);
+}
+
+static int start_stream(client *cl)
+{
+    sk_sockaddr addr;
+    char err[512];
+    int n = sk_url_resolve(&cl->url, 0, &addr, 1, err, sizeof err);
+    if (n < 0) {
+        cli_error("cannot connect to %s: %s", cl->name, err);
+        return 1;
+    }
+    int r = sk_connect(cl->loop, &addr, &cl->o->sock, on_connected, cl);
+    if (r < 0) {
+        cli_error("cannot connect to %s: %s", cl->name, sk_strerror(r));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_connect(cli_opts *o)
+{
+    if (o->nargs != 1) {
+        cli_error(o->nargs ? "connect takes one URL" : "connect needs a URL (e.g. tcp://127.0.0.1:8080)");
+        return 2;
+    }
+    client cl = {.o = o, .last_nl = 1};
+    if (cli_url(o->args[0], &cl.url))
+        return 2;
+    snprintf(cl.name, sizeof cl.name, "%s", o->args[0]);
+    cl.tty = o->nsends == 0 && isatty(0);
+    cl.framed = o->in_frame != SK_FRAME_RAW || sk_url_is_dgram(&cl.url);
+    if (sk_loop_new(&cl.loop) < 0) {
+        cli_error("out of memory");
+        return 1;
+    }
+    int rc = 0;
+    if (sk_url_is_dgram(&cl.url)) {
+        char err[512];
+        if (sk_dgram_connect(cl.loop, &cl.url, &o->sock, on_datagram, &cl, &cl.dg, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            rc = 1;
+        } else {
+            start_input(&cl);
+        }
+    } else {
+        rc = start_stream(&cl);
+    }
+    if (rc == 0 && cl.rc == 0)
+        sk_loop_run(cl.loop);
+    else if (rc == 0)
+        rc = cl.rc;
+    rc = rc > cl.rc ? rc : cl.rc;
+    cli_input_free(cl.in);
+    sk_timer_free(cl.quiet);
+    sk_dgram_free(cl.dg);
+    if (cl.conn)
+        sk_conn_abort(cl.conn, 0);
+    sk_loop_free(cl.loop);
+    return rc;
+}

@@ -1,0 +1,277 @@
+/* options.c — the option table of the sockit CLI, its parser (long options
+ * with "--opt VALUE" or "--opt=VALUE") and the generated --help text. */
+#include "cli/options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALL (CMD_SERVE | CMD_CONNECT | CMD_BENCH | CMD_INFO)
+#define NET (CMD_SERVE | CMD_CONNECT | CMD_BENCH)
+
+typedef int (*setter)(cli_opts *o, const char *v);
+
+typedef struct cli_opt {
+    const char *name;  /* long name without "--" */
+    char short_name;   /* or 0 */
+    const char *arg;   /* value placeholder, NULL for a flag */
+    unsigned cmds;
+    setter set;
+    const char *help;
+} cli_opt;
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("sockit: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int parse_size(const char *v, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned long long mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1024ull * 1024 * 1024, end++;
+    if (errno || end == v || *end || v[0] == '-' || n > ULLONG_MAX / mul)
+        return -1;
+    *out = (size_t)(n * mul);
+    return 0;
+}
+
+static int parse_int(const char *v, int min, int max, int *out)
+{
+    size_t n;
+    if (parse_size(v, &n) < 0 || n < (size_t)min || n > (size_t)max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_secs(const char *v, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= 0) || d > 1e6)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int set_frame(cli_opts *o, const char *v)
+{
+    return sk_frame_from_name(v, &o->in_frame) < 0 ? -1 : (o->out_frame = o->in_frame, 0);
+}
+static int set_in_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->in_frame); }
+static int set_out_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->out_frame); }
+static int set_max_frame(cli_opts *o, const char *v)
+{
+    return parse_size(v, &o->max_frame) < 0 || o->max_frame == 0 || o->max_frame > UINT32_MAX ? -1 : 0;
+}
+static int set_backlog(cli_opts *o, const char *v) { return parse_int(v, 1, 1 << 20, &o->sock.backlog); }
+static int set_reuseaddr(cli_opts *o, const char *v) { return o->sock.reuseaddr = 1, 0; }
+static int set_no_reuseaddr(cli_opts *o, const char *v) { return o->sock.reuseaddr = 0, 0; }
+static int set_reuseport(cli_opts *o, const char *v) { return o->sock.reuseport = 1, 0; }
+static int set_nodelay(cli_opts *o, const char *v) { return o->sock.nodelay = 1, 0; }
+static int set_sndbuf(cli_opts *o, const char *v) { return parse_int(v, 1, INT_MAX / 2, &o->sock.sndbuf); }
+static int set_rcvbuf(cli_opts *o, const char *v) { return parse_int(v, 1, INT_MAX / 2, &o->sock.rcvbuf); }
+static int set_keepalive(cli_opts *o, const char *v)
+{
+    return parse_int(v, 1, 32767, &o->sock.keepalive_secs);
+}
+static int set_verbose(cli_opts *o, const char *v) { return o->verbose++, 0; }
+static int set_text(cli_opts *o, const char *v) { return o->text = v, 0; }
+static int set_drain(cli_opts *o, const char *v) { return parse_secs(v, &o->drain_secs); }
+static int set_wait(cli_opts *o, const char *v) { return parse_secs(v, &o->wait_secs); }
+static int set_help(cli_opts *o, const char *v) { return o->help = 1, 0; }
+static int set_send(cli_opts *o, const char *v)
+{
+    if (o->nsends == CLI_MAX_ARGS)
+        return -1;
+    o->sends[o->nsends++] = v;
+    return 0;
+}
+
+static const cli_opt options[] = {
+    {"frame", 0, "MODE", NET, set_frame,
+     "framing both ways: raw line len8 len16be len16le len32be len32le len64be len64le"},
+    {"in-frame", 0, "MODE", NET, set_in_frame, "framing of what is received"},
+    {"out-frame", 0, "MODE", NET, set_out_frame, "framing of what is sent"},
+    {"max-frame", 0, "BYTES", NET, set_max_frame, "largest message accepted (default 16M)"},
+    {"text", 0, "TEXT", CMD_SERVE, set_text, "greet: the greeting (default \"Thank you for connecting\\r\\n\")"},
+    {"send", 0, "TEXT", CMD_CONNECT, set_send, "send TEXT as one message, print the replies, exit (repeatable)"},
+    {"wait", 0, "SECS", CMD_CONNECT, set_wait,
+     "after input ends, stop once the server is silent this long (default 2)"},
+    {"drain-timeout", 0, "SECS", CMD_SERVE, set_drain, "on SIGTERM, time allowed to flush replies (default 5)"},
+    {"backlog", 0, "N", CMD_SERVE, set_backlog, "listen backlog (default 511)"},
+    {"reuseaddr", 0, NULL, CMD_SERVE, set_reuseaddr, "SO_REUSEADDR (on by default)"},
+    {"no-reuseaddr", 0, NULL, CMD_SERVE, set_no_reuseaddr, "turn SO_REUSEADDR off"},
+    {"reuseport", 0, NULL, CMD_SERVE, set_reuseport, "SO_REUSEPORT"},
+    {"sndbuf", 0, "BYTES", NET, set_sndbuf, "SO_SNDBUF"},
+    {"rcvbuf", 0, "BYTES", NET, set_rcvbuf, "SO_RCVBUF"},
+    {"nodelay", 0, NULL, NET, set_nodelay, "TCP_NODELAY"},
+    {"keepalive", 0, "SECS", NET, set_keepalive, "TCP keepalive with this idle time"},
+    {"verbose", 'v', NULL, NET, set_verbose, "log accepts and closes; twice (-vv) also each read's size"},
+    {"help", 'h', NULL, ALL, set_help, "show this help"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static const cli_opt *find_long(unsigned cmd, const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if ((options[i].cmds & cmd) && strlen(options[i].name) == len &&
+            strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const cli_opt *find_short(unsigned cmd, char c)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if ((options[i].cmds & cmd) && options[i].short_name == c)
+            return &options[i];
+    return NULL;
+}
+
+static const char *cmd_name(unsigned cmd)
+{
+    return cmd == CMD_SERVE ? "serve" : cmd == CMD_CONNECT ? "connect" : cmd == CMD_BENCH ? "bench" : "info";
+}
+
+/* Applies one option; value may be NULL for flags. Returns 0 or 2. */
+static int apply(const cli_opts *o0, cli_opts *o, const cli_opt *opt, const char *value)
+{
+    if (opt->set(o, value) < 0) {
+        cli_error("invalid value '%s' for --%s (%s)", value ? value : "", opt->name, opt->help);
+        return 2;
+    }
+    (void)o0;
+    return 0;
+}
+
+static int parse_long(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
+{
+    const char *a = argv[*i] + 2, *eq = strchr(a, '=');
+    const cli_opt *opt = find_long(cmd, a, eq ? (size_t)(eq - a) : strlen(a));
+    if (!opt) {
+        cli_error("unknown option '%s' for %s (see 'sockit %s --help')", argv[*i], cmd_name(cmd),
+                  cmd_name(cmd));
+        return 2;
+    }
+    const char *value = NULL;
+    if (opt->arg) {
+        if (eq)
+            value = eq + 1;
+        else if (*i + 1 < argc)
+            value = argv[++*i];
+        else {
+            cli_error("option --%s needs a value (%s)", opt->name, opt->arg);
+            return 2;
+        }
+    } else if (eq) {
+        cli_error("option --%s takes no value", opt->name);
+        return 2;
+    }
+    return apply(o, o, opt, value);
+}
+
+static int parse_short(unsigned cmd, const char *a, cli_opts *o)
+{
+    for (const char *p = a + 1; *p; p++) {
+        const cli_opt *opt = find_short(cmd, *p);
+        if (!opt || opt->arg) {
+            cli_error("unknown option '-%c' for %s (see 'sockit %s --help')", *p, cmd_name(cmd),
+                      cmd_name(cmd));
+            return 2;
+        }
+        if (apply(o, o, opt, NULL))
+            return 2;
+    }
+    return 0;
+}
+
+int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->max_frame = SK_MAX_FRAME_DEFAULT;
+    o->drain_secs = 5;
+    o->wait_secs = 2;
+    o->text = "Thank you for connecting\r\n";
+    sk_sockopts_init(&o->sock);
+    int only_args = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int r = 0;
+        if (!only_args && strcmp(a, "--") == 0)
+            only_args = 1;
+        else if (!only_args && a[0] == '-' && a[1] == '-')
+            r = parse_long(cmd, argc, argv, &i, o);
+        else if (!only_args && a[0] == '-' && a[1])
+            r = parse_short(cmd, a, o);
+        else if (o->nargs == CLI_MAX_ARGS) {
+            cli_error("too many arguments (at most %d)", CLI_MAX_ARGS);
+            r = 2;
+        } else
+            o->args[o->nargs++] = a;
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+int cli_url(const char *text, sk_url *out)
+{
+    char err[256];
+    if (sk_url_parse(text, out, err, sizeof err) == 0)
+        return 0;
+    cli_error("bad URL '%s': %s", text, err);
+    return 2;
+}
+
+static const char *usage_line(unsigned cmd)
+{
+    switch (cmd) {
+    case CMD_SERVE:
+        return "sockit serve SERVICE [URL ...] [options]\n"
+               "  Run a server; with no URL it listens on tcp://127.0.0.1:8080.\n"
+               "  Services: echo upper greet discard\n";
+    case CMD_CONNECT:
+        return "sockit connect URL [options]\n"
+               "  A client: a '>> ' prompt on a terminal, or lines/bytes from piped stdin,\n"
+               "  or --send TEXT. Exit status 0 ok, 1 network or protocol error, 2 usage.\n";
+    case CMD_BENCH:
+        return "sockit bench URL [options]\n";
+    default:
+        return "sockit info [URL]\n";
+    }
+}
+
+void cli_usage(unsigned cmd)
+{
+    printf("usage: %s\nURL: tcp://HOST:PORT udp://HOST:PORT unix:///path unixgram:///path "
+           "unix://@name\n     HOST is a name, an IPv4 address, [IPv6] or *\n\noptions:\n",
+           usage_line(cmd));
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const cli_opt *opt = &options[i];
+        if (!(opt->cmds & cmd))
+            continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s%c%s--%s%s%s", opt->short_name ? "-" : "",
+                 opt->short_name ? opt->short_name : ' ', opt->short_name ? ", " : "  ", opt->name,
+                 opt->arg ? " " : "", opt->arg ? opt->arg : "");
+        printf("  %-26s %s\n", left + (opt->short_name ? 0 : 1), opt->help);
+    }
+}

@@ -1,0 +1,98 @@
+/* serve.c — `sockit serve SERVICE [URL ...]`: one sk_server on every URL,
+ * a graceful drain on SIGTERM/SIGINT, and a hard exit on a second signal. */
+#include "cli/options.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct serve_state {
+    sk_loop *loop;
+    sk_server *srv;
+    int signals;
+} serve_state;
+
+static void on_drained(sk_server *s, void *ud)
+{
+    serve_state *st = ud;
+    sk_loop_stop(st->loop);
+}
+
+static void on_signal(sk_loop *loop, int signo, void *ud)
+{
+    serve_state *st = ud;
+    if (st->signals++ > 0) { /* second signal: stop waiting for slow clients */
+        fprintf(stderr, "sockit: %s again, exiting now\n", strsignal(signo));
+        sk_loop_stop(loop);
+        return;
+    }
+    fprintf(stderr, "sockit: %s, draining %zu client(s)\n", strsignal(signo),
+            sk_server_conn_count(st->srv));
+    sk_server_shutdown(st->srv, on_drained, st);
+}
+
+static int add_listeners(serve_state *st, cli_opts *o)
+{
+    const char *deflt = "tcp://127.0.0.1:8080";
+    int n = o->nargs > 1 ? o->nargs - 1 : 1;
+    for (int i = 0; i < n; i++) {
+        const char *text = o->nargs > 1 ? o->args[i + 1] : deflt;
+        sk_url url;
+        char err[512];
+        if (cli_url(text, &url))
+            return 2;
+        if (sk_server_listen(st->srv, &url, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void print_banner(const serve_state *st, const char *service)
+{
+    for (int i = 0; i < sk_server_listener_count(st->srv); i++) {
+        const char *name = sk_server_listener_name(st->srv, i);
+        fprintf(stderr, "sockit: serving %s on %s (try: sockit connect %s)\n", service, name, name);
+    }
+}
+
+int cmd_serve(cli_opts *o)
+{
+    if (o->nargs < 1) {
+        cli_error("serve needs a SERVICE (one of: %s)", sk_service_names());
+        return 2;
+    }
+    if (!sk_service_exists(o->args[0])) {
+        cli_error("unknown service '%s' (one of: %s)", o->args[0], sk_service_names());
+        return 2;
+    }
+    serve_state st = {0};
+    sk_server_opts so;
+    sk_server_opts_init(&so);
+    so.service = o->args[0];
+    so.text = o->text;
+    so.in_frame = o->in_frame;
+    so.out_frame = o->out_frame;
+    so.max_frame = o->max_frame;
+    so.sock = o->sock;
+    so.verbose = o->verbose;
+    so.drain_ms = (unsigned)(o->drain_secs * 1000);
+    char err[512];
+    if (sk_loop_new(&st.loop) < 0 || sk_server_new(st.loop, &so, &st.srv, err, sizeof err) < 0) {
+        cli_error("cannot start: out of memory");
+        return 1;
+    }
+    int rc = add_listeners(&st, o);
+    if (rc == 0) {
+        sk_loop_on_signal(st.loop, SIGINT, on_signal, &st);
+        sk_loop_on_signal(st.loop, SIGTERM, on_signal, &st);
+        print_banner(&st, so.service);
+        if (sk_loop_run(st.loop) < 0)
+            rc = 1;
+    }
+    sk_server_free(st.srv);
+    sk_loop_free(st.loop);
+    return rc;
+}

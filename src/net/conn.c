@@ -1,0 +1,448 @@
+/* conn.c — buffered non-blocking stream connections: reads are decoded into
+ * messages straight from a shared loop buffer, replies are batched and
+ * written once per loop iteration, and a full output queue pauses reading. */
+#include "net/buf.h"
+#include "net/loop_int.h"
+#include "sockit/addr.h"
+#include "sockit/conn.h"
+#include "sockit/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { C_OPEN, C_CLOSING, C_CLOSED };
+
+struct sk_conn {
+    sk_loop *loop;
+    sk_watch *w;
+    const sk_conn_cbs *cbs;
+    void *ud;
+    sk__buf in, out;
+    uint64_t bytes_in, bytes_out;
+    sk_conn *next_pending, *next_closed;
+    uint32_t max_frame, high, low, max_queue;
+    int fd, close_err;
+    uint8_t in_frame, out_frame, state;
+    unsigned keep_reading : 1, user_paused : 1, pressured : 1, eof : 1, eof_done : 1, want_shutdown : 1,
+        write_blocked : 1, drain_due : 1, in_pending : 1, need_input : 1;
+};
+
+static const sk_conn_cbs no_cbs;
+
+static uint32_t clamp32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
+
+static int reading(const sk_conn *c)
+{
+    return c->state == C_OPEN && !c->eof && !c->user_paused && !c->pressured;
+}
+
+/* Messages may be delivered (reading may already have stopped at EOF). */
+static int can_deliver(const sk_conn *c)
+{
+    return c->state == C_OPEN && !c->user_paused && !c->pressured;
+}
+
+static void update_watch(sk_conn *c)
+{
+    if (c->state == C_CLOSED)
+        return;
+    unsigned ev = (reading(c) ? SK_READABLE : 0u) | (c->write_blocked ? SK_WRITABLE : 0u);
+    sk_watch_set(c->w, ev);
+}
+
+static void schedule(sk_conn *c)
+{
+    if (c->in_pending || c->state == C_CLOSED)
+        return;
+    c->in_pending = 1;
+    c->next_pending = c->loop->pending;
+    c->loop->pending = c;
+}
+
+/* Closes the fd now; on_close runs from the loop's tick, never re-entrantly. */
+static void finalize(sk_conn *c, int err)
+{
+    if (c->state == C_CLOSED)
+        return;
+    c->state = C_CLOSED;
+    c->close_err = err;
+    sk_watch_free(c->w);
+    close(c->fd);
+    c->fd = -1;
+    c->next_closed = c->loop->closed;
+    c->loop->closed = c;
+}
+
+void sk_conn_abort(sk_conn *c, int err) { finalize(c, err); }
+
+void sk_conn_close(sk_conn *c, int err)
+{
+    if (c->state != C_OPEN)
+        return;
+    c->state = C_CLOSING;
+    c->close_err = err;
+    if (c->out.len == 0) {
+        finalize(c, err);
+        return;
+    }
+    update_watch(c);
+    schedule(c);
+}
+
+/* Delivers every complete frame in buf while delivery is allowed; returns
+ * the bytes consumed. A framing error aborts just this connection. */
+static size_t deliver(sk_conn *c, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len && can_deliver(c)) {
+        const uint8_t *msg;
+        size_t mlen;
+        ssize_t r = sk_frame_decode((sk_frame)c->in_frame, c->max_frame, buf + off, len - off,
+                                    &msg, &mlen);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            finalize(c, (int)r);
+            break;
+        }
+        off += (size_t)r;
+        if (c->cbs->on_message)
+            c->cbs->on_message(c, msg, mlen, c->ud);
+    }
+    return off;
+}
+
+/* After EOF: a final unterminated line is a message, a cut frame an error. */
+static void finish_input(sk_conn *c)
+{
+    const uint8_t *msg;
+    size_t mlen;
+    c->eof_done = 1;
+    int r = sk_frame_finish((sk_frame)c->in_frame, sk__buf_head(&c->in), c->in.len, &msg, &mlen);
+    if (r < 0) {
+        finalize(c, r);
+        return;
+    }
+    if (r == 1 && c->cbs->on_message)
+        c->cbs->on_message(c, msg, mlen, c->ud);
+    sk__buf_free(&c->in);
+    if (c->state != C_OPEN)
+        return;
+    if (c->cbs->on_eof)
+        c->cbs->on_eof(c, c->ud);
+    else
+        sk_conn_close(c, 0);
+}
+
+/* Decodes what is buffered in c->in (left by a pause or a partial frame). */
+static void process_buffered(sk_conn *c)
+{
+    size_t used = deliver(c, sk__buf_head(&c->in), c->in.len);
+    if (c->state == C_CLOSED)
+        return;
+    sk__buf_consume(&c->in, used);
+    if (c->eof && !c->eof_done && can_deliver(c))
+        finish_input(c);
+}
+
+static void on_peer_eof(sk_conn *c)
+{
+    c->eof = 1;
+    update_watch(c);
+    process_buffered(c);
+}
+
+static void do_read(sk_conn *c)
+{
+    int shared = c->in.len == 0;
+    uint8_t *dst = c->loop->rdbuf;
+    size_t cap = SK_RDBUF_SIZE;
+    if (!shared) {
+        dst = sk__buf_reserve(&c->in, 16384);
+        if (!dst) {
+            finalize(c, -ENOMEM);
+            return;
+        }
+        cap = c->in.cap - c->in.off - c->in.len;
+    }
+    ssize_t n = read(c->fd, dst, cap);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            finalize(c, -errno);
+        return;
+    }
+    if (n == 0) {
+        on_peer_eof(c);
+        return;
+    }
+    c->bytes_in += (uint64_t)n;
+    if (c->cbs->on_read) {
+        c->cbs->on_read(c, (size_t)n, c->ud);
+        if (c->state != C_OPEN)
+            return;
+    }
+    if (!shared) {
+        sk__buf_added(&c->in, (size_t)n);
+        process_buffered(c);
+        return;
+    }
+    size_t used = deliver(c, dst, (size_t)n);
+    if (c->state == C_OPEN && used < (size_t)n &&
+        sk__buf_append(&c->in, dst + used, (size_t)n - used) < 0)
+        finalize(c, -ENOMEM);
+}
+
+/* Writes queued output until done or EAGAIN. Returns -1 if c was closed. */
+static int write_out(sk_conn *c)
+{
+    while (c->out.len) {
+        ssize_t n = send(c->fd, sk__buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            finalize(c, -errno);
+            return -1;
+        }
+        c->bytes_out += (uint64_t)n;
+        sk__buf_consume(&c->out, (size_t)n);
+    }
+    c->write_blocked = c->out.len > 0;
+    if (c->out.len == 0) {
+        if (c->state == C_CLOSING) {
+            finalize(c, c->close_err);
+            return -1;
+        }
+        if (c->want_shutdown)
+            shutdown(c->fd, SHUT_WR);
+    }
+    if (c->drain_due && c->out.len <= c->low) {
+        c->pressured = 0;
+        c->drain_due = 0;
+        if (c->in.len)
+            c->need_input = 1, schedule(c);
+        if (c->cbs->on_drain)
+            c->cbs->on_drain(c, c->ud);
+        if (c->state == C_CLOSED)
+            return -1;
+    }
+    update_watch(c);
+    return 0;
+}
+
+static void on_io(sk_watch *w, int fd, unsigned ev, void *ud)
+{
+    sk_conn *c = ud;
+    if ((ev & SK_WRITABLE) && c->write_blocked && write_out(c) < 0)
+        return;
+    if ((ev & SK_READABLE) && reading(c)) {
+        do_read(c);
+        return;
+    }
+    if (!(ev & SK_HANGUP) || c->state == C_CLOSED)
+        return;
+    /* Peer gone in both directions while we were not reading: epoll keeps
+     * reporting it, so settle the connection instead of spinning. */
+    if (c->out.len && write_out(c) < 0)
+        return;
+    if (c->eof || c->state != C_OPEN)
+        finalize(c, c->close_err);
+    else
+        do_read(c);
+}
+
+static void set_opts(sk_conn *c, const sk_conn_opts *o)
+{
+    sk_conn_opts d = {0};
+    if (!o)
+        o = &d;
+    c->in_frame = (uint8_t)o->in_frame;
+    c->out_frame = (uint8_t)o->out_frame;
+    c->max_frame = clamp32(o->max_frame ? o->max_frame : SK_MAX_FRAME_DEFAULT);
+    c->high = clamp32(o->high_water ? o->high_water : (size_t)1 << 20);
+    c->low = clamp32(o->low_water ? o->low_water : c->high / 4);
+    c->max_queue = clamp32(o->max_queue);
+    c->keep_reading = o->keep_reading != 0;
+}
+
+sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
+                     void *ud)
+{
+    sk_conn *c = calloc(1, sizeof *c);
+    if (!c || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        int e = c ? errno : ENOMEM;
+        free(c);
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    c->loop = loop;
+    c->fd = fd;
+    c->cbs = cbs ? cbs : &no_cbs;
+    c->ud = ud;
+    set_opts(c, opts);
+    c->w = sk_watch_new(loop, fd, SK_READABLE, on_io, c);
+    if (!c->w) {
+        int e = errno;
+        free(c);
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    return c;
+}
+
+/* Checks the queue limits after an append; returns 0 or SK_EQUEUE. */
+static int after_queue(sk_conn *c)
+{
+    if (c->max_queue && c->out.len > c->max_queue) {
+        finalize(c, SK_EQUEUE);
+        return SK_EQUEUE;
+    }
+    if (!c->drain_due && c->out.len > c->high) {
+        c->pressured = !c->keep_reading;
+        c->drain_due = 1;
+        update_watch(c);
+    }
+    schedule(c);
+    return 0;
+}
+
+int sk_conn_write(sk_conn *c, const void *data, size_t len)
+{
+    if (c->state != C_OPEN)
+        return SK_ECLOSED;
+    if (sk__buf_append(&c->out, data, len) < 0)
+        return -ENOMEM;
+    return after_queue(c);
+}
+
+int sk_conn_send(sk_conn *c, const void *msg, size_t len)
+{
+    if (c->state != C_OPEN)
+        return SK_ECLOSED;
+    uint8_t hdr[8];
+    int h = sk_frame_header((sk_frame)c->out_frame, len, hdr);
+    if (h < 0)
+        return h;
+    const char *trailer = sk_frame_trailer((sk_frame)c->out_frame);
+    size_t tlen = trailer[0] ? 1 : 0;
+    uint8_t *dst = sk__buf_reserve(&c->out, (size_t)h + len + tlen);
+    if (!dst)
+        return -ENOMEM;
+    memcpy(dst, hdr, (size_t)h);
+    if (len)
+        memcpy(dst + h, msg, len);
+    if (tlen)
+        dst[(size_t)h + len] = (uint8_t)trailer[0];
+    sk__buf_added(&c->out, (size_t)h + len + tlen);
+    return after_queue(c);
+}
+
+int sk_conn_flush(sk_conn *c)
+{
+    if (c->state == C_CLOSED)
+        return SK_ECLOSED;
+    if (c->out.len && !c->write_blocked && write_out(c) < 0)
+        return c->close_err ? c->close_err : SK_ECLOSED;
+    return 0;
+}
+
+void sk_conn_shutdown(sk_conn *c)
+{
+    if (c->state != C_OPEN || c->want_shutdown)
+        return;
+    c->want_shutdown = 1;
+    if (c->out.len == 0)
+        shutdown(c->fd, SHUT_WR);
+}
+
+void sk_conn_pause(sk_conn *c)
+{
+    c->user_paused = 1;
+    update_watch(c);
+}
+
+void sk_conn_resume(sk_conn *c)
+{
+    if (!c->user_paused)
+        return;
+    c->user_paused = 0;
+    update_watch(c);
+    if (c->in.len || (c->eof && !c->eof_done)) {
+        c->need_input = 1;
+        schedule(c);
+    }
+}
+
+void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame)
+{
+    c->in_frame = (uint8_t)in;
+    c->out_frame = (uint8_t)out;
+    if (max_frame)
+        c->max_frame = clamp32(max_frame);
+}
+
+int sk_conn_fd(const sk_conn *c) { return c->fd; }
+size_t sk_conn_queued(const sk_conn *c) { return c->out.len; }
+uint64_t sk_conn_bytes_in(const sk_conn *c) { return c->bytes_in; }
+uint64_t sk_conn_bytes_out(const sk_conn *c) { return c->bytes_out; }
+void *sk_conn_userdata(const sk_conn *c) { return c->ud; }
+void sk_conn_set_userdata(sk_conn *c, void *ud) { c->ud = ud; }
+sk_loop *sk_conn_loop(const sk_conn *c) { return c->loop; }
+
+const char *sk_conn_peer(const sk_conn *c)
+{
+    static __thread char buf[128];
+    sk_sockaddr a = {.len = sizeof a.ss};
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&a.ss, &a.len) < 0)
+        return "?";
+    sk_sockaddr_format((struct sockaddr *)&a.ss, a.len, buf, sizeof buf);
+    return buf;
+}
+
+static void free_conn(sk_conn *c)
+{
+    sk__buf_free(&c->in);
+    sk__buf_free(&c->out);
+    free(c);
+}
+
+/* Called by the loop after every iteration: write batched output, resume
+ * paused input, then run on_close callbacks (which may queue more work). */
+void sk__conns_tick(sk_loop *loop)
+{
+    while (loop->pending || loop->closed) {
+        sk_conn *c;
+        while ((c = loop->pending)) {
+            loop->pending = c->next_pending;
+            c->in_pending = 0;
+            if (c->state == C_CLOSED)
+                continue;
+            if (c->need_input) {
+                c->need_input = 0;
+                process_buffered(c);
+            }
+            if (c->state != C_CLOSED && c->out.len && !c->write_blocked)
+                write_out(c);
+        }
+        sk_conn *list = loop->closed;
+        loop->closed = NULL;
+        while ((c = list)) {
+            list = c->next_closed;
+            if (c->in_pending) { /* still queued above: free it next round */
+                c->next_closed = loop->closed;
+                loop->closed = c;
+                continue;
+            }
+            if (c->cbs->on_close)
+                c->cbs->on_close(c, c->close_err, c->ud);
+            free_conn(c);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+/* loop.c — the core of the event loop: an epoll poller, deferred frees of
+ * watchers, the cross-thread post queue and end-of-iteration ticks. */
+#include "net/loop_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SK_MAX_EVENTS 256
+
+void sk__loop_update_time(sk_loop *loop)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    loop->now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t sk_loop_now(const sk_loop *loop) { return loop->now; }
+
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+/* Drains the eventfd and runs every post queued so far, oldest first. */
+static void on_wake(sk_watch *w, int fd, unsigned events, void *ud)
+{
+    sk_loop *loop = ud;
+    uint64_t n;
+    while (read(fd, &n, sizeof n) > 0) {
+    }
+    pthread_mutex_lock(&loop->post_lock);
+    sk__post *p = loop->posts, *rev = NULL;
+    loop->posts = NULL;
+    pthread_mutex_unlock(&loop->post_lock);
+    while (p) { /* reverse into FIFO order */
+        sk__post *next = p->next;
+        p->next = rev;
+        rev = p;
+        p = next;
+    }
+    while (rev) {
+        sk__post *next = rev->next;
+        rev->fn(rev->arg);
+        free(rev);
+        rev = next;
+    }
+}
+
+int sk_loop_new(sk_loop **out)
+{
+    sk_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return -ENOMEM;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->epfd < 0 || loop->wakefd < 0) {
+        int err = -errno;
+        if (loop->epfd >= 0)
+            close(loop->epfd);
+        if (loop->wakefd >= 0)
+            close(loop->wakefd);
+        free(loop);
+        return err;
+    }
+    pthread_mutex_init(&loop->post_lock, NULL);
+    sk__loop_update_time(loop);
+    loop->rdbuf = malloc(SK_RDBUF_SIZE);
+    loop->wake_watch = sk_watch_new(loop, loop->wakefd, SK_READABLE, on_wake, loop);
+    if (!loop->wake_watch || !loop->rdbuf) {
+        sk_loop_free(loop);
+        return -ENOMEM;
+    }
+    ignore_sigpipe();
+    *out = loop;
+    return 0;
+}
+
+static void wake(sk_loop *loop)
+{
+    uint64_t one = 1;
+    ssize_t r = write(loop->wakefd, &one, sizeof one);
+    (void)r; /* EAGAIN means a wakeup is already pending: fine */
+}
+
+void sk_loop_stop(sk_loop *loop)
+{
+    __atomic_store_n(&loop->stop, 1, __ATOMIC_RELEASE);
+    wake(loop);
+}
+
+int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg)
+{
+    sk__post *p = malloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->fn = fn;
+    p->arg = arg;
+    pthread_mutex_lock(&loop->post_lock);
+    p->next = loop->posts;
+    loop->posts = p;
+    pthread_mutex_unlock(&loop->post_lock);
+    wake(loop);
+    return 0;
+}
+
+int sk_loop_on_tick(sk_loop *loop, sk_tick_cb cb, void *ud)
+{
+    sk__tick *t = realloc(loop->ticks, (loop->nticks + 1) * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    loop->ticks = t;
+    t[loop->nticks].cb = cb;
+    t[loop->nticks].ud = ud;
+    loop->nticks++;
+    return 0;
+}
+
+static void free_dead_watchers(sk_loop *loop)
+{
+    while (loop->dead) {
+        sk_watch *w = loop->dead;
+        loop->dead = w->next_dead;
+        free(w);
+    }
+}
+
+static unsigned to_sk_events(uint32_t ev)
+{
+    unsigned e = 0;
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+        e |= SK_READABLE;
+    if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        e |= SK_WRITABLE;
+    if (ev & (EPOLLHUP | EPOLLERR))
+        e |= SK_HANGUP;
+    return e;
+}
+
+/* One iteration: wait (bounded by the next timer), dispatch, timers, ticks. */
+static int loop_once(sk_loop *loop)
+{
+    struct epoll_event evs[SK_MAX_EVENTS];
+    int timeout = sk__timers_timeout(loop);
+    int n = epoll_wait(loop->epfd, evs, SK_MAX_EVENTS, timeout);
+    if (n < 0 && errno != EINTR)
+        return -errno;
+    sk__loop_update_time(loop);
+    for (int i = 0; i < n; i++) {
+        sk_watch *w = evs[i].data.ptr;
+        if (w->dead)
+            continue; /* freed by an earlier callback of this batch */
+        unsigned e = to_sk_events(evs[i].events) & (w->events | SK_HANGUP);
+        if (e)
+            w->cb(w, w->fd, e, w->ud);
+    }
+    sk__timers_run(loop);
+    sk__conns_tick(loop);
+    for (size_t i = 0; i < loop->nticks; i++)
+        loop->ticks[i].cb(loop, loop->ticks[i].ud);
+    free_dead_watchers(loop);
+    return 0;
+}
+
+int sk_loop_run(sk_loop *loop)
+{
+    while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE)) {
+        int r = loop_once(loop);
+        if (r < 0)
+            return r;
+    }
+    __atomic_store_n(&loop->stop, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void sk_loop_free(sk_loop *loop)
+{
+    if (!loop)
+        return;
+    sk__signals_free(loop);
+    if (loop->wake_watch)
+        sk_watch_free(loop->wake_watch);
+    free_dead_watchers(loop);
+    on_wake(NULL, loop->wakefd, 0, loop); /* run what is still posted (deferred frees) */
+    free(loop->heap);
+    free(loop->ticks);
+    free(loop->rdbuf);
+    pthread_mutex_destroy(&loop->post_lock);
+    close(loop->epfd);
+    close(loop->wakefd);
+    free(loop);
+}
+
+static uint32_t to_epoll(unsigned events)
+{
+    return ((events & SK_READABLE) ? EPOLLIN : 0u) | ((events & SK_WRITABLE) ? EPOLLOUT : 0u);
+}
+
+sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud)
+{
+    sk_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    *w = (sk_watch){.loop = loop, .fd = fd, .events = events, .cb = cb, .ud = ud};
+    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int e = errno;
+        free(w);
+        errno = e;
+        return NULL;
+    }
+    return w;
+}
+
+int sk_watch_set(sk_watch *w, unsigned events)
+{
+    if (w->events == events)
+        return 0;
+    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
+    if (epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+        return -errno;
+    w->events = events;
+    return 0;
+}
+
+unsigned sk_watch_events(const sk_watch *w) { return w->events; }
+
+void sk_watch_free(sk_watch *w)
+{
+    if (!w || w->dead)
+        return;
+    epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->dead = 1;
+    w->next_dead = w->loop->dead;
+    w->loop->dead = w;
+}

@@ -1,0 +1,75 @@
+/* loop_int.h — internals of the event loop shared by loop.c, timer.c and
+ * signal.c. Not part of the public API. */
+#ifndef SOCKIT_LOOP_INT_H
+#define SOCKIT_LOOP_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/loop.h"
+
+struct sk_watch {
+    sk_loop *loop;
+    int fd;
+    unsigned events;   /* what epoll is asked for */
+    int dead;          /* freed; released at the end of the iteration */
+    sk_watch_cb cb;
+    void *ud;
+    sk_watch *next_dead;
+};
+
+struct sk_timer {
+    sk_loop *loop;
+    uint64_t due;
+    uint64_t repeat;
+    size_t heap_index; /* SIZE_MAX when not in the heap */
+    sk_timer_cb cb;
+    void *ud;
+};
+
+typedef struct sk__post {
+    sk_post_fn fn;
+    void *arg;
+    struct sk__post *next;
+} sk__post;
+
+typedef struct sk__tick {
+    sk_tick_cb cb;
+    void *ud;
+} sk__tick;
+
+struct sk_loop {
+    int epfd;
+    int wakefd;              /* eventfd: sk_loop_post / sk_loop_stop wake the loop */
+    int stop;                /* written from any thread: accessed atomically */
+    uint64_t now;
+    sk_watch *wake_watch;
+    sk_watch *dead;          /* watchers to free at the end of the iteration */
+    sk_timer **heap;         /* min-heap of running timers by due time */
+    size_t nheap, capheap;
+    pthread_mutex_t post_lock;
+    sk__post *posts;         /* LIFO under post_lock; reversed when run */
+    sk__tick *ticks;
+    size_t nticks;
+    struct sk__signals *signals;
+    struct sk_conn *pending;  /* connections with output to flush or input to process */
+    struct sk_conn *closed;   /* connections whose on_close is due */
+    uint8_t *rdbuf;           /* shared read buffer: idle connections hold none */
+};
+
+#define SK_RDBUF_SIZE 65536
+
+/* conn.c: flushes pending output and runs due on_close callbacks. */
+void sk__conns_tick(sk_loop *loop);
+
+/* timer.c: milliseconds until the next timer is due (-1 when none). */
+int sk__timers_timeout(sk_loop *loop);
+/* timer.c: runs all timers due at loop->now. */
+void sk__timers_run(sk_loop *loop);
+/* signal.c: frees the loop's signalfd state. */
+void sk__signals_free(sk_loop *loop);
+/* loop.c: refreshes loop->now from CLOCK_MONOTONIC. */
+void sk__loop_update_time(sk_loop *loop);
+
+#endif

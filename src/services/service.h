@@ -1,0 +1,45 @@
+/* service.h — the internal interface between the server (listeners, clients,
+ * logging, shutdown) and the built-in services, which only see "peers". */
+#ifndef SOCKIT_SERVICE_H
+#define SOCKIT_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/addr.h"
+#include "sockit/conn.h"
+#include "sockit/dgram.h"
+#include "sockit/server.h"
+
+/* Someone a service talks to: a stream client (conn set) or the sender of
+ * one datagram (dg and from set, valid only during on_message). */
+typedef struct sk__peer {
+    sk_server *srv;
+    sk_conn *conn;
+    sk_dgram *dg;
+    const sk_sockaddr *from;
+    struct sk__peer *prev, *next; /* the server's list of stream clients */
+    void *svc;                    /* per-client state owned by the service */
+    int fd;
+    char name[64];                /* peer address for logs */
+} sk__peer;
+
+typedef struct sk__service {
+    const char *name;
+    const char *summary;
+    void (*on_open)(sk__peer *p);                                    /* stream client joined */
+    void (*on_message)(sk__peer *p, const uint8_t *msg, size_t len); /* one message */
+    void (*on_close)(sk__peer *p);                                   /* stream client left */
+} sk__service;
+
+/* registry.c: the service called name, or NULL. */
+const sk__service *sk__service_find(const char *name);
+
+/* server.c: helpers for services. */
+int sk__peer_send(sk__peer *p, const void *msg, size_t len); /* reply one message */
+void sk__peer_close(sk__peer *p);                            /* graceful close (stream) */
+const sk_server_opts *sk__server_opts(const sk_server *s);
+uint8_t *sk__server_scratch(sk_server *s, size_t len);       /* reusable buffer, NULL on OOM */
+void sk__server_log(sk_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
