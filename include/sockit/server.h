@@ -28,6 +28,16 @@ typedef struct sk_server_opts {
     sk_sockopts sock;     /* listener socket options */
     int verbose;          /* 1: log accept/close; 2: also every read size */
     unsigned drain_ms;    /* shutdown: time allowed to flush replies (default 5000) */
+    size_t max_conns;     /* stream clients beyond this are accepted and closed (0 = no limit) */
+    unsigned idle_ms;     /* close a stream client silent this long (0 = never) */
+    size_t max_queue;     /* output bytes a client may have pending before it is dropped
+                           * (chat laggards; 0 = default 8 MiB for chat, none otherwise) */
+    /* exec service */
+    int exec_shell;              /* run each command with /bin/sh -c (default: argv, no shell) */
+    const char *const *exec_allow; /* NULL-terminated allow-list of program names, or NULL = any */
+    unsigned exec_timeout_ms;    /* kill the command's process group after this (default 10000) */
+    size_t exec_max_output;      /* cap of a reply's output bytes (default 1 MiB) */
+    int allow_remote;            /* exec: permit non-loopback listeners */
     sk_log_fn log;        /* NULL: timestamped lines on stderr */
     void *log_ud;
 } sk_server_opts;

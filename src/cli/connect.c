@@ -38,7 +38,7 @@ static void prompt(client *cl)
     if (cl->tty && !cl->input_done) {
         fputs(">> ", stdout);
         fflush(stdout);
-        cl->last_nl = 1;
+        cl->last_nl = 0;
     }
 }
 

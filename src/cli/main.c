@@ -11,6 +11,7 @@ static void general_usage(FILE *f)
                "usage:\n"
                "  sockit serve SERVICE [URL ...] [options]   run a server\n"
                "  sockit connect URL [options]               client: interactive, piped or one-shot\n"
+               "  sockit info [URL] [--json]                 host and socket facts\n"
                "  sockit help [COMMAND] | --help | --version\n\n"
                "services: %s\n"
                "URLs: tcp://HOST:PORT udp://HOST:PORT unix:///path unixgram:///path unix://@name\n"
@@ -26,6 +27,8 @@ static unsigned command_of(const char *name)
         return CMD_SERVE;
     if (strcmp(name, "connect") == 0)
         return CMD_CONNECT;
+    if (strcmp(name, "info") == 0)
+        return CMD_INFO;
     return 0;
 }
 
@@ -37,7 +40,7 @@ static int help(int argc, char **argv)
     }
     unsigned cmd = command_of(argv[0]);
     if (!cmd) {
-        cli_error("no help for unknown command '%s' (commands: serve connect)", argv[0]);
+        cli_error("no help for unknown command '%s' (commands: serve connect info)", argv[0]);
         return 2;
     }
     cli_usage(cmd);
@@ -70,5 +73,9 @@ int main(int argc, char **argv)
         cli_usage(cmd);
         return 0;
     }
-    return cmd == CMD_SERVE ? cmd_serve(&o) : cmd_connect(&o);
+    switch (cmd) {
+    case CMD_SERVE: return cmd_serve(&o);
+    case CMD_CONNECT: return cmd_connect(&o);
+    default: return cmd_info(&o);
+    }
 }

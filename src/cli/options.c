@@ -96,6 +96,33 @@ static int set_text(cli_opts *o, const char *v) { return o->text = v, 0; }
 static int set_drain(cli_opts *o, const char *v) { return parse_secs(v, &o->drain_secs); }
 static int set_wait(cli_opts *o, const char *v) { return parse_secs(v, &o->wait_secs); }
 static int set_help(cli_opts *o, const char *v) { return o->help = 1, 0; }
+static int set_max_conns(cli_opts *o, const char *v)
+{
+    return parse_size(v, &o->max_conns) < 0 || o->max_conns == 0 ? -1 : 0;
+}
+static int set_idle(cli_opts *o, const char *v) { return parse_secs(v, &o->idle_secs); }
+static int set_max_queue(cli_opts *o, const char *v)
+{
+    return parse_size(v, &o->max_queue) < 0 || o->max_queue == 0 ? -1 : 0;
+}
+static int set_shell(cli_opts *o, const char *v) { return o->exec_shell = 1, 0; }
+static int set_allow(cli_opts *o, const char *v)
+{
+    if (o->nallow == CLI_MAX_ARGS || !*v)
+        return -1;
+    o->allow[o->nallow++] = v;
+    return 0;
+}
+static int set_exec_timeout(cli_opts *o, const char *v)
+{
+    return parse_secs(v, &o->exec_timeout_secs) < 0 || o->exec_timeout_secs <= 0 ? -1 : 0;
+}
+static int set_max_output(cli_opts *o, const char *v)
+{
+    return parse_size(v, &o->exec_max_output) < 0 || o->exec_max_output == 0 ? -1 : 0;
+}
+static int set_allow_remote(cli_opts *o, const char *v) { return o->allow_remote = 1, 0; }
+static int set_json(cli_opts *o, const char *v) { return o->json = 1, 0; }
 static int set_send(cli_opts *o, const char *v)
 {
     if (o->nsends == CLI_MAX_ARGS)
@@ -115,6 +142,16 @@ static const cli_opt options[] = {
     {"wait", 0, "SECS", CMD_CONNECT, set_wait,
      "after input ends, stop once the server is silent this long (default 2)"},
     {"drain-timeout", 0, "SECS", CMD_SERVE, set_drain, "on SIGTERM, time allowed to flush replies (default 5)"},
+    {"max-conns", 0, "N", CMD_SERVE, set_max_conns, "clients beyond N are accepted and closed at once"},
+    {"idle-timeout", 0, "SECS", CMD_SERVE, set_idle, "close clients silent this long"},
+    {"max-queue", 0, "BYTES", CMD_SERVE, set_max_queue,
+     "drop a client whose unsent output exceeds this (chat default 8M)"},
+    {"shell", 0, NULL, CMD_SERVE, set_shell, "exec: run commands with /bin/sh -c (default: argv, no shell)"},
+    {"allow", 0, "PROG", CMD_SERVE, set_allow, "exec: only these programs may run (repeatable)"},
+    {"timeout", 0, "SECS", CMD_SERVE, set_exec_timeout, "exec: kill a command's process group after this (default 10)"},
+    {"max-output", 0, "BYTES", CMD_SERVE, set_max_output, "exec: cap of a reply's output (default 1M)"},
+    {"allow-remote", 0, NULL, CMD_SERVE, set_allow_remote, "exec: allow listening on non-loopback addresses"},
+    {"json", 0, NULL, CMD_INFO, set_json, "machine-readable output"},
     {"backlog", 0, "N", CMD_SERVE, set_backlog, "listen backlog (default 511)"},
     {"reuseaddr", 0, NULL, CMD_SERVE, set_reuseaddr, "SO_REUSEADDR (on by default)"},
     {"no-reuseaddr", 0, NULL, CMD_SERVE, set_no_reuseaddr, "turn SO_REUSEADDR off"},
@@ -209,6 +246,8 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
     o->max_frame = SK_MAX_FRAME_DEFAULT;
     o->drain_secs = 5;
     o->wait_secs = 2;
+    o->exec_timeout_secs = 10;
+    o->exec_max_output = (size_t)1 << 20;
     o->text = "Thank you for connecting\r\n";
     sk_sockopts_init(&o->sock);
     int only_args = 0;
@@ -247,7 +286,7 @@ static const char *usage_line(unsigned cmd)
     case CMD_SERVE:
         return "sockit serve SERVICE [URL ...] [options]\n"
                "  Run a server; with no URL it listens on tcp://127.0.0.1:8080.\n"
-               "  Services: echo upper greet discard\n";
+               "  Services: echo upper greet discard chat exec stdio\n";
     case CMD_CONNECT:
         return "sockit connect URL [options]\n"
                "  A client: a '>> ' prompt on a terminal, or lines/bytes from piped stdin,\n"
@@ -255,7 +294,9 @@ static const char *usage_line(unsigned cmd)
     case CMD_BENCH:
         return "sockit bench URL [options]\n";
     default:
-        return "sockit info [URL]\n";
+        return "sockit info [URL] [--json]\n"
+               "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"
+               "  local port range, open-file limits; with a URL, what it resolves to.\n";
     }
 }
 

@@ -25,6 +25,16 @@ typedef struct cli_opts {
     const char *sends[CLI_MAX_ARGS];    /* connect --send */
     int nsends;
     double wait_secs;                   /* connect: silence after input ends */
+    size_t max_conns;                   /* serve */
+    double idle_secs;
+    size_t max_queue;
+    int exec_shell;                     /* serve exec */
+    const char *allow[CLI_MAX_ARGS + 1];/* NULL-terminated */
+    int nallow;
+    double exec_timeout_secs;
+    size_t exec_max_output;
+    int allow_remote;
+    int json;                           /* info */
     int help;
 } cli_opts;
 
@@ -44,5 +54,6 @@ int cli_url(const char *text, sk_url *out);
 /* Subcommand entry points: return the process exit status. */
 int cmd_serve(cli_opts *o);
 int cmd_connect(cli_opts *o);
+int cmd_info(cli_opts *o);
 
 #endif

@@ -79,6 +79,14 @@ int cmd_serve(cli_opts *o)
     so.sock = o->sock;
     so.verbose = o->verbose;
     so.drain_ms = (unsigned)(o->drain_secs * 1000);
+    so.max_conns = o->max_conns;
+    so.idle_ms = (unsigned)(o->idle_secs * 1000);
+    so.max_queue = o->max_queue;
+    so.exec_shell = o->exec_shell;
+    so.exec_allow = o->nallow ? o->allow : NULL;
+    so.exec_timeout_ms = (unsigned)(o->exec_timeout_secs * 1000);
+    so.exec_max_output = o->exec_max_output;
+    so.allow_remote = o->allow_remote;
     char err[512];
     if (sk_loop_new(&st.loop) < 0 || sk_server_new(st.loop, &so, &st.srv, err, sizeof err) < 0) {
         cli_error("cannot start: out of memory");

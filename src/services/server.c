@@ -29,6 +29,7 @@ struct sk_server {
     int neps;
     sk__peer *peers; /* stream clients */
     size_t npeers;
+    void *svc_state;
     uint8_t *scratch;
     size_t scratch_cap;
     int shutting;
@@ -44,10 +45,16 @@ void sk_server_opts_init(sk_server_opts *o)
     o->text = "Thank you for connecting\r\n";
     o->max_frame = SK_MAX_FRAME_DEFAULT;
     o->drain_ms = 5000;
+    o->exec_timeout_ms = 10000;
+    o->exec_max_output = (size_t)1 << 20;
     sk_sockopts_init(&o->sock);
 }
 
 const sk_server_opts *sk__server_opts(const sk_server *s) { return &s->o; }
+sk_loop *sk__server_loop(const sk_server *s) { return s->loop; }
+void *sk__server_svc(const sk_server *s) { return s->svc_state; }
+void sk__server_set_svc(sk_server *s, void *state) { s->svc_state = state; }
+sk__peer *sk__server_peers(const sk_server *s) { return s->peers; }
 
 void sk__server_log(sk_server *s, const char *fmt, ...)
 {
@@ -224,6 +231,13 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
+    if (svc->init && svc->init(s) < 0) {
+        sk_timer_free(s->drain);
+        free(s);
+        if (err)
+            snprintf(err, errlen, "cannot start service %s: out of memory", svc->name);
+        return -ENOMEM;
+    }
     *out = s;
     return 0;
 }
@@ -235,7 +249,9 @@ int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)
         return -EMFILE;
     }
     endpoint *e = &s->eps[s->neps];
-    int r;
+    int r = s->svc->check_listen ? s->svc->check_listen(s, url, err, errlen) : 0;
+    if (r < 0)
+        return r;
     if (sk_url_is_dgram(url)) {
         r = sk_dgram_bind(s->loop, url, &s->o.sock, on_datagram, s, &e->d, err, errlen);
         if (r == 0)
@@ -303,6 +319,8 @@ void sk_server_free(sk_server *s)
     for (sk__peer *p = s->peers; p; p = p->next)
         sk_conn_abort(p->conn, SK_ECLOSED);
     sk__conns_tick(s->loop); /* run the clients' on_close while s is alive */
+    if (s->svc->fini)
+        s->svc->fini(s);
     sk_timer_free(s->drain);
     free(s->scratch);
     free(s);

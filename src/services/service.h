@@ -30,6 +30,12 @@ typedef struct sk__service {
     void (*on_open)(sk__peer *p);                                    /* stream client joined */
     void (*on_message)(sk__peer *p, const uint8_t *msg, size_t len); /* one message */
     void (*on_close)(sk__peer *p);                                   /* stream client left */
+    /* Optional: may refuse a listener (e.g. exec on a non-loopback address).
+     * Returns 0, or a negative error with a one-line reason in err. */
+    int (*check_listen)(sk_server *s, const sk_url *url, char *err, size_t errlen);
+    /* Optional: per-server state, created with the server and freed with it. */
+    int (*init)(sk_server *s);
+    void (*fini)(sk_server *s);
 } sk__service;
 
 /* registry.c: the service called name, or NULL. */
@@ -40,6 +46,10 @@ int sk__peer_send(sk__peer *p, const void *msg, size_t len); /* reply one messag
 void sk__peer_close(sk__peer *p);                            /* graceful close (stream) */
 const sk_server_opts *sk__server_opts(const sk_server *s);
 uint8_t *sk__server_scratch(sk_server *s, size_t len);       /* reusable buffer, NULL on OOM */
+sk_loop *sk__server_loop(const sk_server *s);
+void *sk__server_svc(const sk_server *s);                     /* per-server service state */
+void sk__server_set_svc(sk_server *s, void *state);
+sk__peer *sk__server_peers(const sk_server *s);               /* first stream client (->next) */
 void sk__server_log(sk_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
