@@ -15,6 +15,25 @@ extern "C" {
 
 typedef struct sk_conn sk_conn;
 
+/* An immutable, reference-counted byte string: encode a broadcast once and
+ * queue it on many connections without copying. Thread-safe counts. */
+typedef struct sk_blob sk_blob;
+
+/* A blob holding a copy of data[0..len). One reference; NULL on OOM. */
+sk_blob *sk_blob_new(const void *data, size_t len);
+
+/* A blob holding msg encoded as one frame of mode (header, payload, trailer).
+ * One reference; NULL on OOM or when len does not fit the header. */
+sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len);
+
+/* Takes another reference (returns b) / drops one (frees at zero; NULL ok). */
+sk_blob *sk_blob_ref(sk_blob *b);
+void sk_blob_unref(sk_blob *b);
+
+/* The bytes of a blob; valid while a reference is held. */
+const uint8_t *sk_blob_data(const sk_blob *b);
+size_t sk_blob_len(const sk_blob *b);
+
 /* Callbacks of a connection; any may be NULL. Every callback may call any
  * sk_conn function on any connection, including closing its own: the
  * connection stays valid until on_close has returned. */
@@ -58,6 +77,10 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
  * len, SK_ECLOSED when the connection is closing, -ENOMEM, or SK_EQUEUE when
  * max_queue is exceeded (the connection then closes). */
 int sk_conn_send(sk_conn *c, const void *msg, size_t len);
+
+/* Queues a reference to b's bytes as they are (already framed, e.g. by
+ * sk_blob_frame); the caller keeps its own reference. Same return codes. */
+int sk_conn_send_blob(sk_conn *c, sk_blob *b);
 
 /* Queues raw bytes without framing. Same return codes as sk_conn_send. */
 int sk_conn_write(sk_conn *c, const void *data, size_t len);

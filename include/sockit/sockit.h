@@ -10,6 +10,7 @@
 #include "sockit/error.h"
 #include "sockit/listener.h"
 #include "sockit/loop.h"
+#include "sockit/reader.h"
 #include "sockit/server.h"
 #include "sockit/sockopt.h"
 

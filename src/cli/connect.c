@@ -1,6 +1,5 @@
 /* connect.c — `sockit connect URL`: a '>> ' prompt on a terminal, lines or a
  * byte stream from piped stdin, or one-shot --send; prints every reply. */
-#include "cli/input.h"
 #include "cli/options.h"
 
 #include <errno.h>
@@ -16,7 +15,7 @@ typedef struct client {
     char name[400];      /* the URL as typed, for messages */
     sk_conn *conn;       /* stream */
     sk_dgram *dg;        /* datagram */
-    cli_input *in;
+    sk_reader *in;
     sk_timer *quiet;     /* after input ends: stop once the server is silent */
     int tty;             /* stdin is a terminal: prompt mode */
     int framed;          /* replies are whole messages (framing or datagrams) */
@@ -89,7 +88,7 @@ static void send_msg(client *cl, const char *data, size_t len)
     }
     cl->sent++;
     if (cl->conn && sk_conn_queued(cl->conn) > ((size_t)1 << 20))
-        cli_input_pause(cl->in); /* resumed by on_drain */
+        sk_reader_pause(cl->in); /* resumed by on_drain */
 }
 
 static void on_stdin(void *ud, const char *data, size_t len)
@@ -127,7 +126,7 @@ static void on_drain(sk_conn *c, void *ud)
 {
     client *cl = ud;
     if (cl->in)
-        cli_input_resume(cl->in);
+        sk_reader_resume(cl->in);
 }
 
 static void on_close(sk_conn *c, int err, void *ud)
@@ -162,7 +161,7 @@ static void start_input(client *cl)
         return;
     }
     int lines = cl->tty || cl->framed;
-    cl->in = cli_input_new(cl->loop, 0, lines, cl->o->max_frame, on_stdin, on_stdin_end, cl);
+    cl->in = sk_reader_new(cl->loop, 0, lines, cl->o->max_frame, on_stdin, on_stdin_end, cl);
     if (!cl->in) {
         cli_error("cannot read stdin: %s", strerror(errno));
         finish(cl, 1);
@@ -252,7 +251,7 @@ int cmd_connect(cli_opts *o)
     else if (rc == 0)
         rc = cl.rc;
     rc = rc > cl.rc ? rc : cl.rc;
-    cli_input_free(cl.in);
+    sk_reader_free(cl.in);
     sk_timer_free(cl.quiet);
     sk_dgram_free(cl.dg);
     if (cl.conn)

@@ -2,6 +2,7 @@
  * messages straight from a shared loop buffer, replies are batched and
  * written once per loop iteration, and a full output queue pauses reading. */
 #include "net/buf.h"
+#include "net/outq.h"
 #include "net/loop_int.h"
 #include "sockit/addr.h"
 #include "sockit/conn.h"
@@ -21,7 +22,8 @@ struct sk_conn {
     sk_watch *w;
     const sk_conn_cbs *cbs;
     void *ud;
-    sk__buf in, out;
+    sk__buf in;
+    sk__outq out;
     uint64_t bytes_in, bytes_out;
     sk_conn *next_pending, *next_closed;
     uint32_t max_frame, high, low, max_queue;
@@ -85,7 +87,7 @@ void sk_conn_close(sk_conn *c, int err)
         return;
     c->state = C_CLOSING;
     c->close_err = err;
-    if (c->out.len == 0) {
+    if (c->out.bytes == 0) {
         finalize(c, err);
         return;
     }
@@ -199,8 +201,10 @@ static void do_read(sk_conn *c)
 /* Writes queued output until done or EAGAIN. Returns -1 if c was closed. */
 static int write_out(sk_conn *c)
 {
-    while (c->out.len) {
-        ssize_t n = send(c->fd, sk__buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+    while (c->out.bytes) {
+        struct iovec iov[64];
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)sk__outq_iov(&c->out, iov, 64)};
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -210,10 +214,10 @@ static int write_out(sk_conn *c)
             return -1;
         }
         c->bytes_out += (uint64_t)n;
-        sk__buf_consume(&c->out, (size_t)n);
+        sk__outq_consume(&c->out, (size_t)n);
     }
-    c->write_blocked = c->out.len > 0;
-    if (c->out.len == 0) {
+    c->write_blocked = c->out.bytes > 0;
+    if (c->out.bytes == 0) {
         if (c->state == C_CLOSING) {
             finalize(c, c->close_err);
             return -1;
@@ -221,7 +225,7 @@ static int write_out(sk_conn *c)
         if (c->want_shutdown)
             shutdown(c->fd, SHUT_WR);
     }
-    if (c->drain_due && c->out.len <= c->low) {
+    if (c->drain_due && c->out.bytes <= c->low) {
         c->pressured = 0;
         c->drain_due = 0;
         if (c->in.len)
@@ -235,24 +239,14 @@ static int write_out(sk_conn *c)
     return 0;
 }
 
+/* A watcher with no events is out of the epoll set, so a hung-up peer we
+ * are not reading from (paused, or after EOF) cannot make the loop spin. */
 static void on_io(sk_watch *w, int fd, unsigned ev, void *ud)
 {
     sk_conn *c = ud;
     if ((ev & SK_WRITABLE) && c->write_blocked && write_out(c) < 0)
         return;
-    if ((ev & SK_READABLE) && reading(c)) {
-        do_read(c);
-        return;
-    }
-    if (!(ev & SK_HANGUP) || c->state == C_CLOSED)
-        return;
-    /* Peer gone in both directions while we were not reading: epoll keeps
-     * reporting it, so settle the connection instead of spinning. */
-    if (c->out.len && write_out(c) < 0)
-        return;
-    if (c->eof || c->state != C_OPEN)
-        finalize(c, c->close_err);
-    else
+    if ((ev & SK_READABLE) && reading(c))
         do_read(c);
 }
 
@@ -300,11 +294,11 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
 /* Checks the queue limits after an append; returns 0 or SK_EQUEUE. */
 static int after_queue(sk_conn *c)
 {
-    if (c->max_queue && c->out.len > c->max_queue) {
+    if (c->max_queue && c->out.bytes > c->max_queue) {
         finalize(c, SK_EQUEUE);
         return SK_EQUEUE;
     }
-    if (!c->drain_due && c->out.len > c->high) {
+    if (!c->drain_due && c->out.bytes > c->high) {
         c->pressured = !c->keep_reading;
         c->drain_due = 1;
         update_watch(c);
@@ -317,7 +311,23 @@ int sk_conn_write(sk_conn *c, const void *data, size_t len)
 {
     if (c->state != C_OPEN)
         return SK_ECLOSED;
-    if (sk__buf_append(&c->out, data, len) < 0)
+    if (len == 0)
+        return 0;
+    uint8_t *dst = sk__outq_reserve(&c->out, len);
+    if (!dst)
+        return -ENOMEM;
+    memcpy(dst, data, len);
+    sk__outq_added(&c->out, len);
+    return after_queue(c);
+}
+
+int sk_conn_send_blob(sk_conn *c, sk_blob *b)
+{
+    if (c->state != C_OPEN)
+        return SK_ECLOSED;
+    if (sk_blob_len(b) == 0)
+        return 0;
+    if (sk__outq_push(&c->out, b) < 0)
         return -ENOMEM;
     return after_queue(c);
 }
@@ -332,7 +342,9 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len)
         return h;
     const char *trailer = sk_frame_trailer((sk_frame)c->out_frame);
     size_t tlen = trailer[0] ? 1 : 0;
-    uint8_t *dst = sk__buf_reserve(&c->out, (size_t)h + len + tlen);
+    if ((size_t)h + len + tlen == 0)
+        return 0;
+    uint8_t *dst = sk__outq_reserve(&c->out, (size_t)h + len + tlen);
     if (!dst)
         return -ENOMEM;
     memcpy(dst, hdr, (size_t)h);
@@ -340,7 +352,7 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len)
         memcpy(dst + h, msg, len);
     if (tlen)
         dst[(size_t)h + len] = (uint8_t)trailer[0];
-    sk__buf_added(&c->out, (size_t)h + len + tlen);
+    sk__outq_added(&c->out, (size_t)h + len + tlen);
     return after_queue(c);
 }
 
@@ -348,7 +360,7 @@ int sk_conn_flush(sk_conn *c)
 {
     if (c->state == C_CLOSED)
         return SK_ECLOSED;
-    if (c->out.len && !c->write_blocked && write_out(c) < 0)
+    if (c->out.bytes && !c->write_blocked && write_out(c) < 0)
         return c->close_err ? c->close_err : SK_ECLOSED;
     return 0;
 }
@@ -358,7 +370,7 @@ void sk_conn_shutdown(sk_conn *c)
     if (c->state != C_OPEN || c->want_shutdown)
         return;
     c->want_shutdown = 1;
-    if (c->out.len == 0)
+    if (c->out.bytes == 0)
         shutdown(c->fd, SHUT_WR);
 }
 
@@ -389,7 +401,7 @@ void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame
 }
 
 int sk_conn_fd(const sk_conn *c) { return c->fd; }
-size_t sk_conn_queued(const sk_conn *c) { return c->out.len; }
+size_t sk_conn_queued(const sk_conn *c) { return c->out.bytes; }
 uint64_t sk_conn_bytes_in(const sk_conn *c) { return c->bytes_in; }
 uint64_t sk_conn_bytes_out(const sk_conn *c) { return c->bytes_out; }
 void *sk_conn_userdata(const sk_conn *c) { return c->ud; }
@@ -409,7 +421,7 @@ const char *sk_conn_peer(const sk_conn *c)
 static void free_conn(sk_conn *c)
 {
     sk__buf_free(&c->in);
-    sk__buf_free(&c->out);
+    sk__outq_free(&c->out);
     free(c);
 }
 
@@ -428,7 +440,7 @@ void sk__conns_tick(sk_loop *loop)
                 c->need_input = 0;
                 process_buffered(c);
             }
-            if (c->state != C_CLOSED && c->out.len && !c->write_blocked)
+            if (c->state != C_CLOSED && c->out.bytes && !c->write_blocked)
                 write_out(c);
         }
         sk_conn *list = loop->closed;

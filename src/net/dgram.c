@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -59,13 +60,17 @@ static int bind_unix(int fd, const sk_sockaddr *a, const sk_url *url)
         return 0;
     if (errno != EADDRINUSE || url->path[0] != '/')
         return -errno;
-    /* A datagram path cannot be probed with connect() reliably: a bound
-     * socket file with no process behind it refuses with ECONNREFUSED. */
+    /* Only a socket file that refuses a datagram connect (nobody bound to it)
+     * is stale; a regular file or a live socket of any type is left alone. */
+    struct stat st;
+    if (lstat(url->path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return -EADDRINUSE;
     int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int live = probe >= 0 && connect(probe, (const struct sockaddr *)&a->ss, a->len) == 0;
+    int stale = probe >= 0 && connect(probe, (const struct sockaddr *)&a->ss, a->len) < 0 &&
+                errno == ECONNREFUSED;
     if (probe >= 0)
         close(probe);
-    if (live)
+    if (!stale)
         return -EADDRINUSE;
     unlink(url->path);
     return bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ? -errno : 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ struct sk_listener {
     sk_accept_err_cb err_cb;
     void *ud;
     int paused;
+    int closed;           /* freed from a callback: released on the next iteration */
     char name[300];
     char unlink_path[SK_URL_PATH_MAX];
 };
@@ -60,6 +62,8 @@ static void on_accept_error(sk_listener *l, int e)
 {
     if (l->err_cb)
         l->err_cb(l, -e, l->ud);
+    if (l->closed)
+        return;
     if (shed_one(l) < 0) { /* cannot even shed: stop polling for a moment */
         sk_watch_set(l->w, 0);
         sk_timer_start(l->retry, SK_EMFILE_RETRY_MS, 0);
@@ -69,7 +73,7 @@ static void on_accept_error(sk_listener *l, int e)
 static void on_readable(sk_watch *w, int lfd, unsigned ev, void *ud)
 {
     sk_listener *l = ud;
-    for (int i = 0; i < SK_ACCEPT_BATCH && !l->paused; i++) {
+    for (int i = 0; i < SK_ACCEPT_BATCH && !l->paused && !l->closed; i++) {
         sk_sockaddr peer = {.len = sizeof peer.ss};
         int fd = accept4(lfd, (struct sockaddr *)&peer.ss, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -84,9 +88,13 @@ static void on_readable(sk_watch *w, int lfd, unsigned ev, void *ud)
     }
 }
 
-/* A unix path nobody accepts on is a leftover from a dead server. */
-static int unix_path_is_stale(const sk_sockaddr *a)
+/* A socket file nobody accepts on is a leftover from a dead server; any
+ * other kind of file is never touched. */
+static int unix_path_is_stale(const sk_sockaddr *a, const char *path)
 {
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
@@ -101,7 +109,7 @@ static int bind_listen(int fd, const sk_sockaddr *a, const sk_url *url, int back
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
         int e = errno;
         if (e != EADDRINUSE || url->scheme != SK_SCHEME_UNIX || url->path[0] == '@' ||
-            !unix_path_is_stale(a))
+            !unix_path_is_stale(a, url->path))
             return -e;
         unlink(url->path);
         if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
@@ -223,8 +231,9 @@ void sk_listener_resume(sk_listener *l)
 
 void sk_listener_free(sk_listener *l)
 {
-    if (!l)
+    if (!l || l->closed)
         return;
+    l->closed = 1;
     sk_watch_free(l->w);
     sk_timer_free(l->retry);
     close(l->fd);
@@ -232,5 +241,7 @@ void sk_listener_free(sk_listener *l)
         close(l->spare_fd);
     if (l->unlink_path[0])
         unlink(l->unlink_path);
-    free(l);
+    /* on_readable may be on the stack: release the memory next iteration. */
+    if (sk_loop_post(l->loop, free, l) < 0)
+        free(l);
 }

@@ -213,22 +213,29 @@ sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, v
         return NULL;
     *w = (sk_watch){.loop = loop, .fd = fd, .events = events, .cb = cb, .ud = ud};
     struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) { /* also validates fd */
         int e = errno;
         free(w);
         errno = e;
         return NULL;
+    }
+    w->registered = 1;
+    if (events == 0) {
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+        w->registered = 0;
     }
     return w;
 }
 
 int sk_watch_set(sk_watch *w, unsigned events)
 {
-    if (w->events == events)
+    if (w->events == events || w->dead)
         return 0;
     struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
-    if (epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+    int op = events == 0 ? EPOLL_CTL_DEL : w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(w->loop->epfd, op, w->fd, &ev) < 0)
         return -errno;
+    w->registered = events != 0;
     w->events = events;
     return 0;
 }
@@ -239,7 +246,8 @@ void sk_watch_free(sk_watch *w)
 {
     if (!w || w->dead)
         return;
-    epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    if (w->registered)
+        epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     w->dead = 1;
     w->next_dead = w->loop->dead;
     w->loop->dead = w;

@@ -13,6 +13,8 @@ struct sk_watch {
     sk_loop *loop;
     int fd;
     unsigned events;   /* what epoll is asked for */
+    int registered;    /* in the epoll set: a watcher with no events is taken out, so
+                        * a hung-up fd cannot keep reporting EPOLLHUP to nobody */
     int dead;          /* freed; released at the end of the iteration */
     sk_watch_cb cb;
     void *ud;
@@ -22,6 +24,7 @@ struct sk_watch {
 struct sk_timer {
     sk_loop *loop;
     uint64_t due;
+    uint64_t seq;      /* start order: ties on due run in start order */
     uint64_t repeat;
     size_t heap_index; /* SIZE_MAX when not in the heap */
     sk_timer_cb cb;
@@ -48,6 +51,7 @@ struct sk_loop {
     sk_watch *dead;          /* watchers to free at the end of the iteration */
     sk_timer **heap;         /* min-heap of running timers by due time */
     size_t nheap, capheap;
+    uint64_t timer_seq;      /* next timer start number */
     pthread_mutex_t post_lock;
     sk__post *posts;         /* LIFO under post_lock; reversed when run */
     sk__tick *ticks;

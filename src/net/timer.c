@@ -14,11 +14,18 @@ static void heap_swap(sk_loop *l, size_t a, size_t b)
     l->heap[b]->heap_index = b;
 }
 
+/* Heap order: due time, then start order (so a timer restarted from a
+ * callback sorts after the timers already due). */
+static int before(const sk_timer *a, const sk_timer *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
 static void sift_up(sk_loop *l, size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (l->heap[p]->due <= l->heap[i]->due)
+        if (!before(l->heap[i], l->heap[p]))
             break;
         heap_swap(l, i, p);
         i = p;
@@ -29,9 +36,9 @@ static void sift_down(sk_loop *l, size_t i)
 {
     for (;;) {
         size_t a = 2 * i + 1, b = a + 1, m = i;
-        if (a < l->nheap && l->heap[a]->due < l->heap[m]->due)
+        if (a < l->nheap && before(l->heap[a], l->heap[m]))
             m = a;
-        if (b < l->nheap && l->heap[b]->due < l->heap[m]->due)
+        if (b < l->nheap && before(l->heap[b], l->heap[m]))
             m = b;
         if (m == i)
             return;
@@ -85,6 +92,7 @@ void sk_timer_start(sk_timer *t, uint64_t ms, uint64_t repeat_ms)
 {
     sk_timer_stop(t);
     t->due = t->loop->now + ms;
+    t->seq = t->loop->timer_seq++;
     t->repeat = repeat_ms;
     heap_push(t->loop, t); /* on out-of-memory the timer simply stays stopped */
 }
@@ -116,11 +124,13 @@ int sk__timers_timeout(sk_loop *loop)
 }
 
 /* A callback may stop, restart or free any timer, including its own: each
- * round re-reads the heap top instead of holding pointers across calls. */
+ * round re-reads the heap top instead of holding pointers across calls.
+ * Timers (re)started during this pass wait for the next one, so a callback
+ * that re-arms itself with 0 ms cannot starve the poller. */
 void sk__timers_run(sk_loop *loop)
 {
-    uint64_t now = loop->now;
-    while (loop->nheap > 0 && loop->heap[0]->due <= now) {
+    uint64_t now = loop->now, limit = loop->timer_seq;
+    while (loop->nheap > 0 && loop->heap[0]->due <= now && loop->heap[0]->seq < limit) {
         sk_timer *t = loop->heap[0];
         heap_remove(loop, t);
         if (t->repeat)

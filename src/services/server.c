@@ -34,6 +34,7 @@ struct sk_server {
     size_t scratch_cap;
     int shutting;
     sk_timer *drain;
+    sk_timer *idle;  /* sweeps for clients silent longer than idle_ms */
     void (*done)(sk_server *, void *);
     void *done_ud;
 };
@@ -55,6 +56,7 @@ sk_loop *sk__server_loop(const sk_server *s) { return s->loop; }
 void *sk__server_svc(const sk_server *s) { return s->svc_state; }
 void sk__server_set_svc(sk_server *s, void *state) { s->svc_state = state; }
 sk__peer *sk__server_peers(const sk_server *s) { return s->peers; }
+int sk__server_shutting_down(const sk_server *s) { return s->shutting; }
 
 void sk__server_log(sk_server *s, const char *fmt, ...)
 {
@@ -113,6 +115,7 @@ static void peer_message(sk_conn *c, const uint8_t *msg, size_t len, void *ud)
 static void peer_read(sk_conn *c, size_t n, void *ud)
 {
     sk__peer *p = ud;
+    p->last_active = sk_loop_now(p->srv->loop);
     if (p->srv->o.verbose >= 2)
         sk__server_log(p->srv, "read fd=%d peer=%s bytes=%zu", p->fd, p->name, n);
 }
@@ -154,16 +157,34 @@ static const sk_conn_cbs peer_cbs = {
     .on_close = peer_close,
 };
 
+/* --max-conns: the excess client is accepted and closed at once, never left
+ * waiting in the backlog. */
+static int over_limit(sk_server *s, sk_listener *l, int fd, const sk_sockaddr *addr)
+{
+    if (!s->o.max_conns || s->npeers < s->o.max_conns)
+        return 0;
+    char name[64];
+    sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, name, sizeof name);
+    sk__server_log(s, "refuse fd=%d peer=%s on %s: --max-conns %zu reached", fd, name,
+                   sk_listener_name(l), s->o.max_conns);
+    close(fd);
+    return 1;
+}
+
 static void on_accept(sk_listener *l, int fd, const sk_sockaddr *addr, void *ud)
 {
     sk_server *s = ud;
+    if (over_limit(s, l, fd, addr))
+        return;
     sk__peer *p = calloc(1, sizeof *p);
     sk_conn_opts co = {.in_frame = s->o.in_frame, .out_frame = s->o.out_frame,
-                       .max_frame = s->o.max_frame};
+                       .max_frame = s->o.max_frame,
+                       .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue};
     if (!p) {
         close(fd);
         return;
     }
+    p->last_active = sk_loop_now(s->loop);
     p->srv = s;
     p->fd = fd;
     sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, p->name, sizeof p->name);
@@ -211,6 +232,33 @@ static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
 
 /* ---- lifecycle ---- */
 
+static void on_idle_sweep(sk_timer *t, void *ud)
+{
+    sk_server *s = ud;
+    uint64_t now = sk_loop_now(s->loop);
+    for (sk__peer *p = s->peers; p; p = p->next) {
+        if (now - p->last_active < s->o.idle_ms)
+            continue;
+        if (s->o.verbose)
+            sk__server_log(s, "idle fd=%d peer=%s: silent for %us", p->fd, p->name,
+                           s->o.idle_ms / 1000);
+        sk_conn_close(p->conn, SK_ETIMEOUT);
+    }
+}
+
+/* Checks idle clients a few times per timeout period (at most once a second). */
+static int start_idle_sweep(sk_server *s)
+{
+    if (!s->o.idle_ms)
+        return 0;
+    s->idle = sk_timer_new(s->loop, on_idle_sweep, s);
+    if (!s->idle)
+        return -ENOMEM;
+    uint64_t every = s->o.idle_ms / 4 < 1000 ? s->o.idle_ms / 4 : 1000;
+    sk_timer_start(s->idle, every ? every : 1, every ? every : 1);
+    return 0;
+}
+
 int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
                   size_t errlen)
 {
@@ -231,7 +279,8 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
-    if (svc->init && svc->init(s) < 0) {
+    if (start_idle_sweep(s) < 0 || (svc->init && svc->init(s) < 0)) {
+        sk_timer_free(s->idle);
         sk_timer_free(s->drain);
         free(s);
         if (err)
@@ -294,6 +343,7 @@ static void on_drain_timeout(sk_timer *t, void *ud)
 
 static void done_soon(sk_timer *t, void *ud) { finish_shutdown_if_idle(ud); }
 
+
 void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud)
 {
     if (s->shutting)
@@ -302,6 +352,8 @@ void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void
     s->done = done;
     s->done_ud = ud;
     close_endpoints(s);
+    if (s->svc->on_shutdown)
+        s->svc->on_shutdown(s);
     for (sk__peer *p = s->peers; p; p = p->next)
         sk_conn_close(p->conn, 0);
     sk_timer_free(s->drain);
@@ -321,6 +373,7 @@ void sk_server_free(sk_server *s)
     sk__conns_tick(s->loop); /* run the clients' on_close while s is alive */
     if (s->svc->fini)
         s->svc->fini(s);
+    sk_timer_free(s->idle);
     sk_timer_free(s->drain);
     free(s->scratch);
     free(s);

@@ -20,6 +20,7 @@ typedef struct sk__peer {
     const sk_sockaddr *from;
     struct sk__peer *prev, *next; /* the server's list of stream clients */
     void *svc;                    /* per-client state owned by the service */
+    uint64_t last_active;         /* loop time of the last read (idle timeout) */
     int fd;
     char name[64];                /* peer address for logs */
 } sk__peer;
@@ -27,6 +28,7 @@ typedef struct sk__peer {
 typedef struct sk__service {
     const char *name;
     const char *summary;
+    size_t default_max_queue; /* output cap per client when --max-queue is not given (0 = none) */
     void (*on_open)(sk__peer *p);                                    /* stream client joined */
     void (*on_message)(sk__peer *p, const uint8_t *msg, size_t len); /* one message */
     void (*on_close)(sk__peer *p);                                   /* stream client left */
@@ -36,6 +38,8 @@ typedef struct sk__service {
     /* Optional: per-server state, created with the server and freed with it. */
     int (*init)(sk_server *s);
     void (*fini)(sk_server *s);
+    /* Optional: the server starts a graceful shutdown (before clients close). */
+    void (*on_shutdown)(sk_server *s);
 } sk__service;
 
 /* registry.c: the service called name, or NULL. */
@@ -50,6 +54,7 @@ sk_loop *sk__server_loop(const sk_server *s);
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
 void sk__server_set_svc(sk_server *s, void *state);
 sk__peer *sk__server_peers(const sk_server *s);               /* first stream client (->next) */
+int sk__server_shutting_down(const sk_server *s);
 void sk__server_log(sk_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,6 +1,7 @@
-/* input.c — stdin for the client: pipes and terminals are watched on the
- * loop; regular files (which epoll refuses) are read from a zero timer. */
-#include "cli/input.h"
+/* reader.c — reads an fd such as stdin on the loop as lines or chunks:
+ * pipes and terminals are watched; regular files (which epoll refuses) are
+ * read from a zero timer. */
+#include "sockit/reader.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -10,7 +11,7 @@
 
 #define CHUNK 65536
 
-struct cli_input {
+struct sk_reader {
     sk_loop *loop;
     int fd;
     int lines;
@@ -20,12 +21,12 @@ struct cli_input {
     int paused, ended, freed, in_cb;
     char *pending;   /* line mode: an unfinished line */
     size_t npending, cappending;
-    cli_data_cb on_data;
-    cli_end_cb on_end;
+    sk_reader_data_cb on_data;
+    sk_reader_end_cb on_end;
     void *ud;
 };
 
-static void end(cli_input *in, int err)
+static void end(sk_reader *in, int err)
 {
     if (in->ended)
         return;
@@ -37,7 +38,7 @@ static void end(cli_input *in, int err)
     in->on_end(in->ud, err);
 }
 
-static int keep_pending(cli_input *in, const char *p, size_t n)
+static int keep_pending(sk_reader *in, const char *p, size_t n)
 {
     if (in->npending + n > in->max_line + 1)
         return -EMSGSIZE;
@@ -56,7 +57,7 @@ static int keep_pending(cli_input *in, const char *p, size_t n)
     return 0;
 }
 
-static void emit_line(cli_input *in, const char *p, size_t n)
+static void emit_line(sk_reader *in, const char *p, size_t n)
 {
     if (n && p[n - 1] == '\r')
         n--;
@@ -64,7 +65,7 @@ static void emit_line(cli_input *in, const char *p, size_t n)
 }
 
 /* Splits a chunk into lines; an unfinished tail waits in in->pending. */
-static int split_lines(cli_input *in, const char *buf, size_t n)
+static int split_lines(sk_reader *in, const char *buf, size_t n)
 {
     while (n && !in->ended && !in->freed) {
         const char *nl = memchr(buf, '\n', n);
@@ -87,7 +88,7 @@ static int split_lines(cli_input *in, const char *buf, size_t n)
     return 0;
 }
 
-static void read_once(cli_input *in)
+static void read_once(sk_reader *in)
 {
     char buf[CHUNK];
     ssize_t n = read(in->fd, buf, sizeof buf);
@@ -108,26 +109,26 @@ static void read_once(cli_input *in)
     }
     in->in_cb = 0;
     if (in->freed)
-        cli_input_free(in);
+        sk_reader_free(in);
 }
 
 static void on_readable(sk_watch *w, int fd, unsigned ev, void *ud) { read_once(ud); }
 
 static void on_timer(sk_timer *t, void *ud)
 {
-    cli_input *in = ud;
+    sk_reader *in = ud;
     read_once(in);
     if (!in->freed && !in->ended && !in->paused)
         sk_timer_start(in->t, 0, 0);
 }
 
-cli_input *cli_input_new(sk_loop *loop, int fd, int lines, size_t max_line, cli_data_cb on_data,
-                         cli_end_cb on_end, void *ud)
+sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line, sk_reader_data_cb on_data,
+                         sk_reader_end_cb on_end, void *ud)
 {
-    cli_input *in = calloc(1, sizeof *in);
+    sk_reader *in = calloc(1, sizeof *in);
     if (!in)
         return NULL;
-    *in = (cli_input){.loop = loop, .fd = fd, .lines = lines, .max_line = max_line,
+    *in = (sk_reader){.loop = loop, .fd = fd, .lines = lines, .max_line = max_line,
                       .on_data = on_data, .on_end = on_end, .ud = ud};
     in->w = sk_watch_new(loop, fd, SK_READABLE, on_readable, in);
     if (!in->w && errno == EPERM) { /* a regular file: always "ready" */
@@ -142,7 +143,7 @@ cli_input *cli_input_new(sk_loop *loop, int fd, int lines, size_t max_line, cli_
     return in;
 }
 
-void cli_input_pause(cli_input *in)
+void sk_reader_pause(sk_reader *in)
 {
     in->paused = 1;
     if (in->w && !in->ended)
@@ -151,7 +152,7 @@ void cli_input_pause(cli_input *in)
         sk_timer_stop(in->t);
 }
 
-void cli_input_resume(cli_input *in)
+void sk_reader_resume(sk_reader *in)
 {
     if (!in->paused)
         return;
@@ -164,7 +165,7 @@ void cli_input_resume(cli_input *in)
         sk_timer_start(in->t, 0, 0);
 }
 
-void cli_input_free(cli_input *in)
+void sk_reader_free(sk_reader *in)
 {
     if (!in)
         return;

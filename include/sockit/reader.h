@@ -1,0 +1,39 @@
+/* reader.h — reads a file descriptor (usually stdin) on the loop and hands
+ * it on as lines or as raw chunks, with pause/resume for backpressure. */
+#ifndef SOCKIT_READER_H
+#define SOCKIT_READER_H
+
+#include <stddef.h>
+
+#include "sockit/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_reader sk_reader;
+
+/* One line (without "\n" or "\r\n") in line mode, or one chunk in raw mode.
+ * data is valid only during the call. */
+typedef void (*sk_reader_data_cb)(void *ud, const char *data, size_t len);
+/* End of input: err is 0 at EOF, else a negated errno (or -EMSGSIZE for a
+ * line longer than max_line). No callback fires after this one. */
+typedef void (*sk_reader_end_cb)(void *ud, int err);
+
+/* Starts reading fd (a terminal, pipe, socket or regular file; lines = 1
+ * splits lines, 0 hands on chunks as read). Returns the reader, or NULL with
+ * errno set. fd stays owned by the caller. Callbacks fire from the loop. */
+sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line, sk_reader_data_cb on_data,
+                         sk_reader_end_cb on_end, void *ud);
+
+/* Stops / restarts reading (backpressure); callbacks do not fire while paused. */
+void sk_reader_pause(sk_reader *in);
+void sk_reader_resume(sk_reader *in);
+
+/* Stops reading and frees the reader (safe from its own callbacks). */
+void sk_reader_free(sk_reader *in);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

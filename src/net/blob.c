@@ -1,0 +1,81 @@
+/* blob.c — reference-counted immutable byte blobs: a chat broadcast is
+ * encoded once into a blob and queued on every member by reference. */
+#include "net/blob_int.h"
+#include "sockit/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A small per-thread cache of empty private blobs spares malloc/free on the
+ * echo hot path, where a reply blob lives for one loop iteration. */
+#define CACHE_MAX 16
+static __thread sk_blob *cache[CACHE_MAX];
+static __thread int ncache;
+
+sk_blob *sk__blob_alloc(size_t cap)
+{
+    sk_blob *b;
+    if (cap <= SK_BLOB_SMALL && ncache > 0) {
+        b = cache[--ncache];
+    } else {
+        size_t c = cap <= SK_BLOB_SMALL ? SK_BLOB_SMALL : cap;
+        if (c > SIZE_MAX - sizeof *b)
+            return NULL;
+        b = malloc(sizeof *b + c);
+        if (!b)
+            return NULL;
+        b->cap = c;
+    }
+    b->refs = 1;
+    b->priv = 0;
+    b->len = 0;
+    return b;
+}
+
+sk_blob *sk_blob_new(const void *data, size_t len)
+{
+    sk_blob *b = sk__blob_alloc(len);
+    if (!b)
+        return NULL;
+    if (len)
+        memcpy(b->data, data, len);
+    b->len = len;
+    return b;
+}
+
+sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len)
+{
+    uint8_t hdr[8];
+    int h = sk_frame_header(mode, len, hdr);
+    if (h < 0)
+        return NULL;
+    size_t tlen = strlen(sk_frame_trailer(mode));
+    sk_blob *b = sk__blob_alloc((size_t)h + len + tlen);
+    if (!b)
+        return NULL;
+    memcpy(b->data, hdr, (size_t)h);
+    if (len)
+        memcpy(b->data + h, msg, len);
+    memcpy(b->data + h + len, sk_frame_trailer(mode), tlen);
+    b->len = (size_t)h + len + tlen;
+    return b;
+}
+
+const uint8_t *sk_blob_data(const sk_blob *b) { return b->data; }
+size_t sk_blob_len(const sk_blob *b) { return b->len; }
+
+sk_blob *sk_blob_ref(sk_blob *b)
+{
+    __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+    return b;
+}
+
+void sk_blob_unref(sk_blob *b)
+{
+    if (!b || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    if (b->cap == SK_BLOB_SMALL && ncache < CACHE_MAX)
+        cache[ncache++] = b;
+    else
+        free(b);
+}

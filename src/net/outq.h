@@ -1,0 +1,37 @@
+/* outq.h — a connection's output queue: a FIFO of blobs, where private
+ * replies are packed into the tail blob and shared broadcasts are queued by
+ * reference (encoded once, sent to many). */
+#ifndef SOCKIT_OUTQ_H
+#define SOCKIT_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "sockit/conn.h"
+
+typedef struct sk__outq {
+    sk_blob **v;   /* ring of blobs, oldest at head */
+    uint32_t head, n, cap;
+    size_t off;    /* bytes of v[head] already written */
+    size_t bytes;  /* bytes queued and not yet written */
+} sk__outq;
+
+/* Returns n writable bytes at the end of the queue (in a private tail blob),
+ * or NULL on out-of-memory. Commit with sk__outq_added. */
+uint8_t *sk__outq_reserve(sk__outq *q, size_t n);
+void sk__outq_added(sk__outq *q, size_t n);
+
+/* Queues a reference to a shared blob (takes a new reference). 0 or -ENOMEM. */
+int sk__outq_push(sk__outq *q, sk_blob *b);
+
+/* Fills up to max iovecs with the queued bytes, oldest first; returns the count. */
+int sk__outq_iov(const sk__outq *q, struct iovec *iov, int max);
+
+/* Drops n written bytes from the front, releasing finished blobs. */
+void sk__outq_consume(sk__outq *q, size_t n);
+
+/* Releases everything (no memory is held while the queue is empty). */
+void sk__outq_free(sk__outq *q);
+
+#endif

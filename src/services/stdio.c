@@ -1,0 +1,154 @@
+/* stdio.c — the operator console (tutorial T1): what clients send is printed
+ * on stdout; each line typed on stdin goes to every connected client. Lines
+ * typed before anyone connects wait for the first client. */
+#include "services/service.h"
+#include "sockit/error.h"
+#include "sockit/reader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PENDING_MAX ((size_t)16 << 20) /* typed-ahead bytes kept for the first client */
+
+typedef struct console {
+    sk_server *srv;
+    sk_reader *in;
+    sk_blob **pending; /* lines typed while nobody was connected */
+    size_t npending, cappending, pending_bytes;
+    int eof;
+} console;
+
+/* One line as a message: encoded with the output framing; raw gets "\n". */
+static sk_blob *line_blob(sk_server *s, const char *line, size_t len)
+{
+    sk_frame mode = sk__server_opts(s)->out_frame;
+    if (mode != SK_FRAME_RAW)
+        return sk_blob_frame(mode, line, len);
+    uint8_t *buf = sk__server_scratch(s, len + 1);
+    if (!buf)
+        return NULL;
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    return sk_blob_new(buf, len + 1);
+}
+
+static int keep_pending(console *c, sk_blob *b)
+{
+    if (c->npending == c->cappending) {
+        size_t cap = c->cappending ? c->cappending * 2 : 16;
+        sk_blob **v = realloc(c->pending, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        c->pending = v;
+        c->cappending = cap;
+    }
+    c->pending[c->npending++] = b;
+    c->pending_bytes += sk_blob_len(b);
+    if (c->pending_bytes > PENDING_MAX) /* resume when a client takes them */
+        if (c->in)
+            sk_reader_pause(c->in);
+    return 0;
+}
+
+static void on_line(void *ud, const char *line, size_t len)
+{
+    console *c = ud;
+    sk_blob *b = line_blob(c->srv, line, len);
+    if (!b)
+        return;
+    if (!sk__server_peers(c->srv)) {
+        if (keep_pending(c, b) == 0)
+            return;
+    }
+    for (sk__peer *p = sk__server_peers(c->srv); p; p = p->next)
+        sk_conn_send_blob(p->conn, b);
+    sk_blob_unref(b);
+}
+
+static void on_stdin_end(void *ud, int err)
+{
+    console *c = ud;
+    c->eof = 1;
+    if (err)
+        sk__server_log(c->srv, "stdin: %s", sk_strerror(err));
+    for (sk__peer *p = sk__server_peers(c->srv); p; p = p->next)
+        sk_conn_shutdown(p->conn); /* the clients see EOF after what was typed */
+}
+
+static void flush_pending(console *c, sk__peer *p)
+{
+    for (size_t i = 0; i < c->npending; i++) {
+        sk_conn_send_blob(p->conn, c->pending[i]);
+        sk_blob_unref(c->pending[i]);
+    }
+    c->npending = 0;
+    c->pending_bytes = 0;
+    if (c->in && !c->eof)
+        sk_reader_resume(c->in);
+}
+
+static void stdio_open(sk__peer *p)
+{
+    console *c = sk__server_svc(p->srv);
+    if (c->npending)
+        flush_pending(c, p);
+    if (c->eof)
+        sk_conn_shutdown(p->conn);
+}
+
+static void stdio_message(sk__peer *p, const uint8_t *msg, size_t len)
+{
+    const sk_server_opts *o = sk__server_opts(p->srv);
+    fwrite(msg, 1, len, stdout);
+    if ((o->in_frame != SK_FRAME_RAW || p->dg) && (len == 0 || msg[len - 1] != '\n'))
+        fputc('\n', stdout);
+    fflush(stdout);
+}
+
+static int stdio_init(sk_server *s)
+{
+    console *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->srv = s;
+    c->in = sk_reader_new(sk__server_loop(s), 0, 1, sk__server_opts(s)->max_frame, on_line,
+                          on_stdin_end, c);
+    if (!c->in)
+        c->eof = 1; /* no usable stdin: serve as a printer only */
+    sk__server_set_svc(s, c);
+    return 0;
+}
+
+static void stdio_shutdown(sk_server *s)
+{
+    console *c = sk__server_svc(s);
+    sk_reader_free(c->in);
+    c->in = NULL;
+    c->eof = 1;
+}
+
+static void stdio_fini(sk_server *s)
+{
+    console *c = sk__server_svc(s);
+    if (!c)
+        return;
+    sk_reader_free(c->in);
+    for (size_t i = 0; i < c->npending; i++)
+        sk_blob_unref(c->pending[i]);
+    free(c->pending);
+    free(c);
+    sk__server_set_svc(s, NULL);
+}
+
+const sk__service sk__svc_stdio = {
+    .name = "stdio",
+    .summary = "print what clients send; lines typed on stdin go to the clients",
+    .default_max_queue = (size_t)8 << 20,
+    .on_open = stdio_open,
+    .on_message = stdio_message,
+    .init = stdio_init,
+    .fini = stdio_fini,
+    .on_shutdown = stdio_shutdown,
+};
