@@ -92,8 +92,11 @@ int sk_conn_flush(sk_conn *c);
 /* Half-closes: sends FIN after the queued output is written; reading goes on. */
 void sk_conn_shutdown(sk_conn *c);
 
-/* Graceful close: stops reading, writes what is queued, then closes and
- * calls on_close(err). Idempotent; safe from any callback. */
+/* Graceful close: stops delivering input, writes what is queued, sends FIN,
+ * then discards input until the peer's FIN (at most 2 s) before closing, so
+ * unread input never turns the close into a reset that would destroy replies
+ * the peer has not read yet. Then on_close(err). Idempotent; safe from any
+ * callback. */
 void sk_conn_close(sk_conn *c, int err);
 
 /* Immediate close: drops queued output; on_close fires at the end of the

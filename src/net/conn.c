@@ -15,7 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { C_OPEN, C_CLOSING, C_CLOSED };
+/* OPEN -> CLOSING (flushing) -> LINGER (our FIN sent, discarding input until
+ * the peer's FIN) -> CLOSED. Closing a socket with unread input makes the
+ * kernel send RST, which destroys replies the peer has not read yet; the
+ * lingering close (as in nginx) lets them arrive. */
+enum { C_OPEN, C_CLOSING, C_LINGER, C_CLOSED };
+
+#define SK_LINGER_MS 2000
 
 struct sk_conn {
     sk_loop *loop;
@@ -26,6 +32,7 @@ struct sk_conn {
     sk__outq out;
     uint64_t bytes_in, bytes_out;
     sk_conn *next_pending, *next_closed;
+    sk_timer *linger;
     uint32_t max_frame, high, low, max_queue;
     int fd, close_err;
     uint8_t in_frame, out_frame, state;
@@ -52,7 +59,8 @@ static void update_watch(sk_conn *c)
 {
     if (c->state == C_CLOSED)
         return;
-    unsigned ev = (reading(c) ? SK_READABLE : 0u) | (c->write_blocked ? SK_WRITABLE : 0u);
+    unsigned ev = (reading(c) || c->state == C_LINGER ? SK_READABLE : 0u) |
+                  (c->write_blocked ? SK_WRITABLE : 0u);
     sk_watch_set(c->w, ev);
 }
 
@@ -72,6 +80,8 @@ static void finalize(sk_conn *c, int err)
         return;
     c->state = C_CLOSED;
     c->close_err = err;
+    sk_timer_free(c->linger);
+    c->linger = NULL;
     sk_watch_free(c->w);
     close(c->fd);
     c->fd = -1;
@@ -81,6 +91,37 @@ static void finalize(sk_conn *c, int err)
 
 void sk_conn_abort(sk_conn *c, int err) { finalize(c, err); }
 
+static void on_linger_timeout(sk_timer *t, void *ud)
+{
+    sk_conn *c = ud;
+    finalize(c, c->close_err);
+}
+
+/* Everything is written: send FIN, then wait (bounded) for the peer's. */
+static void linger_or_finalize(sk_conn *c)
+{
+    if (c->eof || shutdown(c->fd, SHUT_WR) < 0 ||
+        !(c->linger = sk_timer_new(c->loop, on_linger_timeout, c))) {
+        finalize(c, c->close_err);
+        return;
+    }
+    c->state = C_LINGER;
+    sk_timer_start(c->linger, SK_LINGER_MS, 0);
+    update_watch(c);
+}
+
+static void drain_linger(sk_conn *c)
+{
+    for (int i = 0; i < 4; i++) {
+        ssize_t n = read(c->fd, c->loop->rdbuf, SK_RDBUF_SIZE);
+        if (n > 0)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            finalize(c, c->close_err);
+        return;
+    }
+}
+
 void sk_conn_close(sk_conn *c, int err)
 {
     if (c->state != C_OPEN)
@@ -88,7 +129,7 @@ void sk_conn_close(sk_conn *c, int err)
     c->state = C_CLOSING;
     c->close_err = err;
     if (c->out.bytes == 0) {
-        finalize(c, err);
+        linger_or_finalize(c);
         return;
     }
     update_watch(c);
@@ -219,7 +260,7 @@ static int write_out(sk_conn *c)
     c->write_blocked = c->out.bytes > 0;
     if (c->out.bytes == 0) {
         if (c->state == C_CLOSING) {
-            finalize(c, c->close_err);
+            linger_or_finalize(c);
             return -1;
         }
         if (c->want_shutdown)
@@ -248,6 +289,8 @@ static void on_io(sk_watch *w, int fd, unsigned ev, void *ud)
         return;
     if ((ev & SK_READABLE) && reading(c))
         do_read(c);
+    else if ((ev & SK_READABLE) && c->state == C_LINGER)
+        drain_linger(c);
 }
 
 static void set_opts(sk_conn *c, const sk_conn_opts *o)

@@ -90,8 +90,15 @@ uint8_t *sk__server_scratch(sk_server *s, size_t len)
 
 int sk__peer_send(sk__peer *p, const void *msg, size_t len)
 {
-    if (p->conn)
-        return sk_conn_send(p->conn, msg, len);
+    if (p->conn) {
+        int r = sk_conn_send(p->conn, msg, len);
+        if (r == SK_EFRAMEBIG) { /* the reply cannot be framed: say so and end this client */
+            sk__server_log(p->srv, "reply of %zu bytes to fd=%d peer=%s does not fit --out-frame %s",
+                           len, p->fd, p->name, sk_frame_name(p->srv->o.out_frame));
+            sk_conn_close(p->conn, r);
+        }
+        return r;
+    }
     int r = sk_dgram_send(p->dg, msg, len, p->from);
     if (r < 0 && p->srv->o.verbose)
         sk__server_log(p->srv, "reply to %s dropped: %s", p->name, sk_strerror(r));
