@@ -19,6 +19,23 @@ enum {
     SK_EQUEUE = -4008,     /* output queue exceeded its hard limit */
     SK_ETIMEOUT = -4009,   /* idle or operation timeout */
     SK_ESERVICE = -4010,   /* unknown service name */
+    /* WebSocket (RFC 6455) and its HTTP handshake; the close code to send is in brackets */
+    SK_EWSRSV = -4011,         /* reserved bits set, no extension negotiated [1002] */
+    SK_EWSOPCODE = -4012,      /* unknown opcode [1002] */
+    SK_EWSCTLBIG = -4013,      /* control frame payload over 125 bytes [1002] */
+    SK_EWSCTLFRAG = -4014,     /* fragmented control frame [1002] */
+    SK_EWSLEN = -4015,         /* 64-bit payload length with the top bit set [1002] */
+    SK_EWSNOMASK = -4016,      /* client frame not masked [1002] */
+    SK_EWSMASKED = -4017,      /* server frame masked [1002] */
+    SK_EWSCONT = -4018,        /* continuation frame with no message to continue [1002] */
+    SK_EWSUNFINISHED = -4019,  /* new data frame while a fragmented message is open [1002] */
+    SK_EWSBIG = -4020,         /* message larger than the maximum [1009] */
+    SK_EWSUTF8 = -4021,        /* text or close reason is not valid UTF-8 [1007] */
+    SK_EWSCLOSELEN = -4022,    /* close frame with a 1-byte payload [1002] */
+    SK_EWSCLOSECODE = -4023,   /* close frame with an invalid status code [1002] */
+    SK_EHTTP = -4024,          /* malformed HTTP request or response */
+    SK_EHTTPBIG = -4025,       /* HTTP header block over 8 KiB or 64 headers */
+    SK_EWSHANDSHAKE = -4026,   /* WebSocket handshake refused or invalid */
 };
 
 /* Returns a static, human-readable description of err (an SK_E* code or a

@@ -54,6 +54,17 @@ typedef void (*sk_connect_cb)(int fd, int status, void *ud);
 int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,
                void *ud);
 
+/* Like sk_connect, but first binds the socket to local (e.g. 127.0.0.2 with
+ * port 0, to spread many connections over several source addresses). For
+ * IPv4/IPv6 it sets IP_BIND_ADDRESS_NO_PORT first, so the kernel picks the
+ * ephemeral port at connect time and each source address gets its own port
+ * range. local NULL behaves exactly like sk_connect. Returns 0 (cb then fires
+ * later from the loop, exactly once), or a negated errno when the socket,
+ * the bind (e.g. -EADDRNOTAVAIL) or the connect failed at once (cb never
+ * fires). */
+int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                    const sk_sockopts *opts, sk_connect_cb cb, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,8 +36,9 @@ int sk_loop_run(sk_loop *loop);
  * Safe to call from any thread and from any callback. */
 void sk_loop_stop(sk_loop *loop);
 
-/* Frees the loop and its internal handles. Free your own watchers, timers
- * and connections first (their owners' free functions); no callback fires. */
+/* Frees the loop and its internal handles. Connections already closed or
+ * aborted get their on_close here; close your other handles first (their
+ * owners' free functions). Posted functions still queued run here too. */
 void sk_loop_free(sk_loop *loop);
 
 /* Monotonic time in milliseconds, cached at the start of each iteration. */

@@ -28,6 +28,8 @@ typedef struct sk_server_opts {
     sk_sockopts sock;     /* listener socket options */
     int verbose;          /* 1: log accept/close; 2: also every read size */
     unsigned drain_ms;    /* shutdown: time allowed to flush replies (default 5000) */
+    int threads;          /* event-loop threads serving stream clients (default 1; the
+                           * caller's loop is one of them; stdio runs on one) */
     size_t max_conns;     /* stream clients beyond this are accepted and closed (0 = no limit) */
     unsigned idle_ms;     /* close a stream client silent this long (0 = never) */
     size_t max_queue;     /* output bytes a client may have pending before it is dropped
@@ -51,8 +53,10 @@ int sk_service_exists(const char *name);
 /* Space-separated names of the built-in services (static string). */
 const char *sk_service_names(void);
 
-/* Creates a server on loop. opts is copied (strings must outlive the server).
- * Returns 0 and sets *out, or SK_ESERVICE / -ENOMEM with a reason in err. */
+/* Creates a server on loop, starting opts->threads - 1 more loop threads
+ * (call sk_loop_on_signal before this so they inherit the signal mask).
+ * opts is copied (strings must outlive the server). Returns 0 and sets *out,
+ * or SK_ESERVICE / -ENOMEM / -EAGAIN with a reason in err. */
 int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
                   size_t errlen);
 
@@ -64,17 +68,19 @@ int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen);
 int sk_server_listener_count(const sk_server *s);
 const char *sk_server_listener_name(const sk_server *s, int i);
 
-/* Number of connected stream clients. */
+/* Number of connected stream clients (all threads). */
 size_t sk_server_conn_count(const sk_server *s);
+
+/* Number of event-loop threads serving clients (the caller's included). */
+int sk_server_thread_count(const sk_server *s);
 
 /* Graceful stop: closes the listeners, lets every client's queued replies
  * flush (up to drain_ms, then drops them), and calls done(s, ud) from the loop
  * once no client is left. Idempotent. */
 void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud);
 
-/* Frees the server: closes listeners and aborts clients at once. Not from
- * inside one of its own callbacks (use sk_server_shutdown's done instead,
- * then free after sk_loop_run returns). */
+/* Frees the server: closes listeners, aborts clients at once, joins its
+ * threads. Call it after sk_loop_run has returned, never from a callback. */
 void sk_server_free(sk_server *s);
 
 #ifdef __cplusplus

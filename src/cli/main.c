@@ -11,6 +11,7 @@ static void general_usage(FILE *f)
                "usage:\n"
                "  sockit serve SERVICE [URL ...] [options]   run a server\n"
                "  sockit connect URL [options]               client: interactive, piped or one-shot\n"
+               "  sockit bench URL [options]                 load test with many connections\n"
                "  sockit info [URL] [--json]                 host and socket facts\n"
                "  sockit help [COMMAND] | --help | --version\n\n"
                "services: %s\n"
@@ -27,6 +28,8 @@ static unsigned command_of(const char *name)
         return CMD_SERVE;
     if (strcmp(name, "connect") == 0)
         return CMD_CONNECT;
+    if (strcmp(name, "bench") == 0)
+        return CMD_BENCH;
     if (strcmp(name, "info") == 0)
         return CMD_INFO;
     return 0;
@@ -40,7 +43,7 @@ static int help(int argc, char **argv)
     }
     unsigned cmd = command_of(argv[0]);
     if (!cmd) {
-        cli_error("no help for unknown command '%s' (commands: serve connect info)", argv[0]);
+        cli_error("no help for unknown command '%s' (commands: serve connect bench info)", argv[0]);
         return 2;
     }
     cli_usage(cmd);
@@ -76,6 +79,7 @@ int main(int argc, char **argv)
     switch (cmd) {
     case CMD_SERVE: return cmd_serve(&o);
     case CMD_CONNECT: return cmd_connect(&o);
+    case CMD_BENCH: return cmd_bench(&o);
     default: return cmd_info(&o);
     }
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ALL (CMD_SERVE | CMD_CONNECT | CMD_BENCH | CMD_INFO)
 #define NET (CMD_SERVE | CMD_CONNECT | CMD_BENCH)
@@ -123,6 +124,62 @@ static int set_max_output(cli_opts *o, const char *v)
 }
 static int set_allow_remote(cli_opts *o, const char *v) { return o->allow_remote = 1, 0; }
 static int set_json(cli_opts *o, const char *v) { return o->json = 1, 0; }
+static int set_threads(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->threads); }
+static int set_workers(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->workers); }
+/* ---- bench ---- */
+static int parse_count(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+    size_t n;
+    if (parse_size(v, &n) < 0 || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+static int set_b_conns(cli_opts *o, const char *v)
+{
+    uint64_t n;
+    return parse_count(v, 1, 1000000, &n) < 0 ? -1 : (o->bench.conns = (unsigned)n, 0);
+}
+static int set_b_duration(cli_opts *o, const char *v)
+{
+    return parse_secs(v, &o->bench.duration) < 0 || o->bench.duration <= 0 ? -1 : 0;
+}
+static int set_b_messages(cli_opts *o, const char *v)
+{
+    return parse_count(v, 1, UINT64_C(1) << 50, &o->bench.messages);
+}
+static int set_b_size(cli_opts *o, const char *v)
+{
+    return parse_size(v, &o->bench.size) < 0 || o->bench.size == 0 || o->bench.size > ((size_t)64 << 20)
+               ? -1 : 0;
+}
+static int set_b_depth(cli_opts *o, const char *v)
+{
+    uint64_t n;
+    return parse_count(v, 1, 65536, &n) < 0 ? -1 : (o->bench.depth = (unsigned)n, 0);
+}
+static int set_b_rate(cli_opts *o, const char *v)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d > 0) || d > 1e9)
+        return -1;
+    o->bench.rate = d;
+    return 0;
+}
+static int set_b_threads(cli_opts *o, const char *v)
+{
+    uint64_t n;
+    return parse_count(v, 1, 256, &n) < 0 ? -1 : (o->bench.threads = (unsigned)n, 0);
+}
+static int set_b_verify(cli_opts *o, const char *v) { return o->bench.verify = 1, 0; }
+static int set_b_json(cli_opts *o, const char *v) { return *v ? (o->bench.json = v, 0) : -1; }
+static int set_b_sources(cli_opts *o, const char *v) { return *v ? (o->bench.source_addrs = v, 0) : -1; }
+static int set_b_timeout(cli_opts *o, const char *v)
+{
+    return parse_secs(v, &o->bench.timeout) < 0 || o->bench.timeout <= 0 ? -1 : 0;
+}
+
 static int set_send(cli_opts *o, const char *v)
 {
     if (o->nsends == CLI_MAX_ARGS)
@@ -142,6 +199,9 @@ static const cli_opt options[] = {
     {"wait", 0, "SECS", CMD_CONNECT, set_wait,
      "after input ends, stop once the server is silent this long (default 2)"},
     {"drain-timeout", 0, "SECS", CMD_SERVE, set_drain, "on SIGTERM, time allowed to flush replies (default 5)"},
+    {"threads", 0, "N", CMD_SERVE, set_threads, "event-loop threads (default: one per CPU)"},
+    {"workers", 0, "N", CMD_SERVE, set_workers,
+     "N processes sharing the listeners via SO_REUSEPORT (tcp/udp; default 1)"},
     {"max-conns", 0, "N", CMD_SERVE, set_max_conns, "clients beyond N are accepted and closed at once"},
     {"idle-timeout", 0, "SECS", CMD_SERVE, set_idle, "close clients silent this long"},
     {"max-queue", 0, "BYTES", CMD_SERVE, set_max_queue,
@@ -152,6 +212,21 @@ static const cli_opt options[] = {
     {"max-output", 0, "BYTES", CMD_SERVE, set_max_output, "exec: cap of a reply's output (default 1M)"},
     {"allow-remote", 0, NULL, CMD_SERVE, set_allow_remote, "exec: allow listening on non-loopback addresses"},
     {"json", 0, NULL, CMD_INFO, set_json, "machine-readable output"},
+    {"conns", 'c', "N", CMD_BENCH, set_b_conns, "connections (default 10)"},
+    {"duration", 'd', "SECS", CMD_BENCH, set_b_duration, "run this long (default 10 unless -n)"},
+    {"messages", 'n', "N", CMD_BENCH, set_b_messages, "stop once N replies arrived (total)"},
+    {"size", 0, "BYTES", CMD_BENCH, set_b_size, "message size (default 64)"},
+    {"depth", 0, "N", CMD_BENCH, set_b_depth, "messages in flight per connection (default 1)"},
+    {"rate", 0, "MSGS/S", CMD_BENCH, set_b_rate,
+     "open loop: send at this total rate; latency counted from the scheduled time"},
+    {"threads", 0, "N", CMD_BENCH, set_b_threads, "threads, each with its own loop (default 1)"},
+    {"verify", 0, NULL, CMD_BENCH, set_b_verify,
+     "check every reply byte for byte; count lost/dup/reorder/corrupt"},
+    {"json", 0, "FILE", CMD_BENCH, set_b_json, "also write the report as JSON to FILE"},
+    {"source-addrs", 0, "A-B", CMD_BENCH, set_b_sources,
+     "spread tcp connections over these local IPv4 addresses (A-B, A,B,...)"},
+    {"timeout", 0, "SECS", CMD_BENCH, set_b_timeout,
+     "connect timeout, and wait for the last replies at the end (default 5)"},
     {"backlog", 0, "N", CMD_SERVE, set_backlog, "listen backlog (default 511)"},
     {"reuseaddr", 0, NULL, CMD_SERVE, set_reuseaddr, "SO_REUSEADDR (on by default)"},
     {"no-reuseaddr", 0, NULL, CMD_SERVE, set_no_reuseaddr, "turn SO_REUSEADDR off"},
@@ -224,17 +299,28 @@ static int parse_long(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
     return apply(o, o, opt, value);
 }
 
-static int parse_short(unsigned cmd, const char *a, cli_opts *o)
+/* Flags may be grouped ("-vv"); an option with a value takes the rest of
+ * the word ("-c20") or the next argument ("-c 20"). */
+static int parse_short(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
 {
-    for (const char *p = a + 1; *p; p++) {
+    for (const char *p = argv[*i] + 1; *p; p++) {
         const cli_opt *opt = find_short(cmd, *p);
-        if (!opt || opt->arg) {
+        if (!opt) {
             cli_error("unknown option '-%c' for %s (see 'sockit %s --help')", *p, cmd_name(cmd),
                       cmd_name(cmd));
             return 2;
         }
-        if (apply(o, o, opt, NULL))
+        if (!opt->arg) {
+            if (apply(o, o, opt, NULL))
+                return 2;
+            continue;
+        }
+        const char *value = p[1] ? p + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+        if (!value) {
+            cli_error("option -%c needs a value (%s)", *p, opt->arg);
             return 2;
+        }
+        return apply(o, o, opt, value);
     }
     return 0;
 }
@@ -247,6 +333,10 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
     o->drain_secs = 5;
     o->wait_secs = 2;
     o->exec_timeout_secs = 10;
+    o->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (o->threads < 1 || o->threads > 64)
+        o->threads = o->threads < 1 ? 1 : 64;
+    o->workers = 1;
     o->exec_max_output = (size_t)1 << 20;
     o->text = "Thank you for connecting\r\n";
     sk_sockopts_init(&o->sock);
@@ -259,7 +349,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
         else if (!only_args && a[0] == '-' && a[1] == '-')
             r = parse_long(cmd, argc, argv, &i, o);
         else if (!only_args && a[0] == '-' && a[1])
-            r = parse_short(cmd, a, o);
+            r = parse_short(cmd, argc, argv, &i, o);
         else if (o->nargs == CLI_MAX_ARGS) {
             cli_error("too many arguments (at most %d)", CLI_MAX_ARGS);
             r = 2;
@@ -292,7 +382,11 @@ static const char *usage_line(unsigned cmd)
                "  A client: a '>> ' prompt on a terminal, or lines/bytes from piped stdin,\n"
                "  or --send TEXT. Exit status 0 ok, 1 network or protocol error, 2 usage.\n";
     case CMD_BENCH:
-        return "sockit bench URL [options]\n";
+        return "sockit bench URL [options]\n"
+               "  Load test: many connections send messages and time the echoed replies\n"
+               "  (closed loop, or open loop with --rate). Reports connections, messages,\n"
+               "  msgs/s, MB/s, latency percentiles and errors by kind. Exit status 0 ok,\n"
+               "  1 when a connection failed or --verify found errors, 2 usage.\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"

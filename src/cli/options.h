@@ -12,6 +12,21 @@ enum { CMD_SERVE = 1, CMD_CONNECT = 2, CMD_BENCH = 4, CMD_INFO = 8 };
 
 #define CLI_MAX_ARGS 64
 
+/* `sockit bench` settings; zero fields take the defaults noted. */
+typedef struct cli_bench_opts {
+    unsigned conns;           /* -c (default 10) */
+    double duration;          /* -d seconds (default 10 unless -n is given) */
+    uint64_t messages;        /* -n: total replies to wait for (0 = none) */
+    size_t size;              /* --size bytes per message (default 64) */
+    unsigned depth;           /* --depth: messages in flight per connection (default 1) */
+    double rate;              /* --rate msgs/s over all connections (0 = closed loop) */
+    unsigned threads;         /* --threads (default 1) */
+    int verify;               /* --verify */
+    const char *json;         /* --json FILE */
+    const char *source_addrs; /* --source-addrs A[-B][,...] */
+    double timeout;           /* --timeout secs: connect and final replies (default 5) */
+} cli_bench_opts;
+
 typedef struct cli_opts {
     unsigned cmd;                       /* one CMD_* */
     const char *args[CLI_MAX_ARGS];     /* positional arguments */
@@ -25,6 +40,8 @@ typedef struct cli_opts {
     const char *sends[CLI_MAX_ARGS];    /* connect --send */
     int nsends;
     double wait_secs;                   /* connect: silence after input ends */
+    int threads;                        /* serve: event-loop threads (default: CPUs) */
+    int workers;                        /* serve: processes sharing the listeners */
     size_t max_conns;                   /* serve */
     double idle_secs;
     size_t max_queue;
@@ -35,6 +52,7 @@ typedef struct cli_opts {
     size_t exec_max_output;
     int allow_remote;
     int json;                           /* info */
+    cli_bench_opts bench;               /* bench */
     int help;
 } cli_opts;
 
@@ -54,6 +72,11 @@ int cli_url(const char *text, sk_url *out);
 /* Subcommand entry points: return the process exit status. */
 int cmd_serve(cli_opts *o);
 int cmd_connect(cli_opts *o);
+int cmd_bench(cli_opts *o);
 int cmd_info(cli_opts *o);
+
+/* workers.c: forks o->workers processes that each run serve(o, index), forwards
+ * SIGINT/SIGTERM to them and returns the worst exit status. */
+int cli_run_workers(cli_opts *o, int (*serve)(cli_opts *o, int index));
 
 #endif

@@ -11,6 +11,7 @@ typedef struct serve_state {
     sk_loop *loop;
     sk_server *srv;
     int signals;
+    int worker; /* index among --workers processes; only worker 0 prints the banner */
 } serve_state;
 
 static void on_drained(sk_server *s, void *ud)
@@ -50,13 +51,36 @@ static int add_listeners(serve_state *st, cli_opts *o)
     return 0;
 }
 
-static void print_banner(const serve_state *st, const char *service)
+static void print_banner(const serve_state *st, const char *service, const cli_opts *o)
 {
+    if (st->worker > 0)
+        return;
     for (int i = 0; i < sk_server_listener_count(st->srv); i++) {
         const char *name = sk_server_listener_name(st->srv, i);
-        fprintf(stderr, "sockit: serving %s on %s (try: sockit connect %s)\n", service, name, name);
+        fprintf(stderr, "sockit: serving %s on %s (try: sockit connect %s)", service, name, name);
+        if (o->workers > 1)
+            fprintf(stderr, " [%d workers x %d threads]", o->workers, sk_server_thread_count(st->srv));
+        fputc('\n', stderr);
     }
 }
+
+/* Every URL must parse before anything starts (and before workers fork). */
+static int check_urls(const cli_opts *o)
+{
+    for (int i = 1; i < o->nargs; i++) {
+        sk_url url;
+        if (cli_url(o->args[i], &url))
+            return 2;
+        if (o->workers > 1 && (sk_url_is_unix(&url))) {
+            cli_error("--workers shares listeners with SO_REUSEPORT, which unix sockets lack: "
+                      "use tcp:// or udp:// URLs, or --threads");
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int serve_one(cli_opts *o, int worker);
 
 int cmd_serve(cli_opts *o)
 {
@@ -68,7 +92,19 @@ int cmd_serve(cli_opts *o)
         cli_error("unknown service '%s' (one of: %s)", o->args[0], sk_service_names());
         return 2;
     }
-    serve_state st = {0};
+    int rc = check_urls(o);
+    if (rc)
+        return rc;
+    if (o->workers > 1) {
+        o->sock.reuseport = 1;
+        return cli_run_workers(o, serve_one);
+    }
+    return serve_one(o, 0);
+}
+
+static int serve_one(cli_opts *o, int worker)
+{
+    serve_state st = {.worker = worker};
     sk_server_opts so;
     sk_server_opts_init(&so);
     so.service = o->args[0];
@@ -79,6 +115,7 @@ int cmd_serve(cli_opts *o)
     so.sock = o->sock;
     so.verbose = o->verbose;
     so.drain_ms = (unsigned)(o->drain_secs * 1000);
+    so.threads = o->threads;
     so.max_conns = o->max_conns;
     so.idle_ms = (unsigned)(o->idle_secs * 1000);
     so.max_queue = o->max_queue;
@@ -88,15 +125,21 @@ int cmd_serve(cli_opts *o)
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
     char err[512];
-    if (sk_loop_new(&st.loop) < 0 || sk_server_new(st.loop, &so, &st.srv, err, sizeof err) < 0) {
+    if (sk_loop_new(&st.loop) < 0) {
         cli_error("cannot start: out of memory");
+        return 1;
+    }
+    /* Signals first: the server's threads inherit the blocked mask. */
+    sk_loop_on_signal(st.loop, SIGINT, on_signal, &st);
+    sk_loop_on_signal(st.loop, SIGTERM, on_signal, &st);
+    if (sk_server_new(st.loop, &so, &st.srv, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        sk_loop_free(st.loop);
         return 1;
     }
     int rc = add_listeners(&st, o);
     if (rc == 0) {
-        sk_loop_on_signal(st.loop, SIGINT, on_signal, &st);
-        sk_loop_on_signal(st.loop, SIGTERM, on_signal, &st);
-        print_banner(&st, so.service);
+        print_banner(&st, so.service, o);
         if (sk_loop_run(st.loop) < 0)
             rc = 1;
     }

@@ -61,6 +61,12 @@ sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len)
     return b;
 }
 
+void sk__blob_cache_flush(void)
+{
+    while (ncache > 0)
+        free(cache[--ncache]);
+}
+
 const uint8_t *sk_blob_data(const sk_blob *b) { return b->data; }
 size_t sk_blob_len(const sk_blob *b) { return b->len; }
 

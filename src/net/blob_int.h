@@ -18,4 +18,8 @@ struct sk_blob {
 /* A blob with room for cap bytes, len 0, one reference. NULL on OOM. */
 struct sk_blob *sk__blob_alloc(size_t cap);
 
+/* Frees this thread's cache of spare blobs (sk_loop_run calls it on return,
+ * so a loop thread that exits leaves nothing behind). */
+void sk__blob_cache_flush(void);
+
 #endif

@@ -4,6 +4,7 @@
 #include "sockit/listener.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,14 +33,31 @@ static void on_writable(sk_watch *w, int fd, unsigned ev, void *ud)
     free(r);
 }
 
-int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,
-               void *ud)
+/* Binds fd to local; IP_BIND_ADDRESS_NO_PORT defers the port choice to
+ * connect(), where the kernel can reuse a port for different destinations. */
+static int bind_local(int fd, const sk_sockaddr *local)
+{
+    int fam = local->ss.ss_family;
+    if (fam == AF_INET || fam == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); /* best effort */
+    }
+    return bind(fd, (const struct sockaddr *)&local->ss, local->len) < 0 ? -errno : 0;
+}
+
+int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                    const sk_sockopts *opts, sk_connect_cb cb, void *ud)
 {
     int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     if (opts)
         sk_sockopts_apply(fd, opts, 0);
+    int br = local ? bind_local(fd, local) : 0;
+    if (br < 0) {
+        close(fd);
+        return br;
+    }
     int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
     int e = rc < 0 ? errno : 0;
     connect_req *r = (rc == 0 || e == EINPROGRESS) ? malloc(sizeof *r) : NULL;
@@ -56,4 +74,10 @@ int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, 
         return -we;
     }
     return 0;
+}
+
+int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,
+               void *ud)
+{
+    return sk_connect_from(loop, addr, NULL, opts, cb, ud);
 }

@@ -19,6 +19,22 @@ const char *sk_strerror(int err)
     case SK_EQUEUE: return "output queue limit exceeded";
     case SK_ETIMEOUT: return "timed out";
     case SK_ESERVICE: return "unknown service";
+    case SK_EWSRSV: return "WebSocket: reserved bits set";
+    case SK_EWSOPCODE: return "WebSocket: unknown opcode";
+    case SK_EWSCTLBIG: return "WebSocket: control frame over 125 bytes";
+    case SK_EWSCTLFRAG: return "WebSocket: fragmented control frame";
+    case SK_EWSLEN: return "WebSocket: payload length has the top bit set";
+    case SK_EWSNOMASK: return "WebSocket: client frame not masked";
+    case SK_EWSMASKED: return "WebSocket: server frame masked";
+    case SK_EWSCONT: return "WebSocket: continuation frame without a message";
+    case SK_EWSUNFINISHED: return "WebSocket: new message before the fragmented one ended";
+    case SK_EWSBIG: return "WebSocket: message too big";
+    case SK_EWSUTF8: return "WebSocket: invalid UTF-8";
+    case SK_EWSCLOSELEN: return "WebSocket: close frame with a 1-byte payload";
+    case SK_EWSCLOSECODE: return "WebSocket: invalid close status code";
+    case SK_EHTTP: return "malformed HTTP message";
+    case SK_EHTTPBIG: return "HTTP header block too large";
+    case SK_EWSHANDSHAKE: return "WebSocket handshake failed";
     default: break;
     }
     if (err < 0 && err > -4000)

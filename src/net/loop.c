@@ -1,5 +1,6 @@
 /* loop.c — the core of the event loop: an epoll poller, deferred frees of
  * watchers, the cross-thread post queue and end-of-iteration ticks. */
+#include "net/blob_int.h"
 #include "net/loop_int.h"
 
 #include <errno.h>
@@ -180,6 +181,7 @@ int sk_loop_run(sk_loop *loop)
             return r;
     }
     __atomic_store_n(&loop->stop, 0, __ATOMIC_RELEASE);
+    sk__blob_cache_flush();
     return 0;
 }
 
@@ -187,6 +189,7 @@ void sk_loop_free(sk_loop *loop)
 {
     if (!loop)
         return;
+    sk__conns_tick(loop); /* connections aborted last: their on_close, then free */
     sk__signals_free(loop);
     if (loop->wake_watch)
         sk_watch_free(loop->wake_watch);

@@ -16,8 +16,8 @@ typedef struct member {
 
 static const char *nick_of(const sk__peer *p) { return p->svc ? ((member *)p->svc)->nick : p->name; }
 
-/* Sends text to every member except `except` (NULL: to all), encoding it
- * once with the output framing; raw output gets a "\n" per message. */
+/* Sends text to every member except `except` (NULL: to all), on every
+ * thread, encoding it once with the output framing; raw output gets a "\n". */
 static void broadcast(sk_server *s, const sk__peer *except, const char *text, size_t len)
 {
     sk_frame mode = sk__server_opts(s)->out_frame;
@@ -30,9 +30,7 @@ static void broadcast(sk_server *s, const sk__peer *except, const char *text, si
     sk_blob *b = sk_blob_frame(mode, line, len);
     if (!b)
         return;
-    for (sk__peer *p = sk__server_peers(s); p; p = p->next)
-        if (p != except)
-            sk_conn_send_blob(p->conn, b); /* a laggard over --max-queue is dropped here */
+    sk__server_broadcast(s, except ? except->id : 0, b, 0);
     sk_blob_unref(b);
 }
 
@@ -44,15 +42,20 @@ static void notice(sk_server *s, const sk__peer *except, const char *fmt, const 
     broadcast(s, except, text, n < (int)sizeof text ? (size_t)n : sizeof text - 1);
 }
 
-/* Replies to one member only (raw output gets a "\n"). */
+/* Replies to one member only (raw output gets a "\n"), in order with the
+ * broadcasts it receives. */
 static void tell(sk__peer *p, const char *text)
 {
     char line[CHAT_LINE_MAX + 1];
     size_t n = strlen(text);
     memcpy(line, text, n);
-    if (sk__server_opts(p->srv)->out_frame == SK_FRAME_RAW)
+    sk_frame mode = sk__server_opts(p->srv)->out_frame;
+    if (mode == SK_FRAME_RAW)
         line[n++] = '\n';
-    sk__peer_send(p, line, n);
+    sk_blob *b = sk_blob_frame(mode, line, n);
+    if (b)
+        sk__server_tell(p, b);
+    sk_blob_unref(b);
 }
 
 static void chat_open(sk__peer *p)
@@ -75,8 +78,10 @@ static void chat_close(sk__peer *p)
 {
     if (!sk__server_shutting_down(p->srv))
         notice(p->srv, p, "* %s left%s", nick_of(p), "");
+    sk__server_lock(p->srv);
     free(p->svc);
     p->svc = NULL;
+    sk__server_unlock(p->srv);
 }
 
 static int valid_nick(const uint8_t *s, size_t n)
@@ -96,19 +101,21 @@ static void do_nick(sk__peer *p, const uint8_t *name, size_t n)
         tell(p, "* usage: /nick NAME (1-48 visible characters, no spaces)");
         return;
     }
-    char old[NICK_MAX + 1];
+    char old[NICK_MAX + 1], now[NICK_MAX + 1];
     snprintf(old, sizeof old, "%s", m->nick);
-    memcpy(m->nick, name, n);
-    m->nick[n] = 0;
-    notice(p->srv, NULL, "* %s is now %s", old, m->nick);
+    memcpy(now, name, n);
+    now[n] = 0;
+    sk__server_lock(p->srv); /* /who on another thread may be reading it */
+    memcpy(m->nick, now, n + 1);
+    sk__server_unlock(p->srv);
+    notice(p->srv, NULL, "* %s is now %s", old, now);
 }
 
 static void do_who(sk__peer *p)
 {
-    char list[CHAT_LINE_MAX];
-    size_t len = (size_t)snprintf(list, sizeof list, "* %zu here:", sk_server_conn_count(p->srv));
-    for (sk__peer *q = sk__server_peers(p->srv); q && len < sizeof list - NICK_MAX - 8; q = q->next)
-        len += (size_t)snprintf(list + len, sizeof list - len, " %s", nick_of(q));
+    char names[CHAT_LINE_MAX - 32], list[CHAT_LINE_MAX];
+    sk__server_names(p->srv, nick_of, names, sizeof names);
+    snprintf(list, sizeof list, "* %zu here:%s", sk_server_conn_count(p->srv), names);
     tell(p, list);
 }
 

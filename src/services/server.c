@@ -1,9 +1,8 @@
-/* server.c — runs a built-in service: owns the listeners, one peer per
- * stream client, the -v/-vv log lines and the graceful shutdown. */
-#include "net/loop_int.h"
-#include "services/service.h"
+/* server.c — runs a built-in service: owns the listeners and datagram
+ * sockets, hands accepted clients to the shards (one loop per thread), logs,
+ * and coordinates the graceful shutdown. */
+#include "services/server_int.h"
 #include "sockit/error.h"
-#include "sockit/listener.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,32 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SK_MAX_LISTENERS 64
-
-typedef struct endpoint {
-    sk_listener *l; /* stream */
-    sk_dgram *d;    /* datagram */
-    char name[300];
-} endpoint;
-
-struct sk_server {
-    sk_loop *loop;
-    sk_server_opts o;
-    const sk__service *svc;
-    endpoint eps[SK_MAX_LISTENERS];
-    int neps;
-    sk__peer *peers; /* stream clients */
-    size_t npeers;
-    void *svc_state;
-    uint8_t *scratch;
-    size_t scratch_cap;
-    int shutting;
-    sk_timer *drain;
-    sk_timer *idle;  /* sweeps for clients silent longer than idle_ms */
-    void (*done)(sk_server *, void *);
-    void *done_ud;
-};
-
 void sk_server_opts_init(sk_server_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -46,17 +19,22 @@ void sk_server_opts_init(sk_server_opts *o)
     o->text = "Thank you for connecting\r\n";
     o->max_frame = SK_MAX_FRAME_DEFAULT;
     o->drain_ms = 5000;
+    o->threads = 1;
     o->exec_timeout_ms = 10000;
     o->exec_max_output = (size_t)1 << 20;
     sk_sockopts_init(&o->sock);
 }
 
 const sk_server_opts *sk__server_opts(const sk_server *s) { return &s->o; }
-sk_loop *sk__server_loop(const sk_server *s) { return s->loop; }
 void *sk__server_svc(const sk_server *s) { return s->svc_state; }
 void sk__server_set_svc(sk_server *s, void *state) { s->svc_state = state; }
-sk__peer *sk__server_peers(const sk_server *s) { return s->peers; }
-int sk__server_shutting_down(const sk_server *s) { return s->shutting; }
+int sk__server_shutting_down(const sk_server *s) { return s->shutting || s->freeing; }
+
+sk_loop *sk__server_loop(const sk_server *s)
+{
+    sk__shard *sh = sk__shard_current(s);
+    return sh ? sh->loop : s->loop;
+}
 
 void sk__server_log(sk_server *s, const char *fmt, ...)
 {
@@ -76,16 +54,27 @@ void sk__server_log(sk_server *s, const char *fmt, ...)
     fprintf(stderr, "%s %s\n", ts, line);
 }
 
+/* One scratch buffer per thread: services on different shards never share. */
+static __thread uint8_t *scratch;
+static __thread size_t scratch_cap;
+
 uint8_t *sk__server_scratch(sk_server *s, size_t len)
 {
-    if (len > s->scratch_cap) {
-        uint8_t *p = realloc(s->scratch, len);
+    if (len > scratch_cap) {
+        uint8_t *p = realloc(scratch, len);
         if (!p)
             return NULL;
-        s->scratch = p;
-        s->scratch_cap = len;
+        scratch = p;
+        scratch_cap = len;
     }
-    return s->scratch ? s->scratch : (uint8_t *)"";
+    return scratch ? scratch : (uint8_t *)"";
+}
+
+void sk__server_free_scratch(void)
+{
+    free(scratch);
+    scratch = NULL;
+    scratch_cap = 0;
 }
 
 int sk__peer_send(sk__peer *p, const void *msg, size_t len)
@@ -111,65 +100,16 @@ void sk__peer_close(sk__peer *p)
         sk_conn_close(p->conn, 0);
 }
 
-/* ---- stream clients ---- */
-
-static void peer_message(sk_conn *c, const uint8_t *msg, size_t len, void *ud)
-{
-    sk__peer *p = ud;
-    p->srv->svc->on_message(p, msg, len);
-}
-
-static void peer_read(sk_conn *c, size_t n, void *ud)
-{
-    sk__peer *p = ud;
-    p->last_active = sk_loop_now(p->srv->loop);
-    if (p->srv->o.verbose >= 2)
-        sk__server_log(p->srv, "read fd=%d peer=%s bytes=%zu", p->fd, p->name, n);
-}
-
-static void finish_shutdown_if_idle(sk_server *s)
-{
-    if (s->shutting && s->npeers == 0 && s->done) {
-        void (*done)(sk_server *, void *) = s->done;
-        s->done = NULL;
-        sk_timer_stop(s->drain);
-        done(s, s->done_ud);
-    }
-}
-
-static void peer_close(sk_conn *c, int err, void *ud)
-{
-    sk__peer *p = ud;
-    sk_server *s = p->srv;
-    if (s->svc->on_close)
-        s->svc->on_close(p);
-    if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
-        sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
-                       (unsigned long long)sk_conn_bytes_in(c),
-                       (unsigned long long)sk_conn_bytes_out(c), err ? sk_strerror(err) : "done");
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        s->peers = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    s->npeers--;
-    free(p);
-    finish_shutdown_if_idle(s);
-}
-
-static const sk_conn_cbs peer_cbs = {
-    .on_message = peer_message,
-    .on_read = peer_read,
-    .on_close = peer_close,
-};
+/* ---- accepting ---- */
 
 /* --max-conns: the excess client is accepted and closed at once, never left
- * waiting in the backlog. */
+ * waiting in the backlog. Otherwise the client is counted (reserved). */
 static int over_limit(sk_server *s, sk_listener *l, int fd, const sk_sockaddr *addr)
 {
-    if (!s->o.max_conns || s->npeers < s->o.max_conns)
+    size_t n = __atomic_add_fetch(&s->npeers, 1, __ATOMIC_RELAXED);
+    if (!s->o.max_conns || n <= s->o.max_conns)
         return 0;
+    __atomic_sub_fetch(&s->npeers, 1, __ATOMIC_RELAXED);
     char name[64];
     sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, name, sizeof name);
     sk__server_log(s, "refuse fd=%d peer=%s on %s: --max-conns %zu reached", fd, name,
@@ -178,39 +118,46 @@ static int over_limit(sk_server *s, sk_listener *l, int fd, const sk_sockaddr *a
     return 1;
 }
 
+typedef struct handoff {
+    sk__shard *sh;
+    int fd;
+    sk_sockaddr addr;
+    const char *lname;
+} handoff;
+
+static void run_handoff(void *arg)
+{
+    handoff *h = arg;
+    sk__shard_adopt(h->sh, h->fd, &h->addr, h->lname);
+    free(h);
+}
+
+static const char *endpoint_name(sk_server *s, sk_listener *l)
+{
+    for (int i = 0; i < s->neps; i++)
+        if (s->eps[i].l == l)
+            return s->eps[i].name;
+    return "?";
+}
+
+/* Accepted clients go round-robin to the shards; shard 0 is this thread. */
 static void on_accept(sk_listener *l, int fd, const sk_sockaddr *addr, void *ud)
 {
     sk_server *s = ud;
     if (over_limit(s, l, fd, addr))
         return;
-    sk__peer *p = calloc(1, sizeof *p);
-    sk_conn_opts co = {.in_frame = s->o.in_frame, .out_frame = s->o.out_frame,
-                       .max_frame = s->o.max_frame,
-                       .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue};
-    if (!p) {
-        close(fd);
+    sk__shard *sh = &s->shards[s->next_shard++ % (unsigned)s->nshards];
+    const char *lname = endpoint_name(s, l);
+    handoff *h = sh->index ? malloc(sizeof *h) : NULL;
+    if (!h) {
+        sk__shard_adopt(&s->shards[0], fd, addr, lname);
         return;
     }
-    p->last_active = sk_loop_now(s->loop);
-    p->srv = s;
-    p->fd = fd;
-    sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, p->name, sizeof p->name);
-    sk_sockopts_apply(fd, &s->o.sock, 0);
-    p->conn = sk_conn_new(s->loop, fd, &peer_cbs, &co, p);
-    if (!p->conn) {
-        sk__server_log(s, "cannot serve fd=%d peer=%s: %s", fd, p->name, strerror(errno));
-        free(p);
-        return;
+    *h = (handoff){.sh = sh, .fd = fd, .addr = *addr, .lname = lname};
+    if (sk_loop_post(sh->loop, run_handoff, h) < 0) {
+        free(h);
+        sk__shard_adopt(&s->shards[0], fd, addr, lname);
     }
-    p->next = s->peers;
-    if (s->peers)
-        s->peers->prev = p;
-    s->peers = p;
-    s->npeers++;
-    if (s->o.verbose)
-        sk__server_log(s, "accept fd=%d peer=%s on %s", fd, p->name, sk_listener_name(l));
-    if (s->svc->on_open)
-        s->svc->on_open(p);
 }
 
 static void on_accept_error(sk_listener *l, int err, void *ud)
@@ -219,7 +166,7 @@ static void on_accept_error(sk_listener *l, int err, void *ud)
                    sk_strerror(err));
 }
 
-/* ---- datagrams ---- */
+/* ---- datagrams (served on the caller's loop) ---- */
 
 static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
                         const sk_sockaddr *from, void *ud)
@@ -230,7 +177,7 @@ static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
             sk__server_log(s, "%s: %s", sk_dgram_name(d), sk_strerror(status));
         return;
     }
-    sk__peer p = {.srv = s, .dg = d, .from = from, .fd = sk_dgram_fd(d)};
+    sk__peer p = {.srv = s, .sh = &s->shards[0], .dg = d, .from = from, .fd = sk_dgram_fd(d)};
     sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, p.name, sizeof p.name);
     if (s->o.verbose >= 2)
         sk__server_log(s, "datagram fd=%d peer=%s bytes=%zu", p.fd, p.name, len);
@@ -239,31 +186,17 @@ static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
 
 /* ---- lifecycle ---- */
 
-static void on_idle_sweep(sk_timer *t, void *ud)
+static int fail_new(sk_server *s, int r, char *err, size_t errlen)
 {
-    sk_server *s = ud;
-    uint64_t now = sk_loop_now(s->loop);
-    for (sk__peer *p = s->peers; p; p = p->next) {
-        if (now - p->last_active < s->o.idle_ms)
-            continue;
-        if (s->o.verbose)
-            sk__server_log(s, "idle fd=%d peer=%s: silent for %us", p->fd, p->name,
-                           s->o.idle_ms / 1000);
-        sk_conn_close(p->conn, SK_ETIMEOUT);
-    }
-}
-
-/* Checks idle clients a few times per timeout period (at most once a second). */
-static int start_idle_sweep(sk_server *s)
-{
-    if (!s->o.idle_ms)
-        return 0;
-    s->idle = sk_timer_new(s->loop, on_idle_sweep, s);
-    if (!s->idle)
-        return -ENOMEM;
-    uint64_t every = s->o.idle_ms / 4 < 1000 ? s->o.idle_ms / 4 : 1000;
-    sk_timer_start(s->idle, every ? every : 1, every ? every : 1);
-    return 0;
+    if (err)
+        snprintf(err, errlen, "cannot start service %s: %s", s->svc->name, sk_strerror(r));
+    s->freeing = 1;
+    sk__shards_stop(s);
+    sk_timer_free(s->drain);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->cast_lock);
+    free(s);
+    return r;
 }
 
 int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
@@ -277,23 +210,24 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
         return SK_ESERVICE;
     }
     sk_server *s = calloc(1, sizeof *s);
-    if (!s || !(s->drain = sk_timer_new(loop, NULL, NULL))) {
-        free(s);
-        if (err)
-            snprintf(err, errlen, "out of memory");
+    if (!s)
         return -ENOMEM;
-    }
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
-    if (start_idle_sweep(s) < 0 || (svc->init && svc->init(s) < 0)) {
-        sk_timer_free(s->idle);
-        sk_timer_free(s->drain);
-        free(s);
-        if (err)
-            snprintf(err, errlen, "cannot start service %s: out of memory", svc->name);
-        return -ENOMEM;
-    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutexattr_t recursive;
+    pthread_mutexattr_init(&recursive);
+    pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->cast_lock, &recursive);
+    pthread_mutexattr_destroy(&recursive);
+    int r = (s->drain = sk_timer_new(loop, NULL, NULL)) ? 0 : -ENOMEM;
+    if (r == 0)
+        r = sk__shards_start(s);
+    if (r == 0 && svc->init && svc->init(s) < 0)
+        r = -ENOMEM;
+    if (r < 0)
+        return fail_new(s, r, err, errlen);
     *out = s;
     return 0;
 }
@@ -329,27 +263,43 @@ const char *sk_server_listener_name(const sk_server *s, int i)
     return i >= 0 && i < s->neps ? s->eps[i].name : NULL;
 }
 
-size_t sk_server_conn_count(const sk_server *s) { return s->npeers; }
+size_t sk_server_conn_count(const sk_server *s)
+{
+    return __atomic_load_n(&s->npeers, __ATOMIC_RELAXED);
+}
 
+int sk_server_thread_count(const sk_server *s) { return s->nshards; }
+
+/* Stops listening; the names stay readable for log lines still in flight. */
 static void close_endpoints(sk_server *s)
 {
     for (int i = 0; i < s->neps; i++) {
         sk_listener_free(s->eps[i].l);
         sk_dgram_free(s->eps[i].d);
+        s->eps[i].l = NULL;
+        s->eps[i].d = NULL;
     }
-    s->neps = 0;
+}
+
+void sk__server_shard_drained(void *arg)
+{
+    sk_server *s = arg;
+    if (--s->shards_left > 0 || !s->done)
+        return;
+    void (*done)(sk_server *, void *) = s->done;
+    s->done = NULL;
+    sk_timer_stop(s->drain);
+    done(s, s->done_ud);
 }
 
 static void on_drain_timeout(sk_timer *t, void *ud)
 {
     sk_server *s = ud;
-    sk__server_log(s, "drain timeout: dropping %zu client(s) with unsent data", s->npeers);
-    for (sk__peer *p = s->peers; p; p = p->next)
-        sk_conn_abort(p->conn, SK_ETIMEOUT);
+    sk__server_log(s, "drain timeout: dropping %zu client(s) with unsent data",
+                   sk_server_conn_count(s));
+    for (int i = 0; i < s->nshards; i++)
+        sk__shard_run(&s->shards[i], sk__shard_abort_all);
 }
-
-static void done_soon(sk_timer *t, void *ud) { finish_shutdown_if_idle(ud); }
-
 
 void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud)
 {
@@ -361,12 +311,13 @@ void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void
     close_endpoints(s);
     if (s->svc->on_shutdown)
         s->svc->on_shutdown(s);
-    for (sk__peer *p = s->peers; p; p = p->next)
-        sk_conn_close(p->conn, 0);
     sk_timer_free(s->drain);
-    s->drain = sk_timer_new(s->loop, s->npeers ? on_drain_timeout : done_soon, s);
+    s->drain = sk_timer_new(s->loop, on_drain_timeout, s);
     if (s->drain)
-        sk_timer_start(s->drain, s->npeers ? s->o.drain_ms : 0, 0);
+        sk_timer_start(s->drain, s->o.drain_ms, 0);
+    s->shards_left = s->nshards;
+    for (int i = 0; i < s->nshards; i++)
+        sk__shard_run(&s->shards[i], sk__shard_begin_drain);
 }
 
 void sk_server_free(sk_server *s)
@@ -375,13 +326,12 @@ void sk_server_free(sk_server *s)
         return;
     close_endpoints(s);
     s->done = NULL;
-    for (sk__peer *p = s->peers; p; p = p->next)
-        sk_conn_abort(p->conn, SK_ECLOSED);
-    sk__conns_tick(s->loop); /* run the clients' on_close while s is alive */
+    s->freeing = 1;
+    sk__shards_stop(s);
     if (s->svc->fini)
         s->svc->fini(s);
-    sk_timer_free(s->idle);
     sk_timer_free(s->drain);
-    free(s->scratch);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->cast_lock);
     free(s);
 }

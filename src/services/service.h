@@ -15,6 +15,9 @@
  * one datagram (dg and from set, valid only during on_message). */
 typedef struct sk__peer {
     sk_server *srv;
+    struct sk__shard *sh;         /* the loop thread serving this client */
+    uint64_t id;                  /* unique within the server (never reused) */
+    uint64_t join_seq;            /* broadcasts made before it joined (not for it) */
     sk_conn *conn;
     sk_dgram *dg;
     const sk_sockaddr *from;
@@ -29,6 +32,7 @@ typedef struct sk__service {
     const char *name;
     const char *summary;
     size_t default_max_queue; /* output cap per client when --max-queue is not given (0 = none) */
+    int single_thread;        /* state shared by all clients without locks: run on one loop */
     void (*on_open)(sk__peer *p);                                    /* stream client joined */
     void (*on_message)(sk__peer *p, const uint8_t *msg, size_t len); /* one message */
     void (*on_close)(sk__peer *p);                                   /* stream client left */
@@ -38,6 +42,9 @@ typedef struct sk__service {
     /* Optional: per-server state, created with the server and freed with it. */
     int (*init)(sk_server *s);
     void (*fini)(sk_server *s);
+    /* Optional: 1 while the client waits for work in progress (an exec command):
+     * such a client is not idle, and a shutdown lets the service close it. */
+    int (*busy)(const sk__peer *p);
     /* Optional: the server starts a graceful shutdown (before clients close). */
     void (*on_shutdown)(sk_server *s);
 } sk__service;
@@ -50,11 +57,25 @@ int sk__peer_send(sk__peer *p, const void *msg, size_t len); /* reply one messag
 void sk__peer_close(sk__peer *p);                            /* graceful close (stream) */
 const sk_server_opts *sk__server_opts(const sk_server *s);
 uint8_t *sk__server_scratch(sk_server *s, size_t len);       /* reusable buffer, NULL on OOM */
-sk_loop *sk__server_loop(const sk_server *s);
+sk_loop *sk__server_loop(const sk_server *s);                /* the calling thread's loop */
+void sk__server_free_scratch(void);                           /* this thread's scratch buffer */
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
 void sk__server_set_svc(sk_server *s, void *state);
-sk__peer *sk__server_peers(const sk_server *s);               /* first stream client (->next) */
 int sk__server_shutting_down(const sk_server *s);
+/* Queues b (may be NULL) on every stream client but the one with id except
+ * (0: none), on every thread, and half-closes them too if shutdown is set.
+ * Callable from any of the server's threads; b stays owned by the caller. */
+void sk__server_broadcast(sk_server *s, uint64_t except, sk_blob *b, int shutdown);
+/* Sends b (already framed) to one client, in order with the broadcasts it
+ * gets (posted to its thread when there are several). b stays the caller's. */
+void sk__server_tell(sk__peer *p, sk_blob *b);
+/* Writes " name1 name2 ..." of all stream clients into buf (name() is called
+ * under the server lock); returns the length. */
+size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
+                        size_t len);
+/* The lock that guards peer lists; hold it to change what name() reads. */
+void sk__server_lock(sk_server *s);
+void sk__server_unlock(sk_server *s);
 void sk__server_log(sk_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -58,12 +58,9 @@ static void on_line(void *ud, const char *line, size_t len)
     sk_blob *b = line_blob(c->srv, line, len);
     if (!b)
         return;
-    if (!sk__server_peers(c->srv)) {
-        if (keep_pending(c, b) == 0)
-            return;
-    }
-    for (sk__peer *p = sk__server_peers(c->srv); p; p = p->next)
-        sk_conn_send_blob(p->conn, b);
+    if (sk_server_conn_count(c->srv) == 0 && keep_pending(c, b) == 0)
+        return;
+    sk__server_broadcast(c->srv, 0, b, 0);
     sk_blob_unref(b);
 }
 
@@ -73,8 +70,7 @@ static void on_stdin_end(void *ud, int err)
     c->eof = 1;
     if (err)
         sk__server_log(c->srv, "stdin: %s", sk_strerror(err));
-    for (sk__peer *p = sk__server_peers(c->srv); p; p = p->next)
-        sk_conn_shutdown(p->conn); /* the clients see EOF after what was typed */
+    sk__server_broadcast(c->srv, 0, NULL, 1); /* the clients see EOF after what was typed */
 }
 
 static void flush_pending(console *c, sk__peer *p)
@@ -146,6 +142,7 @@ const sk__service sk__svc_stdio = {
     .name = "stdio",
     .summary = "print what clients send; lines typed on stdin go to the clients",
     .default_max_queue = (size_t)8 << 20,
+    .single_thread = 1, /* typed-ahead lines and the console belong to one loop */
     .on_open = stdio_open,
     .on_message = stdio_message,
     .init = stdio_init,

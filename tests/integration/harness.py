@@ -5,6 +5,7 @@ tiny check()/main() runner. Standard library only.
 Environment:
   SOCKIT            path of the sockit binary (default: build/sockit)
   SOCKIT_VALGRIND=1 run every server under valgrind and require a clean exit
+                    (=all: also every `sockit connect`/`run_sockit` command)
   SOCKIT_TIME_SCALE multiply every timeout (default 1, 3 for ASan builds,
                     10 under valgrind)
 """
@@ -22,7 +23,8 @@ import uuid
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SOCKIT = os.environ.get("SOCKIT") or os.path.join(REPO, "build", "sockit")
-VALGRIND = os.environ.get("SOCKIT_VALGRIND") == "1"
+VALGRIND = os.environ.get("SOCKIT_VALGRIND") in ("1", "all")
+VALGRIND_CLIENTS = os.environ.get("SOCKIT_VALGRIND") == "all"
 VALGRIND_CMD = ["valgrind", "--leak-check=full", "--error-exitcode=99", "-q"]
 
 
@@ -77,6 +79,9 @@ def main(tests=None):
     if len(sys.argv) > 1:
         tests = [f for f in tests if any(a in f.__name__ for a in sys.argv[1:])]
     print("sockit: %s%s" % (SOCKIT, " (valgrind)" if VALGRIND else ""), flush=True)
+    if not os.access(SOCKIT, os.X_OK):
+        print("FAIL: %s is not an executable (run make first)" % SOCKIT, flush=True)
+        sys.exit(1)
     failed = 0
     for f in tests:
         _current[0] = f.__name__
@@ -171,6 +176,8 @@ def cpu_seconds(pid):
 
 # ---------------------------------------------------------------- server
 
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "== Invalid",
+                     "definitely lost", "Conditional jump")
 URL_RE = re.compile(r"^(tcp|udp|unix|unixgram|ws|wss|tls)://")
 
 
@@ -255,13 +262,13 @@ class Server:
             self._logf.close()
         self.rc = rc
         self.final_log = self.log()
-        check(rc == self.expect_rc, "server %s %s exited %s, want %s; log tail:\n%s"
-              % (self.service, " ".join(self.args), rc, self.expect_rc,
-                 self.final_log[-2000:]))
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
-                    "== Invalid", "definitely lost", "Conditional jump"):
-            check(bad not in self.final_log, "server log reports %r:\n%s"
-                  % (bad, self.final_log[-3000:]))
+        problems = []
+        if rc != self.expect_rc:
+            problems.append("exited %s, want %s" % (rc, self.expect_rc))
+        problems += ["log reports %r" % bad for bad in SANITIZER_MARKERS if bad in self.final_log]
+        check(not problems, "server %s %s: %s; log tail:\n%s"
+              % (self.service, " ".join(self.args)[:200], "; ".join(problems),
+                 self.final_log[-3000:]))
         try:
             os.unlink(self.logpath)
         except OSError:
@@ -283,13 +290,16 @@ def run_connect(args, input=None, timeout=10):
     an empty pipe); returns the CompletedProcess (stdout/stderr as bytes)."""
     if isinstance(input, str):
         input = input.encode()
-    return subprocess.run([SOCKIT, "connect"] + list(args), input=input or b"",
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=t(timeout))
+    return run_sockit(["connect"] + list(args), input=input, timeout=timeout)
 
 
 def run_sockit(args, input=b"", timeout=10):
-    """Runs `sockit ARGS...`; returns the CompletedProcess."""
-    return subprocess.run([SOCKIT] + list(args), input=input, stdout=subprocess.PIPE,
+    """Runs `sockit ARGS...`; returns the CompletedProcess. Under
+    SOCKIT_VALGRIND=all, valgrind's errors make the exit status 99."""
+    cmd = [SOCKIT] + list(args)
+    if VALGRIND_CLIENTS:
+        cmd = VALGRIND_CMD + cmd
+    return subprocess.run(cmd, input=input or b"", stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=t(timeout))
 
 

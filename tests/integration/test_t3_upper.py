@@ -67,8 +67,9 @@ def test_client_leaves_abruptly_no_spin():
         wait_for(lambda: conn_count_closed(srv, 1), 5)
         used = idle_cpu(srv)
         check(used < IDLE_CPU_LIMIT, "server used %.2fs CPU in 1 s after a reset" % used)
-        _, replies = repl_client(port, ["still there?"])
+        client, replies = repl_client(port, ["still there?"])
         check_eq(replies, ["STILL THERE?"], "next client after a reset")
+        client.close()
 
 
 def test_half_closed_client_that_never_reads_no_spin():
@@ -83,8 +84,9 @@ def test_half_closed_client_that_never_reads_no_spin():
         used = idle_cpu(srv)
         check(used < IDLE_CPU_LIMIT, "server used %.2fs CPU with a half-closed client" % used)
         client.close()
-        _, replies = repl_client(port, ["next"])
+        client, replies = repl_client(port, ["next"])
         check_eq(replies, ["NEXT"], "next client")
+        client.close()
 
 
 def test_idle_connected_client_no_spin():

@@ -1,0 +1,191 @@
+/* bench.h — internals of `sockit bench` shared by its files: the checked run
+ * configuration, per-thread workers and their connections, counters, report. */
+#ifndef SOCKIT_CLI_BENCH_H
+#define SOCKIT_CLI_BENCH_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/histogram.h"
+#include "cli/options.h"
+
+/* Errors by kind, as counted and reported. */
+enum bench_err {
+    BE_CONNECT_REFUSED,
+    BE_CONNECT_TIMEOUT,
+    BE_CONNECT_RESET,
+    BE_CONNECT_OTHER,
+    BE_RESET,   /* an established connection failed (reset, broken pipe, ...) */
+    BE_CLOSED,  /* the server closed a connection before the end */
+    BE_FRAME,   /* a reply broke the framing (too big, negative, truncated) */
+    BE_SEND,    /* a send failed (e.g. datagram socket buffer full) */
+    BE_LOST,    /* --verify: no reply by the end (filled in by bench_finish) */
+    BE_DUP,     /* a reply that arrived twice */
+    BE_REORDER, /* a reply that arrived after a later one */
+    BE_CORRUPT, /* a reply whose bytes differ from what was sent */
+    BE_COUNT
+};
+
+/* What the run does; filled and checked by bench_config, read-only after. */
+typedef struct bench_cfg {
+    sk_url url;
+    const char *target;   /* the URL as typed */
+    int dgram;            /* udp / unixgram: one message = one datagram */
+    sk_sockaddr addr;     /* stream target */
+    sk_sockaddr *sources; /* --source-addrs, owned (freed by bench_config_free) */
+    size_t nsources;
+    sk_sockopts sock;
+    sk_frame in_frame, out_frame;
+    size_t max_frame;
+    size_t over_out, over_in; /* framing bytes added to each message sent / received */
+    uint32_t conns, threads, depth;
+    size_t size;
+    double duration;   /* seconds; 0 = until -n is reached */
+    uint64_t messages; /* -n; 0 = until -d is over */
+    double rate;       /* msgs/s over all connections; 0 = closed loop */
+    int verify, verbose, progress;
+    const char *json;
+    uint64_t timeout_ms; /* connect timeout; wait for the last replies */
+    int header;          /* messages start with the id/seq header (size >= BMSG_HDR) */
+    int match;           /* replies are matched to requests by that header */
+} bench_cfg;
+
+/* Counters of one worker, and of the whole run once merged. */
+typedef struct bench_stats {
+    uint64_t conns_ok, conns_failed, conns_not_started;
+    uint64_t sent, received; /* messages; each reply counts once */
+    uint64_t bytes_sent, bytes_received;
+    uint64_t errors[BE_COUNT];
+    int other_errno; /* first cause of BE_CONNECT_OTHER */
+    uint64_t t_start_ns, t_stop_ns, t_last_rx_ns, t_end_ns;
+    histogram hist; /* reply latency in ns */
+} bench_stats;
+
+/* One entry of a connection's ring of requests: seq << 2 | state. */
+enum { SLOT_EMPTY, SLOT_OUT, SLOT_RCVD, SLOT_EXPIRED };
+typedef struct bench_slot {
+    uint64_t t_ns; /* when it was sent (rate mode: when it was scheduled) */
+    uint64_t tag;
+} bench_slot;
+
+enum { BC_IDLE, BC_CONNECTING, BC_UP, BC_CLOSING, BC_DONE, BC_ABANDONED };
+enum { PH_RUN, PH_DRAIN, PH_CLOSE, PH_DONE };
+
+typedef struct bench_worker bench_worker;
+
+typedef struct bench_conn {
+    bench_worker *w;
+    sk_conn *conn;   /* stream */
+    sk_dgram *dg;    /* datagram */
+    uint32_t id;     /* global index, carried in every message */
+    uint8_t state;   /* BC_* */
+    uint8_t failed;  /* an error was counted: the connection is "failed" */
+    uint8_t have_rx; /* max_rx is set */
+    uint8_t rx_bad;  /* raw + verify: the reply being assembled is corrupt */
+    uint32_t in_flight;
+    uint64_t sent, lo;                      /* next seq to send; oldest seq not yet answered */
+    uint64_t max_rx;                        /* highest seq answered (reorder detection) */
+    uint64_t connect_ms;                    /* loop time the connect started */
+    bench_slot *ring;                       /* worker->ring_mask + 1 entries */
+    size_t rx_off;                          /* raw: bytes of the current reply received */
+    uint8_t rx_hdr[16];                     /* raw + verify: header of the current reply */
+    const uint8_t *rx_want;                 /* raw + verify: expected payload (absolute offsets) */
+    uint64_t sched_base, sched_n, sched_ns; /* rate mode schedule */
+    uint32_t heap_idx;                      /* rate mode: place in the worker's schedule heap */
+} bench_conn;
+
+struct bench_worker {
+    const bench_cfg *cfg;
+    pthread_t thread;
+    sk_loop *loop, *main_loop;
+    sk_timer *house;          /* housekeeping: timeouts, datagram expiry, progress */
+    void (*on_done)(void *w); /* posted to main_loop when finished */
+    void *owner;              /* for on_done */
+    bench_conn *conns;
+    bench_slot *rings; /* storage of every connection's ring */
+    uint32_t nconns, next_connect, scan_from;
+    uint32_t connecting, abandoned, connect_cap, open;
+    uint64_t budget; /* messages this worker may send (UINT64_MAX: no limit) */
+    uint64_t in_flight;
+    uint64_t ring_mask;
+    double interval_ns; /* rate mode: gap between sends of one connection */
+    int phase, give_up, busy;
+    uint64_t deadline_ms;
+    unsigned house_ticks;
+    uint64_t now_ns; /* time of the read being handled */
+    uint8_t *sendbuf, *ramp;
+    /* rate mode (bench_sched.c) */
+    bench_conn **heap;
+    uint32_t nheap;
+    int tfd, in_tick;
+    sk_watch *tick;
+    uint64_t armed_ns;
+    bench_stats st;
+    histogram *window; /* progress: latencies of the last second */
+    /* Published for the progress line (relaxed atomics). */
+    uint64_t pub_received, pub_p99;
+    uint32_t pub_up;
+};
+
+/* ---- bench_msg.c: the wire format of a message ---- */
+#define BMSG_HDR 16 /* 6 hex digits of connection id, 10 of sequence number */
+void bmsg_header(uint8_t *dst, uint32_t id, uint64_t seq);
+int bmsg_parse(const uint8_t *src, uint32_t *id, uint64_t *seq); /* 0 or -1 */
+/* ramp[k] = 'A' + k % 26 for k < len (len >= size + 26). The payload of
+ * message (id, seq) at offset i >= BMSG_HDR is bmsg_want(...)[i]. */
+void bmsg_ramp(uint8_t *ramp, size_t len);
+const uint8_t *bmsg_want(const uint8_t *ramp, uint32_t id, uint64_t seq);
+
+/* ---- bench_config.c ---- */
+/* Builds cfg from the command line. Returns 0, or the exit status after
+ * printing one line (2 usage, 1 e.g. a name that does not resolve). */
+int bench_config(const cli_opts *o, bench_cfg *cfg);
+void bench_config_free(bench_cfg *cfg);
+
+/* ---- bench_worker.c: one thread, its loop and its connections ---- */
+/* Sets w up for connections first_id .. first_id+n-1, sending at most budget
+ * messages; on_done(w) is posted to main_loop when it is finished. Returns 0
+ * or -1 (out of memory); call bw_free either way. */
+int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n, uint64_t budget,
+            sk_loop *main_loop, void (*on_done)(void *), void *owner);
+void *bw_main(void *w);         /* thread body */
+void bw_stop(bench_worker *w);  /* any thread: stop sending, drain, close */
+void bw_force(bench_worker *w); /* any thread: close everything now */
+void bw_free(bench_worker *w);  /* after the thread was joined */
+/* On the worker thread: stop sending (budget spent, stop asked, nothing
+ * left); move on to the next phase when the current one is over. */
+void bw_enter_drain(bench_worker *w);
+void bw_progress(bench_worker *w);
+
+/* ---- bench_conn.c: connecting, connection callbacks, their end ---- */
+void bc_start_connects(bench_worker *w);               /* up to the in-flight cap */
+void bc_count_error(bench_conn *c, int kind, int err); /* the first one fails c */
+void bc_fail(bench_conn *c, int kind, int err);        /* count it and close c */
+void bc_done(bench_conn *c);                           /* c is over: count it ok or failed */
+
+/* ---- bench_traffic.c: sending, matching replies, verifying ---- */
+uint64_t bench_now_ns(void);
+void bt_start(bench_conn *c);  /* the connection is up: start sending */
+void bt_top_up(bench_conn *c); /* send what depth, budget and schedule allow */
+void bt_on_stream(bench_conn *c, const uint8_t *msg, size_t len);
+void bt_on_datagram(bench_conn *c, const uint8_t *msg, size_t len);
+void bt_expire(bench_conn *c, uint64_t timeout_ns); /* datagrams: give up on old ones */
+void bt_conn_ended(bench_conn *c);                  /* release its in-flight messages and timer */
+
+/* ---- bench_sched.c: rate mode's nanosecond schedule ---- */
+int bs_init(bench_worker *w); /* after the loop and conns exist; -1 on failure */
+void bs_thread_init(void);    /* in the worker thread: fine timer slack */
+void bs_wait(bench_conn *c);  /* wake c at c->sched_ns (then bt_top_up) */
+void bs_remove(bench_conn *c);
+void bs_free(bench_worker *w);
+
+/* ---- bench_report.c ---- */
+void bench_merge(bench_stats *dst, const bench_stats *src);
+void bench_finish(const bench_cfg *cfg, bench_stats *st); /* end time, lost count */
+void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st);
+int bench_write_json(const char *path, const bench_cfg *cfg, const bench_stats *st);
+int bench_exit_status(const bench_cfg *cfg, const bench_stats *st);
+const char *bench_fmt_ns(uint64_t ns, char *buf, size_t len);
+
+#endif

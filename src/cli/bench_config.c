@@ -1,0 +1,166 @@
+/* bench_config.c — turns the bench command line into a checked bench_cfg:
+ * defaults, limits, the resolved target and the --source-addrs list. */
+#include "cli/bench.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SOURCES 65536
+
+static int add_range(bench_cfg *cfg, uint32_t lo, uint32_t hi)
+{
+    size_t n = cfg->nsources + (size_t)(hi - lo) + 1;
+    if (n > MAX_SOURCES)
+        return -1;
+    sk_sockaddr *v = realloc(cfg->sources, n * sizeof *v);
+    if (!v)
+        return -1;
+    cfg->sources = v;
+    for (uint64_t x = lo; x <= hi; x++) {
+        sk_sockaddr *a = &cfg->sources[cfg->nsources++];
+        memset(a, 0, sizeof *a);
+        struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl((uint32_t)x);
+        a->len = sizeof *sin;
+    }
+    return 0;
+}
+
+/* "A", "A-B" (IPv4, inclusive) and comma-separated lists of both. */
+static int parse_sources(const char *text, bench_cfg *cfg)
+{
+    for (const char *p = text; *p;) {
+        char item[40];
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= sizeof item)
+            return -1;
+        memcpy(item, p, n);
+        item[n] = 0;
+        p += n + (p[n] == ',');
+        char *dash = strchr(item, '-');
+        if (dash)
+            *dash = 0;
+        struct in_addr a, b;
+        if (inet_pton(AF_INET, item, &a) != 1 || (dash && inet_pton(AF_INET, dash + 1, &b) != 1))
+            return -1;
+        uint32_t lo = ntohl(a.s_addr), hi = dash ? ntohl(b.s_addr) : lo;
+        if (hi < lo || add_range(cfg, lo, hi) < 0)
+            return -1;
+    }
+    return cfg->nsources ? 0 : -1;
+}
+
+static void defaults(const cli_opts *o, bench_cfg *cfg)
+{
+    const cli_bench_opts *b = &o->bench;
+    cfg->conns = b->conns ? b->conns : 10;
+    cfg->size = b->size ? b->size : 64;
+    cfg->depth = b->depth ? b->depth : 1;
+    cfg->threads = b->threads ? b->threads : 1;
+    cfg->messages = b->messages;
+    cfg->duration = b->duration ? b->duration : b->messages ? 0 : 10;
+    cfg->rate = b->rate;
+    cfg->verify = b->verify;
+    cfg->json = b->json;
+    cfg->verbose = o->verbose;
+    cfg->timeout_ms = (uint64_t)((b->timeout > 0 ? b->timeout : 5) * 1000);
+    if (cfg->timeout_ms == 0)
+        cfg->timeout_ms = 1;
+    cfg->in_frame = cfg->dgram ? SK_FRAME_RAW : o->in_frame;
+    cfg->out_frame = cfg->dgram ? SK_FRAME_RAW : o->out_frame;
+    cfg->max_frame = o->max_frame;
+    cfg->sock = o->sock;
+    cfg->sock.nodelay = 1; /* a load generator must not wait for Nagle */
+    if (cfg->threads > cfg->conns)
+        cfg->threads = cfg->conns;
+    if (cfg->messages && cfg->threads > cfg->messages)
+        cfg->threads = (uint32_t)cfg->messages;
+    cfg->header = cfg->size >= BMSG_HDR;
+    cfg->match = cfg->header && (cfg->verify || cfg->dgram);
+    cfg->over_out = sk_frame_header_size(cfg->out_frame) + (cfg->out_frame == SK_FRAME_LINE);
+    cfg->over_in = sk_frame_header_size(cfg->in_frame) + (cfg->in_frame == SK_FRAME_LINE);
+    cfg->progress = isatty(2);
+}
+
+/* Limits that depend on several options. Returns 0 or 2 (after a message). */
+static int check(const bench_cfg *cfg)
+{
+    uint8_t hdr[8];
+    if (cfg->url.scheme == SK_SCHEME_WS) {
+        cli_error("bench speaks tcp, unix, udp and unixgram (not ws://)");
+        return 2;
+    }
+    if (cfg->verify && !cfg->header) {
+        cli_error("--verify needs --size %d or more (room for the id/sequence header)", BMSG_HDR);
+        return 2;
+    }
+    if (!cfg->dgram && sk_frame_header(cfg->out_frame, cfg->size, hdr) < 0) {
+        cli_error("--size %zu does not fit a %s frame", cfg->size, sk_frame_name(cfg->out_frame));
+        return 2;
+    }
+    if (!cfg->dgram && cfg->in_frame != SK_FRAME_RAW && cfg->size > cfg->max_frame) {
+        cli_error("--size %zu is larger than --max-frame %zu", cfg->size, cfg->max_frame);
+        return 2;
+    }
+    if (cfg->url.scheme == SK_SCHEME_UDP && cfg->size > 65507) {
+        cli_error("--size %zu is larger than a UDP datagram (65507)", cfg->size);
+        return 2;
+    }
+    return 0;
+}
+
+static int sources(const char *text, bench_cfg *cfg)
+{
+    if (cfg->url.scheme != SK_SCHEME_TCP) {
+        cli_error("--source-addrs works with tcp:// only");
+        return 2;
+    }
+    if (parse_sources(text, cfg) < 0) {
+        cli_error("bad --source-addrs '%s' (IPv4 A-B or A,B,..., at most %d)", text, MAX_SOURCES);
+        return 2;
+    }
+    if (cfg->addr.ss.ss_family != AF_INET) {
+        cli_error("--source-addrs are IPv4 but %s is not", cfg->target);
+        return 2;
+    }
+    return 0;
+}
+
+int bench_config(const cli_opts *o, bench_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (o->nargs != 1) {
+        cli_error(o->nargs ? "bench takes one URL"
+                           : "bench needs a URL (e.g. tcp://127.0.0.1:8080)");
+        return 2;
+    }
+    cfg->target = o->args[0];
+    if (cli_url(cfg->target, &cfg->url))
+        return 2;
+    cfg->dgram = sk_url_is_dgram(&cfg->url);
+    defaults(o, cfg);
+    int rc = check(cfg);
+    if (rc == 0) { /* datagram sockets resolve again, but a bad name fails here once */
+        char err[512];
+        if (sk_url_resolve(&cfg->url, 0, &cfg->addr, 1, err, sizeof err) < 0) {
+            cli_error("cannot connect to %s: %s", cfg->target, err);
+            rc = 1;
+        }
+    }
+    if (rc == 0 && o->bench.source_addrs)
+        rc = sources(o->bench.source_addrs, cfg);
+    if (rc)
+        bench_config_free(cfg);
+    return rc;
+}
+
+void bench_config_free(bench_cfg *cfg)
+{
+    free(cfg->sources);
+    cfg->sources = NULL;
+    cfg->nsources = 0;
+}

@@ -1,0 +1,215 @@
+/* bench_conn.c — the connections of a bench worker: paced connects (stream)
+ * or sockets (datagram), their callbacks, and how each one ends and is counted. */
+#include "cli/bench.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static const char *const kind_text[BE_COUNT] = {
+    "connect refused", "connect timeout", "connect reset",
+    "connect failed",  "reset",           "closed by the server",
+    "frame error",     "send failed",     "lost",
+    "duplicate",       "reordered",       "corrupt",
+};
+
+/* Counts the first error of a connection (it is then "failed"). */
+void bc_count_error(bench_conn *c, int kind, int err)
+{
+    bench_worker *w = c->w;
+    if (c->failed)
+        return;
+    c->failed = 1;
+    w->st.errors[kind]++;
+    if (kind == BE_CONNECT_OTHER && !w->st.other_errno)
+        w->st.other_errno = err;
+    if (w->cfg->verbose)
+        fprintf(stderr, "sockit: %s: connection %u: %s%s%s\n", w->cfg->target, c->id,
+                kind_text[kind], err ? ": " : "", err ? sk_strerror(err) : "");
+}
+
+static int connect_kind(int err)
+{
+    switch (-err) {
+    case ECONNREFUSED:
+        return BE_CONNECT_REFUSED;
+    case ETIMEDOUT:
+        return BE_CONNECT_TIMEOUT;
+    case ECONNRESET:
+        return BE_CONNECT_RESET;
+    default:
+        return BE_CONNECT_OTHER;
+    }
+}
+
+/* The connection is over: count it as ok or failed. */
+void bc_done(bench_conn *c)
+{
+    bench_worker *w = c->w;
+    if (c->state == BC_DONE || c->state == BC_ABANDONED)
+        return;
+    if (c->state == BC_UP || c->state == BC_CLOSING)
+        w->open--;
+    bt_conn_ended(c);
+    c->state = BC_DONE;
+    if (c->failed)
+        w->st.conns_failed++;
+    else
+        w->st.conns_ok++;
+    bw_progress(w);
+}
+
+void bc_fail(bench_conn *c, int kind, int err)
+{
+    if (c->state == BC_DONE || c->state == BC_ABANDONED)
+        return;
+    bc_count_error(c, kind, err);
+    if (c->conn) {
+        c->state = BC_CLOSING;
+        sk_conn_abort(c->conn, err); /* on_close follows at the end of the iteration */
+    } else if (c->dg) {
+        sk_dgram_free(c->dg);
+        c->dg = NULL;
+        bc_done(c);
+    }
+}
+
+/* ---- stream callbacks ---- */
+
+static void on_read(sk_conn *sc, size_t n, void *ud)
+{
+    bench_conn *c = ud;
+    c->w->now_ns = bench_now_ns(); /* one clock read per read(), not per message */
+}
+
+static void on_message(sk_conn *sc, const uint8_t *msg, size_t len, void *ud)
+{
+    bt_on_stream(ud, msg, len);
+}
+
+static void on_eof(sk_conn *sc, void *ud)
+{
+    bench_conn *c = ud;
+    if (c->state == BC_UP)
+        bc_count_error(c, BE_CLOSED, 0);
+    c->state = BC_CLOSING;
+    sk_conn_close(sc, 0);
+}
+
+static int is_frame_error(int err)
+{
+    return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
+}
+
+static void on_close(sk_conn *sc, int err, void *ud)
+{
+    bench_conn *c = ud;
+    c->conn = NULL;
+    if (err && err != SK_ETIMEOUT)
+        bc_count_error(c, is_frame_error(err) ? BE_FRAME : BE_RESET, err);
+    bc_done(c);
+}
+
+static const sk_conn_cbs conn_cbs = {
+    .on_message = on_message,
+    .on_eof = on_eof,
+    .on_read = on_read,
+    .on_close = on_close,
+};
+
+/* ---- connecting ---- */
+
+static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
+                        const sk_sockaddr *from, void *ud)
+{
+    bench_conn *c = ud;
+    if (c->state != BC_UP)
+        return;
+    c->w->now_ns = bench_now_ns();
+    if (status < 0)
+        bc_fail(c, status == -ECONNREFUSED ? BE_CONNECT_REFUSED : BE_RESET, status);
+    else
+        bt_on_datagram(c, msg, len);
+}
+
+static void up(bench_conn *c)
+{
+    c->state = BC_UP;
+    c->w->open++;
+    c->w->now_ns = bench_now_ns();
+    bt_start(c);
+}
+
+static void on_connected(int fd, int status, void *ud)
+{
+    bench_conn *c = ud;
+    bench_worker *w = c->w;
+    if (c->state == BC_ABANDONED) { /* timed out earlier and already counted */
+        if (fd >= 0)
+            close(fd);
+        c->state = BC_DONE;
+        w->abandoned--;
+        bw_progress(w);
+        return;
+    }
+    w->connecting--;
+    if (status < 0) {
+        bc_count_error(c, connect_kind(status), status);
+        bc_done(c);
+    } else if (w->phase != PH_RUN) { /* too late to take part: a clean close */
+        close(fd);
+        c->state = BC_DONE;
+        w->st.conns_ok++;
+        bw_progress(w);
+    } else {
+        const bench_cfg *cfg = w->cfg;
+        sk_conn_opts co = {.in_frame = cfg->in_frame,
+                           .out_frame = cfg->out_frame,
+                           .max_frame = cfg->max_frame,
+                           .keep_reading = 1};
+        c->conn = sk_conn_new(w->loop, fd, &conn_cbs, &co, c);
+        if (c->conn) {
+            up(c);
+        } else {
+            bc_count_error(c, BE_CONNECT_OTHER, -errno);
+            bc_done(c);
+        }
+    }
+    bc_start_connects(w);
+}
+
+static void start_one(bench_conn *c)
+{
+    bench_worker *w = c->w;
+    const bench_cfg *cfg = w->cfg;
+    int r;
+    c->state = BC_CONNECTING;
+    if (cfg->dgram) {
+        char err[256];
+        r = sk_dgram_connect(w->loop, &cfg->url, &cfg->sock, on_datagram, c, &c->dg, err,
+                             sizeof err);
+        if (r == 0) {
+            up(c);
+            return;
+        }
+    } else {
+        const sk_sockaddr *src = cfg->nsources ? &cfg->sources[c->id % cfg->nsources] : NULL;
+        c->connect_ms = sk_loop_now(w->loop);
+        r = sk_connect_from(w->loop, &cfg->addr, src, &cfg->sock, on_connected, c);
+        if (r == 0) {
+            w->connecting++;
+            return;
+        }
+    }
+    bc_count_error(c, connect_kind(r), r); /* failed at once (e.g. no such unix path) */
+    bc_done(c);
+}
+
+/* Starts connects while fewer than connect_cap are in progress. */
+void bc_start_connects(bench_worker *w)
+{
+    w->busy++;
+    while (w->phase == PH_RUN && w->next_connect < w->nconns && w->connecting < w->connect_cap)
+        start_one(&w->conns[w->next_connect++]);
+    w->busy--;
+    bw_progress(w);
+}

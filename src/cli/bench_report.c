@@ -1,0 +1,233 @@
+/* bench_report.c — the results of `sockit bench`: merging the threads'
+ * counters, the human report on stdout, the --json file and the exit status. */
+#include "cli/bench.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Names of the error kinds: for people, and as JSON keys. */
+static const char *const err_human[BE_COUNT] = {
+    "connect refused",     "connect timeout",   "connect reset",     "connect failed",
+    "reset after connect", "closed by server",  "frame error",       "send failed",
+    "verify: lost",        "verify: duplicate", "verify: reordered", "verify: corrupt",
+};
+static const char *const err_json[BE_COUNT] = {
+    "connect_refused",  "connect_timeout", "connect_reset", "connect_other", "reset",
+    "closed_by_server", "frame",           "send",          "lost",          "dup",
+    "reorder",          "corrupt",
+};
+
+void bench_merge(bench_stats *dst, const bench_stats *src)
+{
+    int first = dst->t_start_ns == 0;
+    dst->conns_ok += src->conns_ok;
+    dst->conns_failed += src->conns_failed;
+    dst->conns_not_started += src->conns_not_started;
+    dst->sent += src->sent;
+    dst->received += src->received;
+    dst->bytes_sent += src->bytes_sent;
+    dst->bytes_received += src->bytes_received;
+    for (int k = 0; k < BE_COUNT; k++)
+        dst->errors[k] += src->errors[k];
+    if (!dst->other_errno)
+        dst->other_errno = src->other_errno;
+    if (first || src->t_start_ns < dst->t_start_ns)
+        dst->t_start_ns = src->t_start_ns;
+    if (src->t_end_ns > dst->t_end_ns)
+        dst->t_end_ns = src->t_end_ns;
+    hist_merge(&dst->hist, &src->hist);
+}
+
+void bench_finish(const bench_cfg *cfg, bench_stats *st)
+{
+    st->errors[BE_LOST] = st->sent > st->received ? st->sent - st->received : 0;
+    if (st->t_end_ns < st->t_start_ns)
+        st->t_end_ns = st->t_start_ns;
+}
+
+static double seconds(const bench_stats *st)
+{
+    return (double)(st->t_end_ns - st->t_start_ns) / 1e9;
+}
+
+static double per_sec(double n, const bench_stats *st)
+{
+    double s = seconds(st);
+    return s > 0 ? n / s : 0;
+}
+
+/* Lost replies are an error only with --verify (datagram loss is a measurement). */
+static int is_error(const bench_cfg *cfg, int k) { return k != BE_LOST || cfg->verify; }
+
+int bench_exit_status(const bench_cfg *cfg, const bench_stats *st)
+{
+    if (st->conns_failed)
+        return 1;
+    if (cfg->verify)
+        for (int k = BE_LOST; k <= BE_CORRUPT; k++)
+            if (st->errors[k])
+                return 1;
+    return 0;
+}
+
+const char *bench_fmt_ns(uint64_t ns, char *buf, size_t len)
+{
+    if (ns < 1000)
+        snprintf(buf, len, "%lluns", (unsigned long long)ns);
+    else if (ns < 1000000)
+        snprintf(buf, len, "%.1fus", (double)ns / 1e3);
+    else if (ns < 1000000000)
+        snprintf(buf, len, "%.2fms", (double)ns / 1e6);
+    else
+        snprintf(buf, len, "%.2fs", (double)ns / 1e9);
+    return buf;
+}
+
+static void print_setup(FILE *f, const bench_cfg *cfg)
+{
+    fprintf(f, "  setup        %u connection%s, %u thread%s, %zu-byte messages, ", cfg->conns,
+            cfg->conns == 1 ? "" : "s", cfg->threads, cfg->threads == 1 ? "" : "s", cfg->size);
+    if (cfg->dgram)
+        fputs("datagrams", f);
+    else if (cfg->in_frame == cfg->out_frame)
+        fprintf(f, "%s framing", sk_frame_name(cfg->out_frame));
+    else
+        fprintf(f, "%s out / %s in", sk_frame_name(cfg->out_frame), sk_frame_name(cfg->in_frame));
+    fprintf(f, ", depth %u, ", cfg->depth);
+    if (cfg->rate > 0)
+        fprintf(f, "open loop at %.0f msgs/s", cfg->rate);
+    else
+        fputs("closed loop", f);
+    fputs(cfg->verify ? ", verified\n" : "\n", f);
+}
+
+static void print_errors(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    const char *lead = "  errors       ";
+    int any = 0;
+    for (int k = 0; k < BE_COUNT; k++) {
+        if (!st->errors[k] || !is_error(cfg, k))
+            continue;
+        fprintf(f, "%s%s: %llu", lead, err_human[k], (unsigned long long)st->errors[k]);
+        if (k == BE_CONNECT_OTHER && st->other_errno)
+            fprintf(f, " (first: %s)", sk_strerror(st->other_errno));
+        fputc('\n', f);
+        lead = "               ";
+        any = 1;
+    }
+    if (!any)
+        fprintf(f, "%snone\n", lead);
+}
+
+void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    const histogram *h = &st->hist;
+    uint64_t lost = st->errors[BE_LOST];
+    char a[32], b[32], c[32], d[32], e[32];
+    fprintf(f, "sockit bench %s\n", cfg->target);
+    print_setup(f, cfg);
+    fprintf(f, "  connections  %llu ok, %llu failed", (unsigned long long)st->conns_ok,
+            (unsigned long long)st->conns_failed);
+    if (st->conns_not_started)
+        fprintf(f, ", %llu not started (the run ended first)",
+                (unsigned long long)st->conns_not_started);
+    fprintf(f, "\n  messages     %llu sent, %llu received, %llu lost (%.2f%%)\n",
+            (unsigned long long)st->sent, (unsigned long long)st->received,
+            (unsigned long long)lost, st->sent ? 100.0 * (double)lost / (double)st->sent : 0.0);
+    fprintf(f, "  duration     %.2f s\n", seconds(st));
+    fprintf(f,
+            "  throughput   %.0f msgs/s; %.2f MB/s sent, %.2f MB/s received (1 MB = 10^6 bytes)\n",
+            per_sec((double)st->received, st), per_sec((double)st->bytes_sent, st) / 1e6,
+            per_sec((double)st->bytes_received, st) / 1e6);
+    if (h->total)
+        fprintf(f, "  latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+                bench_fmt_ns(hist_percentile(h, 50), a, sizeof a),
+                bench_fmt_ns(hist_percentile(h, 90), b, sizeof b),
+                bench_fmt_ns(hist_percentile(h, 99), c, sizeof c),
+                bench_fmt_ns(hist_percentile(h, 99.9), d, sizeof d),
+                bench_fmt_ns(h->max, e, sizeof e));
+    else
+        fputs("  latency      no replies\n", f);
+    print_errors(f, cfg, st);
+}
+
+/* ---- JSON ---- */
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static double us(uint64_t ns) { return (double)ns / 1e3; }
+
+static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    const histogram *h = &st->hist;
+    static const char *const schemes[] = {"tcp", "udp", "unix", "unixgram", "ws"};
+    fputs("{\n  \"target\": ", f);
+    json_string(f, cfg->target);
+    fprintf(f, ",\n  \"transport\": \"%s\",\n  \"frame\": \"%s\",\n", schemes[cfg->url.scheme],
+            cfg->dgram ? "datagram" : sk_frame_name(cfg->out_frame));
+    fprintf(f,
+            "  \"size\": %zu,\n  \"depth\": %u,\n  \"threads\": %u,\n  \"rate\": %.3f,\n"
+            "  \"verify\": %s,\n",
+            cfg->size, cfg->depth, cfg->threads, cfg->rate, cfg->verify ? "true" : "false");
+    fprintf(f,
+            "  \"connections\": {\"requested\": %u, \"ok\": %llu, \"failed\": %llu, "
+            "\"not_started\": %llu},\n",
+            cfg->conns, (unsigned long long)st->conns_ok, (unsigned long long)st->conns_failed,
+            (unsigned long long)st->conns_not_started);
+    uint64_t lost = st->errors[BE_LOST];
+    fprintf(f,
+            "  \"messages\": {\"sent\": %llu, \"received\": %llu, \"lost\": %llu, "
+            "\"lost_pct\": %.4f},\n",
+            (unsigned long long)st->sent, (unsigned long long)st->received,
+            (unsigned long long)lost, st->sent ? 100.0 * (double)lost / (double)st->sent : 0.0);
+    fprintf(f, "  \"duration_s\": %.6f,\n  \"msgs_per_sec\": %.1f,\n", seconds(st),
+            per_sec((double)st->received, st));
+    fprintf(f, "  \"bytes\": {\"sent\": %llu, \"received\": %llu},\n",
+            (unsigned long long)st->bytes_sent, (unsigned long long)st->bytes_received);
+    fprintf(f, "  \"mb_per_sec\": {\"sent\": %.3f, \"received\": %.3f},\n",
+            per_sec((double)st->bytes_sent, st) / 1e6,
+            per_sec((double)st->bytes_received, st) / 1e6);
+    fprintf(f,
+            "  \"latency_us\": {\"count\": %llu, \"min\": %.3f, \"mean\": %.3f, \"p50\": %.3f, "
+            "\"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f},\n",
+            (unsigned long long)h->total, us(h->total ? h->min : 0), hist_mean(h) / 1e3,
+            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+            us(hist_percentile(h, 99.9)), us(h->max));
+    fputs("  \"errors\": {", f);
+    for (int k = 0; k < BE_COUNT; k++)
+        fprintf(f, "%s\"%s\": %llu", k ? ", " : "", err_json[k],
+                (unsigned long long)(is_error(cfg, k) ? st->errors[k] : 0));
+    fprintf(f, "},\n  \"ok\": %s\n}\n", bench_exit_status(cfg, st) ? "false" : "true");
+}
+
+int bench_write_json(const char *path, const bench_cfg *cfg, const bench_stats *st)
+{
+    int to_stdout = strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    if (!f) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    json_body(f, cfg, st);
+    int bad = ferror(f);
+    if (to_stdout ? fflush(f) != 0 : fclose(f) != 0)
+        bad = 1;
+    if (bad) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,69 @@
+/* server_int.h — the server's internals shared by server.c (listeners,
+ * lifecycle) and shard.c (one event-loop thread and its clients). */
+#ifndef SOCKIT_SERVER_INT_H
+#define SOCKIT_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "services/service.h"
+#include "sockit/listener.h"
+
+#define SK_MAX_LISTENERS 64
+#define SK_MAX_THREADS 64
+
+typedef struct endpoint {
+    sk_listener *l; /* stream */
+    sk_dgram *d;    /* datagram */
+    char name[300]; /* stays valid until the server is freed */
+} endpoint;
+
+/* One event loop and the clients it serves. Shard 0 runs on the caller's
+ * loop; the others on threads of their own. Only the shard's own thread
+ * touches its clients; other threads reach them through sk_loop_post. */
+typedef struct sk__shard {
+    sk_server *srv;
+    sk_loop *loop;
+    pthread_t tid;
+    int index;
+    int has_thread;
+    sk__peer *peers;
+    size_t npeers;
+    sk_timer *idle;       /* sweeps for clients silent longer than idle_ms */
+    int draining, drained;
+} sk__shard;
+
+struct sk_server {
+    sk_loop *loop; /* the caller's loop: listeners, datagrams, shard 0 */
+    sk_server_opts o;
+    const sk__service *svc;
+    endpoint eps[SK_MAX_LISTENERS];
+    int neps;
+    sk__shard shards[SK_MAX_THREADS];
+    int nshards;
+    unsigned next_shard;
+    size_t npeers;            /* all shards; atomic */
+    uint64_t next_id;         /* atomic */
+    pthread_mutex_t lock;     /* peer lists, for readers on other threads (/who) */
+    pthread_mutex_t cast_lock;/* one broadcast is posted to all shards at a time */
+    uint64_t cast_seq;        /* broadcasts made so far (under cast_lock) */
+    void *svc_state;
+    int shutting, freeing;
+    int shards_left;          /* shutdown: shards still draining (main thread) */
+    sk_timer *drain;
+    void (*done)(sk_server *, void *);
+    void *done_ud;
+};
+
+/* shard.c */
+int sk__shards_start(sk_server *s);                     /* threads and idle sweeps */
+void sk__shards_stop(sk_server *s);                     /* abort clients, join threads */
+sk__shard *sk__shard_current(const sk_server *s);       /* the caller thread's shard or NULL */
+void sk__shard_run(sk__shard *sh, void (*fn)(void *));  /* fn(sh) on the shard's thread */
+void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const char *lname);
+void sk__shard_begin_drain(void *sh);
+void sk__shard_abort_all(void *sh);
+/* server.c: a shard has no clients left after a shutdown (main thread). */
+void sk__server_shard_drained(void *srv);
+
+#endif

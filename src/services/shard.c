@@ -1,0 +1,370 @@
+/* shard.c — one event-loop thread of a server: the clients it adopted, their
+ * callbacks, the idle sweep, draining at shutdown, and broadcasts that reach
+ * the clients of every shard (posted to the other threads' loops). */
+#include "net/loop_int.h"
+#include "services/server_int.h"
+#include "sockit/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- client callbacks (run on the client's shard thread) ---- */
+
+static void peer_message(sk_conn *c, const uint8_t *msg, size_t len, void *ud)
+{
+    sk__peer *p = ud;
+    p->srv->svc->on_message(p, msg, len);
+}
+
+static void peer_read(sk_conn *c, size_t n, void *ud)
+{
+    sk__peer *p = ud;
+    p->last_active = sk_loop_now(p->sh->loop);
+    if (p->srv->o.verbose >= 2)
+        sk__server_log(p->srv, "read fd=%d peer=%s bytes=%zu", p->fd, p->name, n);
+}
+
+static void unlink_peer(sk__shard *sh, sk__peer *p)
+{
+    pthread_mutex_lock(&sh->srv->lock);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        sh->peers = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    sh->npeers--;
+    pthread_mutex_unlock(&sh->srv->lock);
+    __atomic_sub_fetch(&sh->srv->npeers, 1, __ATOMIC_RELAXED);
+}
+
+static void shard_check_drained(sk__shard *sh)
+{
+    if (!sh->draining || sh->drained || sh->npeers || sh->srv->freeing)
+        return;
+    sh->drained = 1;
+    if (sh->index == 0)
+        sk__server_shard_drained(sh->srv);
+    else
+        sk_loop_post(sh->srv->loop, sk__server_shard_drained, sh->srv);
+}
+
+static void peer_close(sk_conn *c, int err, void *ud)
+{
+    sk__peer *p = ud;
+    sk_server *s = p->srv;
+    if (s->svc->on_close)
+        s->svc->on_close(p);
+    if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
+        sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
+                       (unsigned long long)sk_conn_bytes_in(c),
+                       (unsigned long long)sk_conn_bytes_out(c), err ? sk_strerror(err) : "done");
+    sk__shard *sh = p->sh;
+    unlink_peer(sh, p);
+    free(p);
+    shard_check_drained(sh);
+}
+
+static const sk_conn_cbs peer_cbs = {
+    .on_message = peer_message,
+    .on_read = peer_read,
+    .on_close = peer_close,
+};
+
+/* ---- adopting accepted clients ---- */
+
+static void link_peer(sk__shard *sh, sk__peer *p)
+{
+    /* Broadcasts made before this moment (maybe still queued) are not for p.
+     * The caller holds cast_lock. */
+    p->join_seq = sh->srv->cast_seq;
+    pthread_mutex_lock(&sh->srv->lock);
+    p->next = sh->peers;
+    if (sh->peers)
+        sh->peers->prev = p;
+    sh->peers = p;
+    sh->npeers++;
+    pthread_mutex_unlock(&sh->srv->lock);
+}
+
+void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const char *lname)
+{
+    sk_server *s = sh->srv;
+    sk__peer *p = calloc(1, sizeof *p);
+    if (!p || s->freeing || sh->draining) {
+        free(p);
+        close(fd);
+        __atomic_sub_fetch(&s->npeers, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    sk_conn_opts co = {.in_frame = s->o.in_frame, .out_frame = s->o.out_frame,
+                       .max_frame = s->o.max_frame,
+                       .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue};
+    *p = (sk__peer){.srv = s, .sh = sh, .fd = fd, .last_active = sk_loop_now(sh->loop),
+                    .id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED)};
+    sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, p->name, sizeof p->name);
+    sk_sockopts_apply(fd, &s->o.sock, 0);
+    p->conn = sk_conn_new(sh->loop, fd, &peer_cbs, &co, p);
+    if (!p->conn) {
+        sk__server_log(s, "cannot serve fd=%d peer=%s: %s", fd, p->name, strerror(errno));
+        free(p);
+        __atomic_sub_fetch(&s->npeers, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (s->o.verbose)
+        sk__server_log(s, "accept fd=%d peer=%s on %s", fd, p->name, lname);
+    /* Joining and the service's greeting are one step for the other threads:
+     * no broadcast can slip between them (cast_lock is recursive). */
+    pthread_mutex_lock(&s->cast_lock);
+    link_peer(sh, p);
+    if (s->svc->on_open)
+        s->svc->on_open(p);
+    pthread_mutex_unlock(&s->cast_lock);
+}
+
+/* ---- running work on a shard's thread ---- */
+
+sk__shard *sk__shard_current(const sk_server *s)
+{
+    pthread_t self = pthread_self();
+    for (int i = 0; i < s->nshards; i++)
+        if (pthread_equal(self, s->shards[i].tid))
+            return (sk__shard *)&s->shards[i];
+    return NULL;
+}
+
+void sk__shard_run(sk__shard *sh, void (*fn)(void *))
+{
+    if (sk__shard_current(sh->srv) == sh)
+        fn(sh);
+    else if (sk_loop_post(sh->loop, fn, sh) < 0)
+        sk__server_log(sh->srv, "out of memory: cannot reach thread %d", sh->index);
+}
+
+void sk__shard_begin_drain(void *arg)
+{
+    sk__shard *sh = arg;
+    sh->draining = 1;
+    int (*busy)(const sk__peer *) = sh->srv->svc->busy;
+    for (sk__peer *p = sh->peers; p; p = p->next)
+        if (!busy || !busy(p))
+            sk_conn_close(p->conn, 0);
+    shard_check_drained(sh);
+}
+
+void sk__shard_abort_all(void *arg)
+{
+    sk__shard *sh = arg;
+    for (sk__peer *p = sh->peers; p; p = p->next)
+        sk_conn_abort(p->conn, SK_ETIMEOUT);
+}
+
+/* ---- broadcasts ---- */
+
+typedef struct cast {
+    sk__shard *sh;
+    uint64_t except, only; /* skip this client / reach only this one (0: none) */
+    uint64_t seq;          /* broadcast number: clients that joined later skip it */
+    sk_blob *blob;
+    int shutdown;
+} cast;
+
+static void deliver(sk__shard *sh, const cast *c)
+{
+    uint64_t except = c->except, only = c->only;
+    sk_blob *b = c->blob;
+    for (sk__peer *p = sh->peers; p; p = p->next) {
+        if (p->id == except || (only && p->id != only) || p->join_seq > c->seq)
+            continue;
+        if (b)
+            sk_conn_send_blob(p->conn, b); /* a laggard over --max-queue is dropped here */
+        if (c->shutdown)
+            sk_conn_shutdown(p->conn);
+    }
+}
+
+static void run_cast(void *arg)
+{
+    cast *c = arg;
+    if (!c->sh->srv->freeing)
+        deliver(c->sh, c);
+    sk_blob_unref(c->blob);
+    free(c);
+}
+
+static void post_cast(sk__shard *sh, const cast *tmpl)
+{
+    cast *c = malloc(sizeof *c);
+    if (!c)
+        return;
+    *c = *tmpl;
+    c->sh = sh;
+    c->blob = tmpl->blob ? sk_blob_ref(tmpl->blob) : NULL;
+    if (sk_loop_post(sh->loop, run_cast, c) < 0) {
+        sk_blob_unref(c->blob);
+        free(c);
+    }
+}
+
+/* With one shard the clients are served right here. With several, every
+ * shard (this one too) gets the broadcast through its post queue, and the
+ * posts to all shards happen under one lock, so each client sees broadcasts
+ * and replies in a causal order whichever threads made them (a message sent
+ * in answer to another can never overtake it). */
+void sk__server_broadcast(sk_server *s, uint64_t except, sk_blob *b, int shutdown)
+{
+    cast tmpl = {.except = except, .blob = b, .shutdown = shutdown, .seq = UINT64_MAX};
+    if (s->nshards == 1) {
+        deliver(&s->shards[0], &tmpl);
+        return;
+    }
+    pthread_mutex_lock(&s->cast_lock);
+    tmpl.seq = s->cast_seq++;
+    for (int i = 0; i < s->nshards; i++)
+        post_cast(&s->shards[i], &tmpl);
+    pthread_mutex_unlock(&s->cast_lock);
+}
+
+void sk__server_tell(sk__peer *p, sk_blob *b)
+{
+    sk_server *s = p->srv;
+    if (s->nshards == 1 || !p->conn) {
+        if (p->conn)
+            sk_conn_send_blob(p->conn, b);
+        else
+            sk__peer_send(p, sk_blob_data(b), sk_blob_len(b));
+        return;
+    }
+    cast tmpl = {.only = p->id, .blob = b};
+    pthread_mutex_lock(&s->cast_lock);
+    tmpl.seq = s->cast_seq++;
+    post_cast(p->sh, &tmpl);
+    pthread_mutex_unlock(&s->cast_lock);
+}
+
+size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
+                        size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nshards; i++)
+        for (sk__peer *p = s->shards[i].peers; p && n + 2 < len; p = p->next) {
+            int w = snprintf(buf + n, len - n, " %s", name(p));
+            n = w < 0 ? n : (n + (size_t)w < len ? n + (size_t)w : len - 1);
+        }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void sk__server_lock(sk_server *s) { pthread_mutex_lock(&s->lock); }
+void sk__server_unlock(sk_server *s) { pthread_mutex_unlock(&s->lock); }
+
+/* ---- idle sweep ---- */
+
+static void on_idle_sweep(sk_timer *t, void *ud)
+{
+    sk__shard *sh = ud;
+    sk_server *s = sh->srv;
+    uint64_t now = sk_loop_now(sh->loop);
+    for (sk__peer *p = sh->peers; p; p = p->next) {
+        if (now - p->last_active < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
+            continue;
+        if (s->o.verbose)
+            sk__server_log(s, "idle fd=%d peer=%s: silent for %us", p->fd, p->name,
+                           s->o.idle_ms / 1000);
+        sk_conn_close(p->conn, SK_ETIMEOUT);
+    }
+}
+
+/* Checks idle clients a few times per timeout period (at most once a second). */
+static int start_idle_sweep(sk__shard *sh)
+{
+    unsigned ms = sh->srv->o.idle_ms;
+    if (!ms)
+        return 0;
+    sh->idle = sk_timer_new(sh->loop, on_idle_sweep, sh);
+    if (!sh->idle)
+        return -ENOMEM;
+    uint64_t every = ms / 4 < 1000 ? ms / 4 : 1000;
+    sk_timer_start(sh->idle, every ? every : 1, every ? every : 1);
+    return 0;
+}
+
+/* ---- threads ---- */
+
+static void *shard_main(void *arg)
+{
+    sk__shard *sh = arg;
+    sk_loop_run(sh->loop);
+    return NULL;
+}
+
+static int start_thread(sk_server *s, sk__shard *sh)
+{
+    int r = sk_loop_new(&sh->loop);
+    if (r < 0)
+        return r;
+    if (start_idle_sweep(sh) < 0)
+        return -ENOMEM;
+    if (pthread_create(&sh->tid, NULL, shard_main, sh) != 0)
+        return -EAGAIN;
+    sh->has_thread = 1;
+    return 0;
+}
+
+int sk__shards_start(sk_server *s)
+{
+    int n = s->o.threads > 1 ? s->o.threads : 1;
+    if (s->svc->single_thread || n > SK_MAX_THREADS)
+        n = s->svc->single_thread ? 1 : SK_MAX_THREADS;
+    s->shards[0] = (sk__shard){.srv = s, .loop = s->loop, .tid = pthread_self()};
+    s->nshards = 1;
+    if (start_idle_sweep(&s->shards[0]) < 0)
+        return -ENOMEM;
+    for (int i = 1; i < n; i++) {
+        sk__shard *sh = &s->shards[i];
+        *sh = (sk__shard){.srv = s, .index = i};
+        int r = start_thread(s, sh);
+        s->nshards = i + 1;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* On the shard's own thread: drop every client at once, then stop. */
+static void teardown(void *arg)
+{
+    sk__shard *sh = arg;
+    for (sk__peer *p = sh->peers; p; p = p->next)
+        sk_conn_abort(p->conn, SK_ECLOSED);
+    sk__conns_tick(sh->loop); /* run the clients' on_close while the server is alive */
+    sk_timer_free(sh->idle);
+    sh->idle = NULL;
+    sk__server_free_scratch();
+    if (sh->index)
+        sk_loop_stop(sh->loop);
+}
+
+void sk__shards_stop(sk_server *s)
+{
+    for (int i = s->nshards - 1; i >= 0; i--) {
+        sk__shard *sh = &s->shards[i];
+        if (i == 0) {
+            teardown(sh);
+            continue;
+        }
+        if (sh->has_thread) {
+            sk_loop_post(sh->loop, teardown, sh);
+            pthread_join(sh->tid, NULL);
+        } else {
+            sk_timer_free(sh->idle);
+        }
+        if (sh->loop)
+            sk_loop_free(sh->loop);
+    }
+}
