@@ -54,9 +54,10 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libsockit.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsockit.a $(LDFLAGS) $(LDLIBS)
 
-# The main job: install what is missing, build, serve echo on loopback.
+# The main job: install what is missing, build, and run the chat gateway on
+# loopback: terminals join over TCP, browsers over WebSocket (page at /).
 run: deps all
-	$(BUILD)/sockit serve echo tcp://127.0.0.1:8080 -v
+	$(BUILD)/sockit serve chat tcp://127.0.0.1:8080 ws://127.0.0.1:8081/ -v
 
 unit: all $(UNIT_BIN) $(HELPER_BIN)
 

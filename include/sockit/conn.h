@@ -50,7 +50,26 @@ typedef struct sk_conn_cbs {
     /* Last call: the fd is closed. err is 0 for a normal close, else the
      * reason (negated errno or SK_E*). The connection is freed after return. */
     void (*on_close)(sk_conn *c, int err, void *ud);
+    /* WebSocket connections only: the handshake is done and messages flow.
+     * (Messages sent before it are held and go out right after it.) */
+    void (*on_open)(sk_conn *c, void *ud);
 } sk_conn_cbs;
+
+/* WebSocket (RFC 6455) on top of the stream. Strings and arrays are not
+ * copied: they must outlive the connection. */
+typedef struct sk_ws_opts {
+    int client;                   /* 1: send the upgrade request, mask our frames */
+    const char *host;             /* client: the Host header ("127.0.0.1:8081") */
+    const char *path;             /* client: the request path; server: the WebSocket path
+                                   * (other paths get 404); default "/" */
+    const char *protocols;        /* client: offered subprotocols, "a, b"; NULL = none */
+    const char *const *accept_protocols; /* server: subprotocols it speaks, NULL-terminated */
+    const char *const *origins;   /* server: allowed Origin values, NULL-terminated; NULL = any */
+    const char *page;             /* server: HTML answered to a plain GET / (NULL: 426/404) */
+    int binary;                   /* send binary frames (default: text when valid UTF-8,
+                                   * binary otherwise, or what the peer last sent) */
+    unsigned ping_ms;             /* send a ping this often (0 = never) */
+} sk_ws_opts;
 
 /* Tunables; zero fields take the defaults noted. */
 typedef struct sk_conn_opts {
@@ -62,6 +81,7 @@ typedef struct sk_conn_opts {
     size_t max_queue;    /* hard output limit: beyond it the conn closes with SK_EQUEUE (0 = none) */
     int keep_reading;    /* 1: keep reading while output is above high water (clients whose
                           * output is fed by something else, e.g. stdin); 0: pause (servers) */
+    const sk_ws_opts *ws; /* non-NULL: speak WebSocket (framing fields are then unused) */
 } sk_conn_opts;
 
 /* Wraps a connected, non-blocking-able stream socket. Takes ownership of fd
@@ -71,7 +91,8 @@ typedef struct sk_conn_opts {
 sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
                      void *ud);
 
-/* Encodes msg with the output framing and queues it. The bytes are written
+/* Encodes msg with the output framing (a WebSocket data frame on a WebSocket
+ * connection) and queues it. The bytes are written
  * at the end of the current loop iteration (all replies of one read go out
  * in one write). Returns 0, SK_EFRAMEBIG when the frame header cannot hold
  * len, SK_ECLOSED when the connection is closing, -ENOMEM, or SK_EQUEUE when
@@ -81,6 +102,17 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len);
 /* Queues a reference to b's bytes as they are (already framed, e.g. by
  * sk_blob_frame); the caller keeps its own reference. Same return codes. */
 int sk_conn_send_blob(sk_conn *c, sk_blob *b);
+
+/* A server-to-client WebSocket frame holding msg (text when it is valid
+ * UTF-8, else binary), to broadcast to WebSocket connections with
+ * sk_conn_send_blob. One reference; NULL on OOM. */
+sk_blob *sk_blob_ws(const void *msg, size_t len);
+
+/* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */
+int sk_conn_is_ws(const sk_conn *c);
+
+/* The subprotocol agreed in the WebSocket handshake ("" if none). Owned by c. */
+const char *sk_conn_ws_protocol(const sk_conn *c);
 
 /* Queues raw bytes without framing. Same return codes as sk_conn_send. */
 int sk_conn_write(sk_conn *c, const void *data, size_t len);

@@ -36,6 +36,7 @@ enum {
     SK_EHTTP = -4024,          /* malformed HTTP request or response */
     SK_EHTTPBIG = -4025,       /* HTTP header block over 8 KiB or 64 headers */
     SK_EWSHANDSHAKE = -4026,   /* WebSocket handshake refused or invalid */
+    SK_EWSNOCLOSE = -4027,     /* peer closed without a WebSocket close frame [1006] */
 };
 
 /* Returns a static, human-readable description of err (an SK_E* code or a

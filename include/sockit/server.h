@@ -20,7 +20,7 @@ typedef struct sk_server sk_server;
 typedef void (*sk_log_fn)(void *ud, const char *line);
 
 typedef struct sk_server_opts {
-    const char *service;  /* "echo", "upper", "greet", "discard" */
+    const char *service;  /* "echo", "upper", "greet", "discard", "chat", "exec", "stdio" */
     const char *text;     /* greet: the greeting (default "Thank you for connecting\r\n") */
     sk_frame in_frame;    /* decoding of client messages (default raw) */
     sk_frame out_frame;   /* encoding of replies (default raw) */
@@ -34,6 +34,11 @@ typedef struct sk_server_opts {
     unsigned idle_ms;     /* close a stream client silent this long (0 = never) */
     size_t max_queue;     /* output bytes a client may have pending before it is dropped
                            * (chat laggards; 0 = default 8 MiB for chat, none otherwise) */
+    /* ws:// listeners */
+    const char *const *ws_protocols; /* subprotocols spoken, NULL-terminated (NULL = none) */
+    const char *const *ws_origins;   /* allowed Origin values, NULL-terminated (NULL = any) */
+    unsigned ws_ping_ms;             /* keepalive ping interval (0 = off) */
+    const char *ws_page;             /* HTML for a plain GET / (NULL = the built-in page) */
     /* exec service */
     int exec_shell;              /* run each command with /bin/sh -c (default: argv, no shell) */
     const char *const *exec_allow; /* NULL-terminated allow-list of program names, or NULL = any */
@@ -60,7 +65,8 @@ const char *sk_service_names(void);
 int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
                   size_t errlen);
 
-/* Adds a listener (tcp, unix: stream; udp, unixgram: datagram). Returns 0, or
+/* Adds a listener (tcp, unix, ws: stream; udp, unixgram: datagram; a ws://
+ * listener also serves the built-in page at GET /). Returns 0, or
  * the error of sk_listen / sk_dgram_bind with a reason in err. */
 int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen);
 

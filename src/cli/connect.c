@@ -23,12 +23,22 @@ typedef struct client {
     unsigned long sent, received;
     int last_nl;         /* last byte printed was '\n' */
     int rc;
+    sk_ws_opts ws;       /* ws:// URLs */
+    int closing;         /* our WebSocket close frame is on its way */
+    char ws_host[300];
 } client;
 
+/* Done: a WebSocket says goodbye with a close frame first (the loop stops
+ * when the server answers and the connection closes); others stop now. */
 static void finish(client *cl, int rc)
 {
     if (rc > cl->rc)
         cl->rc = rc;
+    if (rc == 0 && cl->conn && sk_conn_is_ws(cl->conn) && !cl->closing) {
+        cl->closing = 1;
+        sk_conn_shutdown(cl->conn);
+        return;
+    }
     sk_loop_stop(cl->loop);
 }
 
@@ -179,7 +189,8 @@ static void on_connected(int fd, int status, void *ud)
         return;
     }
     sk_conn_opts co = {.in_frame = cl->o->in_frame, .out_frame = cl->o->out_frame,
-                       .max_frame = cl->o->max_frame, .keep_reading = 1};
+                       .max_frame = cl->o->max_frame, .keep_reading = 1,
+                       .ws = cl->url.scheme == SK_SCHEME_WS ? &cl->ws : NULL};
     cl->conn = sk_conn_new(cl->loop, fd, &client_cbs, &co, cl);
     if (!cl->conn) {
         cli_error("%s: %s", cl->name, strerror(errno));
@@ -218,6 +229,17 @@ static int start_stream(client *cl)
     return 0;
 }
 
+/* ws://HOST:PORT/PATH: the Host header names the authority as typed. */
+static void setup_ws(client *cl)
+{
+    const sk_url *u = &cl->url;
+    int v6 = strchr(u->host, ':') != NULL;
+    snprintf(cl->ws_host, sizeof cl->ws_host, "%s%s%s:%u", v6 ? "[" : "", u->host, v6 ? "]" : "",
+             u->port);
+    cl->ws = (sk_ws_opts){.client = 1, .host = cl->ws_host, .path = u->path[0] ? u->path : "/",
+                          .protocols = cl->o->ws_protocol, .binary = cl->o->binary};
+}
+
 int cmd_connect(cli_opts *o)
 {
     if (o->nargs != 1) {
@@ -229,7 +251,10 @@ int cmd_connect(cli_opts *o)
         return 2;
     snprintf(cl.name, sizeof cl.name, "%s", o->args[0]);
     cl.tty = o->nsends == 0 && isatty(0);
-    cl.framed = o->in_frame != SK_FRAME_RAW || sk_url_is_dgram(&cl.url);
+    cl.framed = o->in_frame != SK_FRAME_RAW || sk_url_is_dgram(&cl.url) ||
+                cl.url.scheme == SK_SCHEME_WS;
+    if (cl.url.scheme == SK_SCHEME_WS)
+        setup_ws(&cl);
     if (sk_loop_new(&cl.loop) < 0) {
         cli_error("out of memory");
         return 1;

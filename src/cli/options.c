@@ -124,6 +124,21 @@ static int set_max_output(cli_opts *o, const char *v)
 }
 static int set_allow_remote(cli_opts *o, const char *v) { return o->allow_remote = 1, 0; }
 static int set_json(cli_opts *o, const char *v) { return o->json = 1, 0; }
+static int add_to(const char **list, int *n, const char *v)
+{
+    if (*n == CLI_MAX_ARGS || !*v)
+        return -1;
+    list[(*n)++] = v;
+    return 0;
+}
+static int set_ws_protocol(cli_opts *o, const char *v)
+{
+    o->ws_protocol = v; /* connect: the whole offer, "a, b" */
+    return add_to(o->ws_protocols, &o->nws_protocols, v);
+}
+static int set_ws_origin(cli_opts *o, const char *v) { return add_to(o->ws_origins, &o->nws_origins, v); }
+static int set_ws_ping(cli_opts *o, const char *v) { return parse_secs(v, &o->ws_ping_secs); }
+static int set_binary(cli_opts *o, const char *v) { return o->binary = 1, 0; }
 static int set_threads(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->threads); }
 static int set_workers(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->workers); }
 /* ---- bench ---- */
@@ -199,6 +214,12 @@ static const cli_opt options[] = {
     {"wait", 0, "SECS", CMD_CONNECT, set_wait,
      "after input ends, stop once the server is silent this long (default 2)"},
     {"drain-timeout", 0, "SECS", CMD_SERVE, set_drain, "on SIGTERM, time allowed to flush replies (default 5)"},
+    {"ws-protocol", 0, "NAME", CMD_SERVE | CMD_CONNECT, set_ws_protocol,
+     "WebSocket subprotocol: serve accepts it (repeatable); connect offers it"},
+    {"ws-origin", 0, "ORIGIN", CMD_SERVE, set_ws_origin,
+     "WebSocket: only browsers from this Origin may connect (repeatable)"},
+    {"ws-ping", 0, "SECS", CMD_SERVE, set_ws_ping, "WebSocket keepalive ping interval"},
+    {"binary", 0, NULL, CMD_CONNECT, set_binary, "WebSocket: send binary frames (default text)"},
     {"threads", 0, "N", CMD_SERVE, set_threads, "event-loop threads (default: one per CPU)"},
     {"workers", 0, "N", CMD_SERVE, set_workers,
      "N processes sharing the listeners via SO_REUSEPORT (tcp/udp; default 1)"},

@@ -52,6 +52,13 @@ typedef struct cli_opts {
     size_t exec_max_output;
     int allow_remote;
     int json;                           /* info */
+    const char *ws_protocol;            /* connect: offered subprotocols */
+    int binary;                         /* connect: send binary WebSocket frames */
+    const char *ws_protocols[CLI_MAX_ARGS + 1]; /* serve: NULL-terminated */
+    int nws_protocols;
+    const char *ws_origins[CLI_MAX_ARGS + 1];   /* serve: NULL-terminated */
+    int nws_origins;
+    double ws_ping_secs;
     cli_bench_opts bench;               /* bench */
     int help;
 } cli_opts;

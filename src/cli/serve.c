@@ -61,6 +61,11 @@ static void print_banner(const serve_state *st, const char *service, const cli_o
         if (o->workers > 1)
             fprintf(stderr, " [%d workers x %d threads]", o->workers, sk_server_thread_count(st->srv));
         fputc('\n', stderr);
+        if (strncmp(name, "ws://", 5) == 0) { /* the page lives at / on the same port */
+            const char *slash = strchr(name + 5, '/');
+            int hostlen = slash ? (int)(slash - name - 5) : (int)strlen(name + 5);
+            fprintf(stderr, "sockit: open http://%.*s/ in a browser to join\n", hostlen, name + 5);
+        }
     }
 }
 
@@ -116,6 +121,9 @@ static int serve_one(cli_opts *o, int worker)
     so.verbose = o->verbose;
     so.drain_ms = (unsigned)(o->drain_secs * 1000);
     so.threads = o->threads;
+    so.ws_protocols = o->nws_protocols ? o->ws_protocols : NULL;
+    so.ws_origins = o->nws_origins ? o->ws_origins : NULL;
+    so.ws_ping_ms = (unsigned)(o->ws_ping_secs * 1000);
     so.max_conns = o->max_conns;
     so.idle_ms = (unsigned)(o->idle_secs * 1000);
     so.max_queue = o->max_queue;

@@ -1,9 +1,9 @@
 /* conn.c — buffered non-blocking stream connections: reads are decoded into
  * messages straight from a shared loop buffer, replies are batched and
  * written once per loop iteration, and a full output queue pauses reading. */
-#include "net/buf.h"
-#include "net/outq.h"
+#include "net/conn_int.h"
 #include "net/loop_int.h"
+#include "net/wsconn.h"
 #include "sockit/addr.h"
 #include "sockit/conn.h"
 #include "sockit/error.h"
@@ -15,31 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* OPEN -> CLOSING (flushing) -> LINGER (our FIN sent, discarding input until
- * the peer's FIN) -> CLOSED. Closing a socket with unread input makes the
- * kernel send RST, which destroys replies the peer has not read yet; the
- * lingering close (as in nginx) lets them arrive. */
-enum { C_OPEN, C_CLOSING, C_LINGER, C_CLOSED };
-
-#define SK_LINGER_MS 2000
-
-struct sk_conn {
-    sk_loop *loop;
-    sk_watch *w;
-    const sk_conn_cbs *cbs;
-    void *ud;
-    sk__buf in;
-    sk__outq out;
-    uint64_t bytes_in, bytes_out;
-    sk_conn *next_pending, *next_closed;
-    sk_timer *linger;
-    uint32_t max_frame, high, low, max_queue;
-    int fd, close_err;
-    uint8_t in_frame, out_frame, state;
-    unsigned keep_reading : 1, user_paused : 1, pressured : 1, eof : 1, eof_done : 1, want_shutdown : 1,
-        write_blocked : 1, drain_due : 1, in_pending : 1, need_input : 1;
-};
-
 static const sk_conn_cbs no_cbs;
 
 static uint32_t clamp32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
@@ -50,7 +25,7 @@ static int reading(const sk_conn *c)
 }
 
 /* Messages may be delivered (reading may already have stopped at EOF). */
-static int can_deliver(const sk_conn *c)
+int sk__conn_can_deliver(const sk_conn *c)
 {
     return c->state == C_OPEN && !c->user_paused && !c->pressured;
 }
@@ -74,7 +49,7 @@ static void schedule(sk_conn *c)
 }
 
 /* Closes the fd now; on_close runs from the loop's tick, never re-entrantly. */
-static void finalize(sk_conn *c, int err)
+void sk__conn_finalize(sk_conn *c, int err)
 {
     if (c->state == C_CLOSED)
         return;
@@ -89,12 +64,12 @@ static void finalize(sk_conn *c, int err)
     c->loop->closed = c;
 }
 
-void sk_conn_abort(sk_conn *c, int err) { finalize(c, err); }
+void sk_conn_abort(sk_conn *c, int err) { sk__conn_finalize(c, err); }
 
 static void on_linger_timeout(sk_timer *t, void *ud)
 {
     sk_conn *c = ud;
-    finalize(c, c->close_err);
+    sk__conn_finalize(c, c->close_err);
 }
 
 /* Everything is written: send FIN, then wait (bounded) for the peer's. */
@@ -102,7 +77,7 @@ static void linger_or_finalize(sk_conn *c)
 {
     if (c->eof || shutdown(c->fd, SHUT_WR) < 0 ||
         !(c->linger = sk_timer_new(c->loop, on_linger_timeout, c))) {
-        finalize(c, c->close_err);
+        sk__conn_finalize(c, c->close_err);
         return;
     }
     c->state = C_LINGER;
@@ -117,7 +92,7 @@ static void drain_linger(sk_conn *c)
         if (n > 0)
             continue;
         if (n == 0 || (errno != EAGAIN && errno != EINTR))
-            finalize(c, c->close_err);
+            sk__conn_finalize(c, c->close_err);
         return;
     }
 }
@@ -138,10 +113,12 @@ void sk_conn_close(sk_conn *c, int err)
 
 /* Delivers every complete frame in buf while delivery is allowed; returns
  * the bytes consumed. A framing error aborts just this connection. */
-static size_t deliver(sk_conn *c, const uint8_t *buf, size_t len)
+static size_t deliver(sk_conn *c, uint8_t *buf, size_t len)
 {
+    if (c->ws)
+        return sk__ws_input(c, buf, len);
     size_t off = 0;
-    while (off < len && can_deliver(c)) {
+    while (off < len && sk__conn_can_deliver(c)) {
         const uint8_t *msg;
         size_t mlen;
         ssize_t r = sk_frame_decode((sk_frame)c->in_frame, c->max_frame, buf + off, len - off,
@@ -149,7 +126,7 @@ static size_t deliver(sk_conn *c, const uint8_t *buf, size_t len)
         if (r == 0)
             break;
         if (r < 0) {
-            finalize(c, (int)r);
+            sk__conn_finalize(c, (int)r);
             break;
         }
         off += (size_t)r;
@@ -165,9 +142,13 @@ static void finish_input(sk_conn *c)
     const uint8_t *msg;
     size_t mlen;
     c->eof_done = 1;
+    if (c->ws) {
+        sk__ws_eof(c);
+        return;
+    }
     int r = sk_frame_finish((sk_frame)c->in_frame, sk__buf_head(&c->in), c->in.len, &msg, &mlen);
     if (r < 0) {
-        finalize(c, r);
+        sk__conn_finalize(c, r);
         return;
     }
     if (r == 1 && c->cbs->on_message)
@@ -188,7 +169,7 @@ static void process_buffered(sk_conn *c)
     if (c->state == C_CLOSED)
         return;
     sk__buf_consume(&c->in, used);
-    if (c->eof && !c->eof_done && can_deliver(c))
+    if (c->eof && !c->eof_done && sk__conn_can_deliver(c))
         finish_input(c);
 }
 
@@ -207,7 +188,7 @@ static void do_read(sk_conn *c)
     if (!shared) {
         dst = sk__buf_reserve(&c->in, 16384);
         if (!dst) {
-            finalize(c, -ENOMEM);
+            sk__conn_finalize(c, -ENOMEM);
             return;
         }
         cap = c->in.cap - c->in.off - c->in.len;
@@ -215,7 +196,7 @@ static void do_read(sk_conn *c)
     ssize_t n = read(c->fd, dst, cap);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
-            finalize(c, -errno);
+            sk__conn_finalize(c, -errno);
         return;
     }
     if (n == 0) {
@@ -236,7 +217,7 @@ static void do_read(sk_conn *c)
     size_t used = deliver(c, dst, (size_t)n);
     if (c->state == C_OPEN && used < (size_t)n &&
         sk__buf_append(&c->in, dst + used, (size_t)n - used) < 0)
-        finalize(c, -ENOMEM);
+        sk__conn_finalize(c, -ENOMEM);
 }
 
 /* Writes queued output until done or EAGAIN. Returns -1 if c was closed. */
@@ -251,7 +232,7 @@ static int write_out(sk_conn *c)
                 continue;
             if (errno == EAGAIN)
                 break;
-            finalize(c, -errno);
+            sk__conn_finalize(c, -errno);
             return -1;
         }
         c->bytes_out += (uint64_t)n;
@@ -324,6 +305,11 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
     c->ud = ud;
     set_opts(c, opts);
     c->w = sk_watch_new(loop, fd, SK_READABLE, on_io, c);
+    if (c->w && opts && opts->ws && sk__ws_attach(c, opts->ws) < 0) {
+        sk_watch_free(c->w);
+        c->w = NULL;
+        errno = ENOMEM;
+    }
     if (!c->w) {
         int e = errno;
         free(c);
@@ -335,10 +321,10 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
 }
 
 /* Checks the queue limits after an append; returns 0 or SK_EQUEUE. */
-static int after_queue(sk_conn *c)
+int sk__conn_after_queue(sk_conn *c)
 {
     if (c->max_queue && c->out.bytes > c->max_queue) {
-        finalize(c, SK_EQUEUE);
+        sk__conn_finalize(c, SK_EQUEUE);
         return SK_EQUEUE;
     }
     if (!c->drain_due && c->out.bytes > c->high) {
@@ -361,7 +347,7 @@ int sk_conn_write(sk_conn *c, const void *data, size_t len)
         return -ENOMEM;
     memcpy(dst, data, len);
     sk__outq_added(&c->out, len);
-    return after_queue(c);
+    return sk__conn_after_queue(c);
 }
 
 int sk_conn_send_blob(sk_conn *c, sk_blob *b)
@@ -370,15 +356,19 @@ int sk_conn_send_blob(sk_conn *c, sk_blob *b)
         return SK_ECLOSED;
     if (sk_blob_len(b) == 0)
         return 0;
+    if (c->ws && !sk__ws_is_open(c))
+        return sk__ws_hold(c, b);
     if (sk__outq_push(&c->out, b) < 0)
         return -ENOMEM;
-    return after_queue(c);
+    return sk__conn_after_queue(c);
 }
 
 int sk_conn_send(sk_conn *c, const void *msg, size_t len)
 {
     if (c->state != C_OPEN)
         return SK_ECLOSED;
+    if (c->ws)
+        return sk__ws_send(c, msg, len);
     uint8_t hdr[8];
     int h = sk_frame_header((sk_frame)c->out_frame, len, hdr);
     if (h < 0)
@@ -396,7 +386,7 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len)
     if (tlen)
         dst[(size_t)h + len] = (uint8_t)trailer[0];
     sk__outq_added(&c->out, (size_t)h + len + tlen);
-    return after_queue(c);
+    return sk__conn_after_queue(c);
 }
 
 int sk_conn_flush(sk_conn *c)
@@ -412,6 +402,10 @@ void sk_conn_shutdown(sk_conn *c)
 {
     if (c->state != C_OPEN || c->want_shutdown)
         return;
+    if (c->ws) { /* WebSocket has its own end of output: the close handshake */
+        sk__ws_shutdown(c);
+        return;
+    }
     c->want_shutdown = 1;
     if (c->out.bytes == 0)
         shutdown(c->fd, SHUT_WR);
@@ -463,6 +457,7 @@ const char *sk_conn_peer(const sk_conn *c)
 
 static void free_conn(sk_conn *c)
 {
+    sk__ws_free(c);
     sk__buf_free(&c->in);
     sk__outq_free(&c->out);
     free(c);

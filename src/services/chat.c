@@ -17,21 +17,10 @@ typedef struct member {
 static const char *nick_of(const sk__peer *p) { return p->svc ? ((member *)p->svc)->nick : p->name; }
 
 /* Sends text to every member except `except` (NULL: to all), on every
- * thread, encoding it once with the output framing; raw output gets a "\n". */
+ * thread; the server encodes it once per kind of member (plain, WebSocket). */
 static void broadcast(sk_server *s, const sk__peer *except, const char *text, size_t len)
 {
-    sk_frame mode = sk__server_opts(s)->out_frame;
-    uint8_t *line = sk__server_scratch(s, len + 1);
-    if (!line)
-        return;
-    memmove(line, text, len);
-    if (mode == SK_FRAME_RAW)
-        line[len++] = '\n';
-    sk_blob *b = sk_blob_frame(mode, line, len);
-    if (!b)
-        return;
-    sk__server_broadcast(s, except ? except->id : 0, b, 0);
-    sk_blob_unref(b);
+    sk__server_broadcast(s, except ? except->id : 0, text, len, 0);
 }
 
 static void notice(sk_server *s, const sk__peer *except, const char *fmt, const char *a,
@@ -42,21 +31,8 @@ static void notice(sk_server *s, const sk__peer *except, const char *fmt, const 
     broadcast(s, except, text, n < (int)sizeof text ? (size_t)n : sizeof text - 1);
 }
 
-/* Replies to one member only (raw output gets a "\n"), in order with the
- * broadcasts it receives. */
-static void tell(sk__peer *p, const char *text)
-{
-    char line[CHAT_LINE_MAX + 1];
-    size_t n = strlen(text);
-    memcpy(line, text, n);
-    sk_frame mode = sk__server_opts(p->srv)->out_frame;
-    if (mode == SK_FRAME_RAW)
-        line[n++] = '\n';
-    sk_blob *b = sk_blob_frame(mode, line, n);
-    if (b)
-        sk__server_tell(p, b);
-    sk_blob_unref(b);
-}
+/* Replies to one member only, in order with the broadcasts it receives. */
+static void tell(sk__peer *p, const char *text) { sk__server_tell(p, text, strlen(text)); }
 
 static void chat_open(sk__peer *p)
 {

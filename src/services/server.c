@@ -122,22 +122,22 @@ typedef struct handoff {
     sk__shard *sh;
     int fd;
     sk_sockaddr addr;
-    const char *lname;
+    const endpoint *ep;
 } handoff;
 
 static void run_handoff(void *arg)
 {
     handoff *h = arg;
-    sk__shard_adopt(h->sh, h->fd, &h->addr, h->lname);
+    sk__shard_adopt(h->sh, h->fd, &h->addr, h->ep);
     free(h);
 }
 
-static const char *endpoint_name(sk_server *s, sk_listener *l)
+static const endpoint *endpoint_of(sk_server *s, sk_listener *l)
 {
     for (int i = 0; i < s->neps; i++)
         if (s->eps[i].l == l)
-            return s->eps[i].name;
-    return "?";
+            return &s->eps[i];
+    return &s->eps[0];
 }
 
 /* Accepted clients go round-robin to the shards; shard 0 is this thread. */
@@ -147,16 +147,16 @@ static void on_accept(sk_listener *l, int fd, const sk_sockaddr *addr, void *ud)
     if (over_limit(s, l, fd, addr))
         return;
     sk__shard *sh = &s->shards[s->next_shard++ % (unsigned)s->nshards];
-    const char *lname = endpoint_name(s, l);
+    const endpoint *ep = endpoint_of(s, l);
     handoff *h = sh->index ? malloc(sizeof *h) : NULL;
     if (!h) {
-        sk__shard_adopt(&s->shards[0], fd, addr, lname);
+        sk__shard_adopt(&s->shards[0], fd, addr, ep);
         return;
     }
-    *h = (handoff){.sh = sh, .fd = fd, .addr = *addr, .lname = lname};
+    *h = (handoff){.sh = sh, .fd = fd, .addr = *addr, .ep = ep};
     if (sk_loop_post(sh->loop, run_handoff, h) < 0) {
         free(h);
-        sk__shard_adopt(&s->shards[0], fd, addr, lname);
+        sk__shard_adopt(&s->shards[0], fd, addr, ep);
     }
 }
 
@@ -232,6 +232,18 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     return 0;
 }
 
+/* A ws:// listener: its path, the page at GET / and the WebSocket options. */
+static void set_ws(sk_server *s, endpoint *e, const sk_url *url)
+{
+    e->is_ws = 1;
+    snprintf(e->ws_path, sizeof e->ws_path, "%s", url->path[0] ? url->path : "/");
+    e->ws = (sk_ws_opts){.path = e->ws_path,
+                         .accept_protocols = s->o.ws_protocols,
+                         .origins = s->o.ws_origins,
+                         .page = s->o.ws_page ? s->o.ws_page : sk__web_page(),
+                         .ping_ms = s->o.ws_ping_ms};
+}
+
 int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)
 {
     if (s->neps == SK_MAX_LISTENERS) {
@@ -250,6 +262,8 @@ int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)
         r = sk_listen(s->loop, url, &s->o.sock, on_accept, on_accept_error, s, &e->l, err, errlen);
         if (r == 0)
             snprintf(e->name, sizeof e->name, "%s", sk_listener_name(e->l));
+        if (r == 0 && url->scheme == SK_SCHEME_WS)
+            set_ws(s, e, url);
     }
     if (r == 0)
         s->neps++;

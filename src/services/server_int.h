@@ -16,6 +16,9 @@ typedef struct endpoint {
     sk_listener *l; /* stream */
     sk_dgram *d;    /* datagram */
     char name[300]; /* stays valid until the server is freed */
+    int is_ws;      /* ws:// listener: clients speak WebSocket with `ws` */
+    sk_ws_opts ws;
+    char ws_path[SK_URL_PATH_MAX];
 } endpoint;
 
 /* One event loop and the clients it serves. Shard 0 runs on the caller's
@@ -60,7 +63,7 @@ int sk__shards_start(sk_server *s);                     /* threads and idle swee
 void sk__shards_stop(sk_server *s);                     /* abort clients, join threads */
 sk__shard *sk__shard_current(const sk_server *s);       /* the caller thread's shard or NULL */
 void sk__shard_run(sk__shard *sh, void (*fn)(void *));  /* fn(sh) on the shard's thread */
-void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const char *lname);
+void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpoint *ep);
 void sk__shard_begin_drain(void *sh);
 void sk__shard_abort_all(void *sh);
 /* server.c: a shard has no clients left after a shutdown (main thread). */

@@ -18,6 +18,7 @@ typedef struct sk__peer {
     struct sk__shard *sh;         /* the loop thread serving this client */
     uint64_t id;                  /* unique within the server (never reused) */
     uint64_t join_seq;            /* broadcasts made before it joined (not for it) */
+    int opened;                   /* the service's on_open ran (after a WebSocket handshake) */
     sk_conn *conn;
     sk_dgram *dg;
     const sk_sockaddr *from;
@@ -62,13 +63,18 @@ void sk__server_free_scratch(void);                           /* this thread's s
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
 void sk__server_set_svc(sk_server *s, void *state);
 int sk__server_shutting_down(const sk_server *s);
-/* Queues b (may be NULL) on every stream client but the one with id except
- * (0: none), on every thread, and half-closes them too if shutdown is set.
- * Callable from any of the server's threads; b stays owned by the caller. */
-void sk__server_broadcast(sk_server *s, uint64_t except, sk_blob *b, int shutdown);
-/* Sends b (already framed) to one client, in order with the broadcasts it
- * gets (posted to its thread when there are several). b stays the caller's. */
-void sk__server_tell(sk__peer *p, sk_blob *b);
+/* Sends text as one message to every stream client but the one with id
+ * except (0: none), on every thread, and half-closes them too if shutdown is
+ * set (text may then be NULL). Each encoding is made once: the output framing
+ * (raw adds "\n") for plain clients, a WebSocket frame for ws clients.
+ * Callable from any of the server's threads. */
+void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_t len,
+                          int shutdown);
+/* Sends text to one client, encoded like a broadcast and in order with the
+ * broadcasts it gets (posted to its thread when there are several). */
+void sk__server_tell(sk__peer *p, const void *text, size_t len);
+/* webpage.c: the built-in chat/console page served at GET / on ws:// listeners. */
+const char *sk__web_page(void);
 /* Writes " name1 name2 ..." of all stream clients into buf (name() is called
  * under the server lock); returns the length. */
 size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,

@@ -56,7 +56,7 @@ static void peer_close(sk_conn *c, int err, void *ud)
 {
     sk__peer *p = ud;
     sk_server *s = p->srv;
-    if (s->svc->on_close)
+    if (s->svc->on_close && p->opened)
         s->svc->on_close(p);
     if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
         sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
@@ -68,7 +68,24 @@ static void peer_close(sk_conn *c, int err, void *ud)
     shard_check_drained(sh);
 }
 
+/* Joining and the service's greeting are one step for the other threads:
+ * no broadcast can slip between them (cast_lock is recursive). */
+static void open_peer(sk__peer *p)
+{
+    sk_server *s = p->srv;
+    pthread_mutex_lock(&s->cast_lock);
+    p->join_seq = s->cast_seq;
+    p->opened = 1;
+    if (s->svc->on_open)
+        s->svc->on_open(p);
+    pthread_mutex_unlock(&s->cast_lock);
+}
+
+/* A WebSocket client finished its handshake. */
+static void peer_ws_open(sk_conn *c, void *ud) { open_peer(ud); }
+
 static const sk_conn_cbs peer_cbs = {
+    .on_open = peer_ws_open,
     .on_message = peer_message,
     .on_read = peer_read,
     .on_close = peer_close,
@@ -78,9 +95,7 @@ static const sk_conn_cbs peer_cbs = {
 
 static void link_peer(sk__shard *sh, sk__peer *p)
 {
-    /* Broadcasts made before this moment (maybe still queued) are not for p.
-     * The caller holds cast_lock. */
-    p->join_seq = sh->srv->cast_seq;
+    p->join_seq = UINT64_MAX; /* no broadcast is for p until it opens */
     pthread_mutex_lock(&sh->srv->lock);
     p->next = sh->peers;
     if (sh->peers)
@@ -90,7 +105,7 @@ static void link_peer(sk__shard *sh, sk__peer *p)
     pthread_mutex_unlock(&sh->srv->lock);
 }
 
-void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const char *lname)
+void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpoint *ep)
 {
     sk_server *s = sh->srv;
     sk__peer *p = calloc(1, sizeof *p);
@@ -102,7 +117,8 @@ void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const char 
     }
     sk_conn_opts co = {.in_frame = s->o.in_frame, .out_frame = s->o.out_frame,
                        .max_frame = s->o.max_frame,
-                       .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue};
+                       .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue,
+                       .ws = ep->is_ws ? &ep->ws : NULL};
     *p = (sk__peer){.srv = s, .sh = sh, .fd = fd, .last_active = sk_loop_now(sh->loop),
                     .id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED)};
     sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, p->name, sizeof p->name);
@@ -115,14 +131,10 @@ void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const char 
         return;
     }
     if (s->o.verbose)
-        sk__server_log(s, "accept fd=%d peer=%s on %s", fd, p->name, lname);
-    /* Joining and the service's greeting are one step for the other threads:
-     * no broadcast can slip between them (cast_lock is recursive). */
-    pthread_mutex_lock(&s->cast_lock);
+        sk__server_log(s, "accept fd=%d peer=%s on %s", fd, p->name, ep->name);
     link_peer(sh, p);
-    if (s->svc->on_open)
-        s->svc->on_open(p);
-    pthread_mutex_unlock(&s->cast_lock);
+    if (!ep->is_ws) /* a WebSocket client opens after its handshake */
+        open_peer(p);
 }
 
 /* ---- running work on a shard's thread ---- */
@@ -168,17 +180,16 @@ typedef struct cast {
     sk__shard *sh;
     uint64_t except, only; /* skip this client / reach only this one (0: none) */
     uint64_t seq;          /* broadcast number: clients that joined later skip it */
-    sk_blob *blob;
+    sk_blob *plain, *ws;   /* the message for plain / WebSocket clients (or NULL) */
     int shutdown;
 } cast;
 
 static void deliver(sk__shard *sh, const cast *c)
 {
-    uint64_t except = c->except, only = c->only;
-    sk_blob *b = c->blob;
     for (sk__peer *p = sh->peers; p; p = p->next) {
-        if (p->id == except || (only && p->id != only) || p->join_seq > c->seq)
+        if (p->id == c->except || (c->only && p->id != c->only) || p->join_seq > c->seq)
             continue;
+        sk_blob *b = sk_conn_is_ws(p->conn) ? c->ws : c->plain;
         if (b)
             sk_conn_send_blob(p->conn, b); /* a laggard over --max-queue is dropped here */
         if (c->shutdown)
@@ -186,13 +197,39 @@ static void deliver(sk__shard *sh, const cast *c)
     }
 }
 
+static void cast_release(cast *c)
+{
+    sk_blob_unref(c->plain);
+    sk_blob_unref(c->ws);
+}
+
 static void run_cast(void *arg)
 {
     cast *c = arg;
     if (!c->sh->srv->freeing)
         deliver(c->sh, c);
-    sk_blob_unref(c->blob);
+    cast_release(c);
     free(c);
+}
+
+/* Encodes text once per kind of client: the output framing (raw output
+ * gets a "\n" so messages stay apart on a byte stream), and a WebSocket frame. */
+static void cast_encode(sk_server *s, cast *c, const void *text, size_t len)
+{
+    if (!text)
+        return;
+    sk_frame mode = s->o.out_frame;
+    if (mode == SK_FRAME_RAW) {
+        uint8_t *line = sk__server_scratch(s, len + 1);
+        if (line) {
+            memcpy(line, text, len);
+            line[len] = '\n';
+            c->plain = sk_blob_new(line, len + 1);
+        }
+    } else {
+        c->plain = sk_blob_frame(mode, text, len);
+    }
+    c->ws = sk_blob_ws(text, len);
 }
 
 static void post_cast(sk__shard *sh, const cast *tmpl)
@@ -202,9 +239,10 @@ static void post_cast(sk__shard *sh, const cast *tmpl)
         return;
     *c = *tmpl;
     c->sh = sh;
-    c->blob = tmpl->blob ? sk_blob_ref(tmpl->blob) : NULL;
+    c->plain = tmpl->plain ? sk_blob_ref(tmpl->plain) : NULL;
+    c->ws = tmpl->ws ? sk_blob_ref(tmpl->ws) : NULL;
     if (sk_loop_post(sh->loop, run_cast, c) < 0) {
-        sk_blob_unref(c->blob);
+        cast_release(c);
         free(c);
     }
 }
@@ -214,35 +252,41 @@ static void post_cast(sk__shard *sh, const cast *tmpl)
  * posts to all shards happen under one lock, so each client sees broadcasts
  * and replies in a causal order whichever threads made them (a message sent
  * in answer to another can never overtake it). */
-void sk__server_broadcast(sk_server *s, uint64_t except, sk_blob *b, int shutdown)
+void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_t len,
+                          int shutdown)
 {
-    cast tmpl = {.except = except, .blob = b, .shutdown = shutdown, .seq = UINT64_MAX};
+    cast tmpl = {.except = except, .shutdown = shutdown, .seq = UINT64_MAX - 1};
+    cast_encode(s, &tmpl, text, len);
     if (s->nshards == 1) {
         deliver(&s->shards[0], &tmpl);
-        return;
+    } else {
+        pthread_mutex_lock(&s->cast_lock);
+        tmpl.seq = s->cast_seq++;
+        for (int i = 0; i < s->nshards; i++)
+            post_cast(&s->shards[i], &tmpl);
+        pthread_mutex_unlock(&s->cast_lock);
     }
-    pthread_mutex_lock(&s->cast_lock);
-    tmpl.seq = s->cast_seq++;
-    for (int i = 0; i < s->nshards; i++)
-        post_cast(&s->shards[i], &tmpl);
-    pthread_mutex_unlock(&s->cast_lock);
+    cast_release(&tmpl);
 }
 
-void sk__server_tell(sk__peer *p, sk_blob *b)
+void sk__server_tell(sk__peer *p, const void *text, size_t len)
 {
     sk_server *s = p->srv;
-    if (s->nshards == 1 || !p->conn) {
-        if (p->conn)
-            sk_conn_send_blob(p->conn, b);
-        else
-            sk__peer_send(p, sk_blob_data(b), sk_blob_len(b));
+    if (!p->conn) { /* a datagram: reply at once */
+        sk__peer_send(p, text, len);
         return;
     }
-    cast tmpl = {.only = p->id, .blob = b};
-    pthread_mutex_lock(&s->cast_lock);
-    tmpl.seq = s->cast_seq++;
-    post_cast(p->sh, &tmpl);
-    pthread_mutex_unlock(&s->cast_lock);
+    cast tmpl = {.only = p->id, .seq = UINT64_MAX - 1};
+    cast_encode(s, &tmpl, text, len);
+    if (s->nshards == 1) {
+        deliver(p->sh, &tmpl);
+    } else {
+        pthread_mutex_lock(&s->cast_lock);
+        tmpl.seq = s->cast_seq++;
+        post_cast(p->sh, &tmpl);
+        pthread_mutex_unlock(&s->cast_lock);
+    }
+    cast_release(&tmpl);
 }
 
 size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,

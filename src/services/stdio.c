@@ -12,56 +12,48 @@
 
 #define PENDING_MAX ((size_t)16 << 20) /* typed-ahead bytes kept for the first client */
 
+typedef struct line {
+    size_t len;
+    char text[];
+} line;
+
 typedef struct console {
     sk_server *srv;
     sk_reader *in;
-    sk_blob **pending; /* lines typed while nobody was connected */
+    line **pending; /* lines typed while nobody was connected */
     size_t npending, cappending, pending_bytes;
     int eof;
 } console;
 
-/* One line as a message: encoded with the output framing; raw gets "\n". */
-static sk_blob *line_blob(sk_server *s, const char *line, size_t len)
-{
-    sk_frame mode = sk__server_opts(s)->out_frame;
-    if (mode != SK_FRAME_RAW)
-        return sk_blob_frame(mode, line, len);
-    uint8_t *buf = sk__server_scratch(s, len + 1);
-    if (!buf)
-        return NULL;
-    memcpy(buf, line, len);
-    buf[len] = '\n';
-    return sk_blob_new(buf, len + 1);
-}
-
-static int keep_pending(console *c, sk_blob *b)
+static int keep_pending(console *c, const char *text, size_t len)
 {
     if (c->npending == c->cappending) {
         size_t cap = c->cappending ? c->cappending * 2 : 16;
-        sk_blob **v = realloc(c->pending, cap * sizeof *v);
+        line **v = realloc(c->pending, cap * sizeof *v);
         if (!v)
             return -ENOMEM;
         c->pending = v;
         c->cappending = cap;
     }
-    c->pending[c->npending++] = b;
-    c->pending_bytes += sk_blob_len(b);
-    if (c->pending_bytes > PENDING_MAX) /* resume when a client takes them */
-        if (c->in)
-            sk_reader_pause(c->in);
+    line *l = malloc(sizeof *l + len);
+    if (!l)
+        return -ENOMEM;
+    l->len = len;
+    memcpy(l->text, text, len);
+    c->pending[c->npending++] = l;
+    c->pending_bytes += len;
+    if (c->pending_bytes > PENDING_MAX && c->in) /* resume when a client takes them */
+        sk_reader_pause(c->in);
     return 0;
 }
 
-static void on_line(void *ud, const char *line, size_t len)
+/* One typed line is one message (raw output adds "\n"). */
+static void on_line(void *ud, const char *text, size_t len)
 {
     console *c = ud;
-    sk_blob *b = line_blob(c->srv, line, len);
-    if (!b)
+    if (sk_server_conn_count(c->srv) == 0 && keep_pending(c, text, len) == 0)
         return;
-    if (sk_server_conn_count(c->srv) == 0 && keep_pending(c, b) == 0)
-        return;
-    sk__server_broadcast(c->srv, 0, b, 0);
-    sk_blob_unref(b);
+    sk__server_broadcast(c->srv, 0, text, len, 0);
 }
 
 static void on_stdin_end(void *ud, int err)
@@ -70,14 +62,14 @@ static void on_stdin_end(void *ud, int err)
     c->eof = 1;
     if (err)
         sk__server_log(c->srv, "stdin: %s", sk_strerror(err));
-    sk__server_broadcast(c->srv, 0, NULL, 1); /* the clients see EOF after what was typed */
+    sk__server_broadcast(c->srv, 0, NULL, 0, 1); /* the clients see EOF after what was typed */
 }
 
 static void flush_pending(console *c, sk__peer *p)
 {
     for (size_t i = 0; i < c->npending; i++) {
-        sk_conn_send_blob(p->conn, c->pending[i]);
-        sk_blob_unref(c->pending[i]);
+        sk__server_tell(p, c->pending[i]->text, c->pending[i]->len);
+        free(c->pending[i]);
     }
     c->npending = 0;
     c->pending_bytes = 0;
@@ -97,8 +89,9 @@ static void stdio_open(sk__peer *p)
 static void stdio_message(sk__peer *p, const uint8_t *msg, size_t len)
 {
     const sk_server_opts *o = sk__server_opts(p->srv);
+    int framed = o->in_frame != SK_FRAME_RAW || p->dg || sk_conn_is_ws(p->conn);
     fwrite(msg, 1, len, stdout);
-    if ((o->in_frame != SK_FRAME_RAW || p->dg) && (len == 0 || msg[len - 1] != '\n'))
+    if (framed && (len == 0 || msg[len - 1] != '\n'))
         fputc('\n', stdout);
     fflush(stdout);
 }
@@ -132,7 +125,7 @@ static void stdio_fini(sk_server *s)
         return;
     sk_reader_free(c->in);
     for (size_t i = 0; i < c->npending; i++)
-        sk_blob_unref(c->pending[i]);
+        free(c->pending[i]);
     free(c->pending);
     free(c);
     sk__server_set_svc(s, NULL);

@@ -1,0 +1,419 @@
+/* wsconn.c — WebSocket on a connection (RFC 6455): the server answers the
+ * upgrade (or serves its page, 404, 426), the client sends it and checks the
+ * 101; then frames are decoded into messages, pings answered, and closes
+ * exchanged with a status code. The codecs in proto/ do the parsing. */
+#include "net/blob_int.h"
+#include "net/conn_int.h"
+#include "net/wsconn.h"
+#include "proto/http.h"
+#include "proto/utf8.h"
+#include "proto/ws.h"
+#include "proto/ws_handshake.h"
+#include "sockit/addr.h"
+#include "sockit/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
+
+typedef struct sk__ws {
+    const sk_ws_opts *o;
+    int state;
+    sk__ws_reader rd;
+    sk__outq held;          /* sent before the handshake finished */
+    char key[SK__WS_KEY_LEN + 1]; /* client: our Sec-WebSocket-Key */
+    char protocol[64];      /* the agreed subprotocol */
+    uint64_t rng;           /* client: mask keys (xorshift seeded from getrandom) */
+    sk_timer *ping;
+    int last_binary;        /* the peer's last data message was binary */
+} sk__ws;
+
+static int is_server(const sk__ws *ws) { return !ws->o->client; }
+
+/* ---- writing frames ---- */
+
+static void next_mask(sk__ws *ws, uint8_t key[4])
+{
+    uint64_t x = ws->rng;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ws->rng = x;
+    memcpy(key, &x, 4);
+}
+
+/* Queues one frame on q (the output, or the held queue). */
+static int put_frame(sk_conn *c, sk__outq *q, unsigned opcode, const void *p, size_t n)
+{
+    sk__ws *ws = c->ws;
+    uint8_t hdr[SK__WS_MAX_HEADER], key[4];
+    if (!is_server(ws))
+        next_mask(ws, key);
+    int h = sk__ws_write_header(hdr, true, opcode, n, is_server(ws) ? NULL : key);
+    if (h < 0)
+        return h;
+    uint8_t *dst = sk__outq_reserve(q, (size_t)h + n);
+    if (!dst)
+        return -ENOMEM;
+    memcpy(dst, hdr, (size_t)h);
+    if (n)
+        memcpy(dst + h, p, n);
+    if (!is_server(ws))
+        sk__ws_mask(dst + h, n, key, 0);
+    sk__outq_added(q, (size_t)h + n);
+    return q == &c->out ? sk__conn_after_queue(c) : 0;
+}
+
+static unsigned data_opcode(const sk__ws *ws, const void *msg, size_t len)
+{
+    if (ws->o->binary || ws->last_binary || !sk__utf8_valid(msg, len))
+        return SK__WS_BINARY;
+    return SK__WS_TEXT;
+}
+
+int sk__ws_send(sk_conn *c, const void *msg, size_t len)
+{
+    sk__ws *ws = c->ws;
+    if (ws->state > WS_OPEN)
+        return SK_ECLOSED;
+    if (len > c->max_frame)
+        return SK_EFRAMEBIG;
+    return put_frame(c, ws->state == WS_OPEN ? &c->out : &ws->held, data_opcode(ws, msg, len),
+                     msg, len);
+}
+
+int sk__ws_hold(sk_conn *c, sk_blob *b)
+{
+    return c->ws->state == WS_HANDSHAKE ? sk__outq_push(&c->ws->held, b) : SK_ECLOSED;
+}
+
+int sk__ws_is_open(const sk_conn *c) { return c->ws->state == WS_OPEN; }
+
+/* Sends a close frame (once) and closes the connection after it is out. */
+static void close_with(sk_conn *c, unsigned code, int err)
+{
+    sk__ws *ws = c->ws;
+    if (ws->state == WS_OPEN || ws->state == WS_CLOSING) {
+        uint8_t payload[SK__WS_MAX_CONTROL];
+        int n = sk__ws_close_payload(payload, code == SK__WS_CLOSE_NO_STATUS ? 0 : code, NULL, 0);
+        if (ws->state == WS_OPEN && n >= 0)
+            put_frame(c, &c->out, SK__WS_CLOSE, payload, (size_t)n);
+    }
+    ws->state = WS_DONE;
+    sk_conn_close(c, err);
+}
+
+/* ---- the opening handshake ---- */
+
+static void opened(sk_conn *c)
+{
+    sk__ws *ws = c->ws;
+    ws->state = WS_OPEN;
+    while (ws->held.n) { /* held messages go out first, in order */
+        sk_blob *b = ws->held.v[ws->held.head];
+        sk__outq_push(&c->out, b);
+        sk__outq_consume(&ws->held, sk_blob_len(b));
+    }
+    if (c->out.bytes)
+        sk__conn_after_queue(c);
+    if (ws->ping)
+        sk_timer_start(ws->ping, ws->o->ping_ms, ws->o->ping_ms);
+    if (c->cbs->on_open)
+        c->cbs->on_open(c, c->ud);
+}
+
+static int path_is(const sk__http_request *req, const char *want)
+{
+    size_t n = req->path_len;
+    const char *q = memchr(req->path, '?', n);
+    if (q)
+        n = (size_t)(q - req->path);
+    return strlen(want) == n && memcmp(req->path, want, n) == 0;
+}
+
+/* Answers a plain HTTP request (the page, 404 or 426) and closes. */
+static void answer_http(sk_conn *c, int status, const char *type, const char *body)
+{
+    char head[256];
+    const char *reason = status == 200   ? "OK"
+                         : status == 400 ? "Bad Request"
+                         : status == 404 ? "Not Found"
+                                         : "Upgrade Required";
+    size_t blen = strlen(body);
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+                     "Connection: close\r\n\r\n",
+                     status, reason, type, blen,
+                     status == 426 ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" : "");
+    sk_conn_write(c, head, (size_t)n);
+    sk_conn_write(c, body, blen);
+    c->ws->state = WS_DONE;
+    sk_conn_close(c, 0);
+}
+
+/* The page, with its WebSocket path filled in where it says
+ * __SOCKIT_WS_PATH__ (the path is visible ASCII; quotes and backslashes are
+ * escaped for the JavaScript string it lands in). */
+static void answer_page(sk_conn *c, const char *wspath)
+{
+    static const char token[] = "__SOCKIT_WS_PATH__";
+    const char *page = c->ws->o->page, *at = strstr(page, token);
+    if (!at) {
+        answer_http(c, 200, "text/html; charset=utf-8", page);
+        return;
+    }
+    char path[2 * SK_URL_PATH_MAX + 1];
+    size_t n = 0;
+    for (const char *p = wspath; *p && n < sizeof path - 2; p++) {
+        if (*p == '"' || *p == '\\' || *p == '<')
+            path[n++] = '\\';
+        path[n++] = *p;
+    }
+    size_t before = (size_t)(at - page), after = strlen(at + sizeof token - 1);
+    char *body = malloc(before + n + after + 1);
+    if (!body) {
+        sk__conn_finalize(c, -ENOMEM);
+        return;
+    }
+    memcpy(body, page, before);
+    memcpy(body + before, path, n);
+    memcpy(body + before + n, at + sizeof token - 1, after + 1);
+    answer_http(c, 200, "text/html; charset=utf-8", body);
+    free(body);
+}
+
+static void refuse_upgrade(sk_conn *c, sk__ws_hs why)
+{
+    char out[512];
+    int n = sk__ws_reject_response(out, sizeof out, why);
+    if (n > 0)
+        sk_conn_write(c, out, (size_t)n);
+    c->ws->state = WS_DONE;
+    sk_conn_close(c, SK_EWSHANDSHAKE);
+}
+
+static void accept_upgrade(sk_conn *c, const sk__http_request *req, const char *key, size_t klen)
+{
+    sk__ws *ws = c->ws;
+    const char *proto = NULL;
+    if (ws->o->accept_protocols) {
+        size_t n = 0;
+        while (ws->o->accept_protocols[n])
+            n++;
+        int i = sk__ws_pick_protocol(req, ws->o->accept_protocols, n);
+        proto = i >= 0 ? ws->o->accept_protocols[i] : NULL;
+    }
+    snprintf(ws->protocol, sizeof ws->protocol, "%s", proto ? proto : "");
+    char out[512];
+    int n = sk__ws_accept_response(out, sizeof out, key, klen, proto);
+    if (n < 0) {
+        refuse_upgrade(c, SK__WS_HS_BAD_KEY);
+        return;
+    }
+    sk_conn_write(c, out, (size_t)n);
+    opened(c);
+}
+
+static int origins_ok(const sk__ws *ws, const sk__http_request *req)
+{
+    size_t n = 0;
+    while (ws->o->origins && ws->o->origins[n])
+        n++;
+    return sk__ws_origin_allowed(req, ws->o->origins, n);
+}
+
+/* Server: one request head. Returns the bytes it took, 0 for "need more". */
+static size_t server_handshake(sk_conn *c, const uint8_t *buf, size_t len)
+{
+    sk__ws *ws = c->ws;
+    sk__http_request req;
+    int r = sk__http_parse_request((const char *)buf, len, &req);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        answer_http(c, 400, "text/plain", "bad request\n");
+        return len;
+    }
+    const char *key;
+    size_t klen;
+    sk__ws_hs why = sk__ws_check_request(&req, &key, &klen);
+    const char *wspath = ws->o->path ? ws->o->path : "/";
+    if (why == SK__WS_HS_NOT_UPGRADE && ws->o->page && path_is(&req, "/"))
+        answer_page(c, wspath);
+    else if (!path_is(&req, wspath))
+        answer_http(c, 404, "text/plain", "not found\n");
+    else if (why == SK__WS_HS_NOT_UPGRADE)
+        answer_http(c, 426, "text/plain", "this is a WebSocket endpoint\n");
+    else if (why != SK__WS_HS_OK)
+        refuse_upgrade(c, why);
+    else if (!origins_ok(ws, &req))
+        refuse_upgrade(c, SK__WS_HS_BAD_ORIGIN);
+    else
+        accept_upgrade(c, &req, key, klen);
+    return (size_t)r;
+}
+
+/* Client: the server's answer to our request. */
+static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
+{
+    sk__ws *ws = c->ws;
+    sk__http_response res;
+    int r = sk__http_parse_response((const char *)buf, len, &res);
+    if (r == 0)
+        return 0;
+    const char *proto = NULL;
+    size_t plen = 0;
+    if (r < 0 || sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen) !=
+                     SK__WS_HS_OK) {
+        ws->state = WS_DONE;
+        sk__conn_finalize(c, SK_EWSHANDSHAKE);
+        return len;
+    }
+    snprintf(ws->protocol, sizeof ws->protocol, "%.*s", (int)(plen < 63 ? plen : 63),
+             proto ? proto : "");
+    opened(c);
+    return (size_t)r;
+}
+
+/* ---- frames in ---- */
+
+static void on_event(sk_conn *c, const sk__ws_event *ev)
+{
+    sk__ws *ws = c->ws;
+    switch (ev->type) {
+    case SK__WS_EV_TEXT:
+    case SK__WS_EV_BINARY:
+        ws->last_binary = ev->type == SK__WS_EV_BINARY;
+        if (c->cbs->on_message)
+            c->cbs->on_message(c, ev->data, ev->len, c->ud);
+        break;
+    case SK__WS_EV_PING:
+        put_frame(c, &c->out, SK__WS_PONG, ev->data, ev->len);
+        break;
+    case SK__WS_EV_CLOSE: /* answer with the same code, then close */
+        close_with(c, ev->code, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+static size_t read_frames(sk_conn *c, uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (sk__conn_can_deliver(c) && c->ws->state == WS_OPEN) {
+        sk__ws_event ev;
+        ssize_t k = sk__ws_reader_next(&c->ws->rd, buf + off, len - off, &ev);
+        if (k < 0) {
+            close_with(c, sk__ws_close_code_for((int)k), (int)k);
+            return len;
+        }
+        off += (size_t)k;
+        if (ev.type == SK__WS_EV_NONE)
+            break;
+        on_event(c, &ev);
+    }
+    return c->ws->state == WS_OPEN ? off : len; /* after a close, input is ignored */
+}
+
+size_t sk__ws_input(sk_conn *c, uint8_t *buf, size_t len)
+{
+    sk__ws *ws = c->ws;
+    size_t off = 0;
+    if (ws->state == WS_HANDSHAKE) {
+        off = is_server(ws) ? server_handshake(c, buf, len) : client_handshake(c, buf, len);
+        if (ws->state == WS_HANDSHAKE)
+            return off;
+    }
+    if (ws->state != WS_OPEN)
+        return len;
+    return off + read_frames(c, buf + off, len - off);
+}
+
+void sk__ws_eof(sk_conn *c)
+{
+    sk__ws *ws = c->ws;
+    int r = ws->state == WS_OPEN ? sk__ws_reader_finish(&ws->rd, c->in.len) : 0;
+    sk__buf_free(&c->in);
+    if (c->state != C_OPEN)
+        return;
+    /* A FIN without a close frame is an abnormal closure (1006). */
+    sk_conn_close(c, ws->state == WS_OPEN ? (r ? r : SK_EWSNOCLOSE) : 0);
+}
+
+/* ---- lifecycle ---- */
+
+static void on_ping(sk_timer *t, void *ud)
+{
+    sk_conn *c = ud;
+    if (c->ws->state == WS_OPEN && c->state == C_OPEN)
+        put_frame(c, &c->out, SK__WS_PING, "sockit", 6);
+}
+
+int sk__ws_attach(sk_conn *c, const sk_ws_opts *o)
+{
+    sk__ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return -ENOMEM;
+    ws->o = o;
+    sk__ws_cfg cfg = {.mask = o->client ? SK__WS_MASK_FORBIDDEN : SK__WS_MASK_REQUIRED,
+                      .max_message = c->max_frame};
+    sk__ws_reader_init(&ws->rd, &cfg);
+    if (o->ping_ms && !(ws->ping = sk_timer_new(c->loop, on_ping, c))) {
+        free(ws);
+        return -ENOMEM;
+    }
+    c->ws = ws;
+    if (!o->client)
+        return 0;
+    char req[1024];
+    int n = -1;
+    if (sk__ws_make_key(ws->key) == 0 && sk__ws_random(&ws->rng, sizeof ws->rng) == 0)
+        n = sk__ws_client_request(req, sizeof req, o->host ? o->host : "localhost",
+                                  o->path ? o->path : "/", ws->key, o->protocols, NULL);
+    ws->rng |= 1;
+    if (n < 0 || sk_conn_write(c, req, (size_t)n) < 0) {
+        sk__ws_free(c);
+        return n == -EINVAL ? -EINVAL : -ENOMEM;
+    }
+    return 0;
+}
+
+void sk__ws_shutdown(sk_conn *c)
+{
+    close_with(c, SK__WS_CLOSE_NORMAL, 0);
+}
+
+void sk__ws_free(sk_conn *c)
+{
+    sk__ws *ws = c->ws;
+    if (!ws)
+        return;
+    sk__ws_reader_free(&ws->rd);
+    sk__outq_free(&ws->held);
+    sk_timer_free(ws->ping);
+    free(ws);
+    c->ws = NULL;
+}
+
+int sk_conn_is_ws(const sk_conn *c) { return c->ws != NULL; }
+
+const char *sk_conn_ws_protocol(const sk_conn *c) { return c->ws ? c->ws->protocol : ""; }
+
+sk_blob *sk_blob_ws(const void *msg, size_t len)
+{
+    uint8_t hdr[SK__WS_MAX_HEADER];
+    unsigned op = sk__utf8_valid(msg, len) ? SK__WS_TEXT : SK__WS_BINARY;
+    int h = sk__ws_write_header(hdr, true, op, len, NULL);
+    if (h < 0)
+        return NULL;
+    sk_blob *b = sk__blob_alloc((size_t)h + len);
+    if (!b)
+        return NULL;
+    memcpy(b->data, hdr, (size_t)h);
+    if (len)
+        memcpy(b->data + h, msg, len);
+    b->len = (size_t)h + len;
+    return b;
+}
