@@ -16,6 +16,7 @@ enum bench_err {
     BE_CONNECT_TIMEOUT,
     BE_CONNECT_RESET,
     BE_CONNECT_OTHER,
+    BE_HANDSHAKE, /* ws://: the WebSocket handshake was refused or broken */
     BE_RESET,   /* an established connection failed (reset, broken pipe, ...) */
     BE_CLOSED,  /* the server closed a connection before the end */
     BE_FRAME,   /* a reply broke the framing (too big, negative, truncated) */
@@ -32,6 +33,10 @@ typedef struct bench_cfg {
     sk_url url;
     const char *target;   /* the URL as typed */
     int dgram;            /* udp / unixgram: one message = one datagram */
+    int ws;               /* ws://: one message = one WebSocket message (binary) */
+    int whole;            /* replies arrive whole (a frame, a WebSocket message) */
+    sk_ws_opts ws_opts;   /* ws://: shared read-only by every connection */
+    char ws_host[SK_URL_HOST_MAX + 16]; /* its Host header, "[v6]:port" */
     sk_sockaddr addr;     /* stream target */
     sk_sockaddr *sources; /* --source-addrs, owned (freed by bench_config_free) */
     size_t nsources;
@@ -58,6 +63,7 @@ typedef struct bench_stats {
     uint64_t bytes_sent, bytes_received;
     uint64_t errors[BE_COUNT];
     int other_errno; /* first cause of BE_CONNECT_OTHER */
+    int hs_errno;    /* first cause of BE_HANDSHAKE */
     uint64_t t_start_ns, t_stop_ns, t_last_rx_ns, t_end_ns;
     histogram hist; /* reply latency in ns */
 } bench_stats;
@@ -69,7 +75,9 @@ typedef struct bench_slot {
     uint64_t tag;
 } bench_slot;
 
-enum { BC_IDLE, BC_CONNECTING, BC_UP, BC_CLOSING, BC_DONE, BC_ABANDONED };
+/* BC_HANDSHAKE: ws:// connected, upgrade request out, waiting for the answer
+ * (still counted in worker->connecting: paced and timed like a connect). */
+enum { BC_IDLE, BC_CONNECTING, BC_UP, BC_CLOSING, BC_DONE, BC_ABANDONED, BC_HANDSHAKE };
 enum { PH_RUN, PH_DRAIN, PH_CLOSE, PH_DONE };
 
 typedef struct bench_worker bench_worker;

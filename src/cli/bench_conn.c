@@ -7,7 +7,7 @@
 
 static const char *const kind_text[BE_COUNT] = {
     "connect refused", "connect timeout", "connect reset",
-    "connect failed",  "reset",           "closed by the server",
+    "connect failed",  "handshake failed", "reset",   "closed by the server",
     "frame error",     "send failed",     "lost",
     "duplicate",       "reordered",       "corrupt",
 };
@@ -22,6 +22,8 @@ void bc_count_error(bench_conn *c, int kind, int err)
     w->st.errors[kind]++;
     if (kind == BE_CONNECT_OTHER && !w->st.other_errno)
         w->st.other_errno = err;
+    if (kind == BE_HANDSHAKE && !w->st.hs_errno)
+        w->st.hs_errno = err;
     if (w->cfg->verbose)
         fprintf(stderr, "sockit: %s: connection %u: %s%s%s\n", w->cfg->target, c->id,
                 kind_text[kind], err ? ": " : "", err ? sk_strerror(err) : "");
@@ -49,6 +51,8 @@ void bc_done(bench_conn *c)
         return;
     if (c->state == BC_UP || c->state == BC_CLOSING)
         w->open--;
+    else if (c->state == BC_HANDSHAKE)
+        w->connecting--;
     bt_conn_ended(c);
     c->state = BC_DONE;
     if (c->failed)
@@ -72,6 +76,8 @@ void bc_fail(bench_conn *c, int kind, int err)
         bc_done(c);
     }
 }
+
+static void up(bench_conn *c);
 
 /* ---- stream callbacks ---- */
 
@@ -104,9 +110,33 @@ static void on_close(sk_conn *sc, int err, void *ud)
 {
     bench_conn *c = ud;
     c->conn = NULL;
-    if (err && err != SK_ETIMEOUT)
+    if (c->state == BC_HANDSHAKE) { /* a timeout was counted when it was aborted */
+        if (err != SK_ETIMEOUT)
+            bc_count_error(c, BE_HANDSHAKE, err ? err : SK_EWSHANDSHAKE);
+    } else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE)) {
+        bc_count_error(c, BE_CLOSED, 0); /* ws: the server closed (a close frame, or a FIN) */
+    } else if (err && err != SK_ETIMEOUT) {
         bc_count_error(c, is_frame_error(err) ? BE_FRAME : BE_RESET, err);
+    }
     bc_done(c);
+}
+
+/* ws://: the handshake is done; the connection counts as connected now. */
+static void on_open(sk_conn *sc, void *ud)
+{
+    bench_conn *c = ud;
+    bench_worker *w = c->w;
+    if (c->state != BC_HANDSHAKE)
+        return;
+    w->connecting--;
+    if (w->phase != PH_RUN) { /* too late to take part: a clean close */
+        c->state = BC_CLOSING;
+        w->open++;
+        sk_conn_shutdown(sc);
+    } else {
+        up(c);
+    }
+    bc_start_connects(w);
 }
 
 static const sk_conn_cbs conn_cbs = {
@@ -114,6 +144,7 @@ static const sk_conn_cbs conn_cbs = {
     .on_eof = on_eof,
     .on_read = on_read,
     .on_close = on_close,
+    .on_open = on_open,
 };
 
 /* ---- connecting ---- */
@@ -165,9 +196,13 @@ static void on_connected(int fd, int status, void *ud)
         sk_conn_opts co = {.in_frame = cfg->in_frame,
                            .out_frame = cfg->out_frame,
                            .max_frame = cfg->max_frame,
-                           .keep_reading = 1};
+                           .keep_reading = 1,
+                           .ws = cfg->ws ? &cfg->ws_opts : NULL};
         c->conn = sk_conn_new(w->loop, fd, &conn_cbs, &co, c);
-        if (c->conn) {
+        if (c->conn && cfg->ws) {
+            c->state = BC_HANDSHAKE; /* on_open or on_close follows */
+            w->connecting++;
+        } else if (c->conn) {
             up(c);
         } else {
             bc_count_error(c, BE_CONNECT_OTHER, -errno);

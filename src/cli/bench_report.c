@@ -8,11 +8,11 @@
 /* Names of the error kinds: for people, and as JSON keys. */
 static const char *const err_human[BE_COUNT] = {
     "connect refused",     "connect timeout",   "connect reset",     "connect failed",
-    "reset after connect", "closed by server",  "frame error",       "send failed",
+    "handshake failed",    "reset after connect", "closed by server",  "frame error",       "send failed",
     "verify: lost",        "verify: duplicate", "verify: reordered", "verify: corrupt",
 };
 static const char *const err_json[BE_COUNT] = {
-    "connect_refused",  "connect_timeout", "connect_reset", "connect_other", "reset",
+    "connect_refused",  "connect_timeout", "connect_reset", "connect_other", "handshake", "reset",
     "closed_by_server", "frame",           "send",          "lost",          "dup",
     "reorder",          "corrupt",
 };
@@ -31,6 +31,8 @@ void bench_merge(bench_stats *dst, const bench_stats *src)
         dst->errors[k] += src->errors[k];
     if (!dst->other_errno)
         dst->other_errno = src->other_errno;
+    if (!dst->hs_errno)
+        dst->hs_errno = src->hs_errno;
     if (first || src->t_start_ns < dst->t_start_ns)
         dst->t_start_ns = src->t_start_ns;
     if (src->t_end_ns > dst->t_end_ns)
@@ -89,6 +91,8 @@ static void print_setup(FILE *f, const bench_cfg *cfg)
             cfg->conns == 1 ? "" : "s", cfg->threads, cfg->threads == 1 ? "" : "s", cfg->size);
     if (cfg->dgram)
         fputs("datagrams", f);
+    else if (cfg->ws)
+        fputs("ws binary messages", f);
     else if (cfg->in_frame == cfg->out_frame)
         fprintf(f, "%s framing", sk_frame_name(cfg->out_frame));
     else
@@ -111,6 +115,8 @@ static void print_errors(FILE *f, const bench_cfg *cfg, const bench_stats *st)
         fprintf(f, "%s%s: %llu", lead, err_human[k], (unsigned long long)st->errors[k]);
         if (k == BE_CONNECT_OTHER && st->other_errno)
             fprintf(f, " (first: %s)", sk_strerror(st->other_errno));
+        if (k == BE_HANDSHAKE && st->hs_errno)
+            fprintf(f, " (first: %s)", sk_strerror(st->hs_errno));
         fputc('\n', f);
         lead = "               ";
         any = 1;
@@ -177,7 +183,7 @@ static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
     fputs("{\n  \"target\": ", f);
     json_string(f, cfg->target);
     fprintf(f, ",\n  \"transport\": \"%s\",\n  \"frame\": \"%s\",\n", schemes[cfg->url.scheme],
-            cfg->dgram ? "datagram" : sk_frame_name(cfg->out_frame));
+            cfg->dgram ? "datagram" : cfg->ws ? "ws" : sk_frame_name(cfg->out_frame));
     fprintf(f,
             "  \"size\": %zu,\n  \"depth\": %u,\n  \"threads\": %u,\n  \"rate\": %.3f,\n"
             "  \"verify\": %s,\n",

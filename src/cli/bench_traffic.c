@@ -225,13 +225,13 @@ static void raw_complete(bench_conn *c)
     reply(c, hv, id, seq, ok);
 }
 
-/* Stream data: a frame is one reply; raw bytes complete a reply every
+/* Stream data: a frame (or WebSocket message) is one reply; raw bytes complete a reply every
  * `size` bytes, however the stream was split or merged. */
 void bt_on_stream(bench_conn *c, const uint8_t *msg, size_t len)
 {
     bench_worker *w = c->w;
     const bench_cfg *cfg = w->cfg;
-    if (cfg->in_frame != SK_FRAME_RAW) {
+    if (cfg->whole) { /* a frame, or a WebSocket message */
         w->st.bytes_received += len + cfg->over_in;
         reply_whole(c, msg, len);
         return;

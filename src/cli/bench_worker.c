@@ -72,6 +72,9 @@ static void give_up(bench_worker *w)
             w->abandoned++;
             bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
             w->st.conns_failed++;
+        } else if (c->state == BC_HANDSHAKE && c->conn) {
+            bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
+            sk_conn_abort(c->conn, SK_ETIMEOUT); /* on_close: bc_done */
         } else if (c->state == BC_CLOSING && c->conn) {
             sk_conn_abort(c->conn, SK_ETIMEOUT);
         }
@@ -97,14 +100,18 @@ static void connect_timeouts(bench_worker *w, uint64_t now_ms)
 {
     for (uint32_t i = w->scan_from; i < w->next_connect; i++) {
         bench_conn *c = &w->conns[i];
-        if (c->state == BC_CONNECTING) {
+        if (c->state == BC_CONNECTING || (c->state == BC_HANDSHAKE && !c->failed)) {
             if (now_ms - c->connect_ms < w->cfg->timeout_ms)
                 break; /* later ones started later */
-            c->state = BC_ABANDONED;
-            w->connecting--;
-            w->abandoned++;
             bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
-            w->st.conns_failed++;
+            if (c->state == BC_HANDSHAKE) { /* connect + handshake took too long */
+                sk_conn_abort(c->conn, SK_ETIMEOUT); /* on_close: bc_done */
+            } else {
+                c->state = BC_ABANDONED;
+                w->connecting--;
+                w->abandoned++;
+                w->st.conns_failed++;
+            }
         }
         if (i == w->scan_from)
             w->scan_from++;

@@ -3,6 +3,7 @@
 #include "cli/options.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,6 +140,15 @@ static int set_ws_protocol(cli_opts *o, const char *v)
 static int set_ws_origin(cli_opts *o, const char *v) { return add_to(o->ws_origins, &o->nws_origins, v); }
 static int set_ws_ping(cli_opts *o, const char *v) { return parse_secs(v, &o->ws_ping_secs); }
 static int set_binary(cli_opts *o, const char *v) { return o->binary = 1, 0; }
+/* CPUs this process may run on (taskset counts), for the default --threads. */
+static int cpus_allowed(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static int set_threads(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->threads); }
 static int set_workers(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->workers); }
 /* ---- bench ---- */
@@ -354,7 +364,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
     o->drain_secs = 5;
     o->wait_secs = 2;
     o->exec_timeout_secs = 10;
-    o->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus_allowed();
     if (o->threads < 1 || o->threads > 64)
         o->threads = o->threads < 1 ? 1 : 64;
     o->workers = 1;
@@ -407,7 +417,10 @@ static const char *usage_line(unsigned cmd)
                "  Load test: many connections send messages and time the echoed replies\n"
                "  (closed loop, or open loop with --rate). Reports connections, messages,\n"
                "  msgs/s, MB/s, latency percentiles and errors by kind. Exit status 0 ok,\n"
-               "  1 when a connection failed or --verify found errors, 2 usage.\n";
+               "  1 when a connection failed or --verify found errors, 2 usage.\n"
+               "  ws://HOST:PORT/PATH: each connection does the WebSocket handshake first\n"
+               "  (a refused one counts as 'handshake failed'); each message is one binary\n"
+               "  WebSocket message and one reply (--frame does not apply).\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"

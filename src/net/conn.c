@@ -180,13 +180,23 @@ static void on_peer_eof(sk_conn *c)
     process_buffered(c);
 }
 
+static int write_out(sk_conn *c);
+
+/* The replies to one read go out in one write right after it (not at the
+ * end of the iteration), so their buffer is released while still hot. */
+static void flush_now(sk_conn *c)
+{
+    if (c->state != C_CLOSED && c->out.bytes && !c->write_blocked)
+        write_out(c);
+}
+
 static void do_read(sk_conn *c)
 {
     int shared = c->in.len == 0;
     uint8_t *dst = c->loop->rdbuf;
     size_t cap = SK_RDBUF_SIZE;
     if (!shared) {
-        dst = sk__buf_reserve(&c->in, 16384);
+        dst = sk__buf_reserve(&c->in, SK_RDBUF_SIZE); /* a partial frame: read as much */
         if (!dst) {
             sk__conn_finalize(c, -ENOMEM);
             return;
@@ -212,12 +222,13 @@ static void do_read(sk_conn *c)
     if (!shared) {
         sk__buf_added(&c->in, (size_t)n);
         process_buffered(c);
-        return;
+    } else {
+        size_t used = deliver(c, dst, (size_t)n);
+        if (c->state == C_OPEN && used < (size_t)n &&
+            sk__buf_append(&c->in, dst + used, (size_t)n - used) < 0)
+            sk__conn_finalize(c, -ENOMEM);
     }
-    size_t used = deliver(c, dst, (size_t)n);
-    if (c->state == C_OPEN && used < (size_t)n &&
-        sk__buf_append(&c->in, dst + used, (size_t)n - used) < 0)
-        sk__conn_finalize(c, -ENOMEM);
+    flush_now(c);
 }
 
 /* Writes queued output until done or EAGAIN. Returns -1 if c was closed. */

@@ -10,13 +10,20 @@ static sk_blob *at(const sk__outq *q, uint32_t i) { return q->v[(q->head + i) % 
 
 static int grow(sk__outq *q)
 {
-    uint32_t cap = q->cap ? q->cap * 2 : 4;
+    if (q->cap == 0) { /* the first blobs live inline */
+        q->v = q->inl;
+        q->cap = SK__OUTQ_INLINE;
+        q->head = 0;
+        return 0;
+    }
+    uint32_t cap = q->cap * 2;
     sk_blob **v = malloc(cap * sizeof *v);
     if (!v)
         return -ENOMEM;
     for (uint32_t i = 0; i < q->n; i++)
         v[i] = at(q, i);
-    free(q->v);
+    if (q->v != q->inl)
+        free(q->v);
     q->v = v;
     q->cap = cap;
     q->head = 0;
@@ -99,6 +106,7 @@ void sk__outq_free(sk__outq *q)
 {
     for (uint32_t i = 0; i < q->n; i++)
         sk_blob_unref(at(q, i));
-    free(q->v);
+    if (q->v != q->inl)
+        free(q->v);
     *q = (sk__outq){0};
 }

@@ -10,8 +10,11 @@
 
 #include "sockit/conn.h"
 
+#define SK__OUTQ_INLINE 2
+
 typedef struct sk__outq {
-    sk_blob **v;   /* ring of blobs, oldest at head */
+    sk_blob **v;   /* ring of blobs, oldest at head: inl, or malloc'd when it grows */
+    sk_blob *inl[SK__OUTQ_INLINE]; /* the ring while it is small: no allocation */
     uint32_t head, n, cap;
     size_t off;    /* bytes of v[head] already written */
     size_t bytes;  /* bytes queued and not yet written */

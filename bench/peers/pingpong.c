@@ -1,0 +1,369 @@
+/* pingpong.c — the loader ceiling for bench/: one epoll thread, N connections
+ * with D messages of S bytes in flight each; prints msgs/s as one JSON line. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RDBUF (64 * 1024)
+#define MAX_EVENTS 256
+
+/* One connection: byte counters, messages owed to the wire, frame parsing. */
+typedef struct pconn {
+    int fd, dead, want_out;
+    uint64_t sent, rcvd, owed, done;
+    uint8_t hdr[4];
+    uint32_t hdr_have;
+    uint64_t body_left;
+} pconn;
+
+typedef struct opts {
+    const char *host;
+    int port, conns, depth, framed, pid, sync;
+    size_t size;
+    double secs, warmup;
+    uint64_t count;
+} opts;
+
+/* Counters of the whole run; sending stops when the drain begins. */
+typedef struct stats {
+    uint64_t msgs, errors;
+    int sending;
+} stats;
+
+static opts o = {.warmup = 0.5};
+static stats st = {.sending = 1};
+static pconn *pc;
+static uint8_t *txbuf;
+static size_t wire, txlen;
+static int epfd;
+static uint8_t rdbuf[RDBUF];
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: pingpong HOST PORT CONNS DEPTH SIZE SECONDS [--frame raw|len32be]\n"
+            "       [--pid SERVER_PID] [--warmup SECS] [--count MESSAGES]\n"
+            "       [--sync]\n"
+            "--sync: print \"ready\" once connected, then wait for a line on stdin before\n"
+            "sending and for end of stdin before closing (lets a tracer attach in between)\n");
+    return 2;
+}
+
+/* Returns how many arguments the flag at argv[i] took, or -1. */
+static int parse_flag(char **argv, int i, int argc)
+{
+    if (!strcmp(argv[i], "--sync"))
+        return o.sync = 1;
+    if (i + 1 >= argc)
+        return -1;
+    const char *f = argv[i], *v = argv[i + 1];
+    if (!strcmp(f, "--frame") && (!strcmp(v, "raw") || !strcmp(v, "len32be")))
+        o.framed = !strcmp(v, "len32be");
+    else if (!strcmp(f, "--pid"))
+        o.pid = atoi(v);
+    else if (!strcmp(f, "--warmup"))
+        o.warmup = atof(v);
+    else if (!strcmp(f, "--count"))
+        o.count = strtoull(v, NULL, 10);
+    else
+        return -1;
+    return 2;
+}
+
+static int parse(int argc, char **argv)
+{
+    if (argc < 7)
+        return -1;
+    o.host = argv[1];
+    o.port = atoi(argv[2]);
+    o.conns = atoi(argv[3]);
+    o.depth = atoi(argv[4]);
+    o.size = strtoul(argv[5], NULL, 10);
+    o.secs = atof(argv[6]);
+    for (int i = 7, n; i < argc; i += n)
+        if ((n = parse_flag(argv, i, argc)) < 0)
+            return -1;
+    if (o.conns < 1 || o.depth < 1 || o.size < 1 || o.size > (1u << 24) || o.secs <= 0)
+        return -1;
+    return 0;
+}
+
+/* depth messages back to back: the most that is ever owed to one socket. */
+static int build_tx(void)
+{
+    wire = o.size + (o.framed ? 4 : 0);
+    txlen = wire * (size_t)o.depth;
+    txbuf = malloc(txlen);
+    if (!txbuf)
+        return -1;
+    for (size_t i = 0; i < txlen; i++)
+        txbuf[i] = (uint8_t)('a' + i % 26);
+    for (int m = 0; o.framed && m < o.depth; m++) {
+        uint32_t be = htonl((uint32_t)o.size);
+        memcpy(txbuf + (size_t)m * wire, &be, 4);
+    }
+    return 0;
+}
+
+static int dial(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || inet_pton(AF_INET, o.host, &a.sin_addr) != 1)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static void set_out(int i, int on)
+{
+    if (pc[i].want_out == on)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0u), .data.u32 = (uint32_t)i};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, pc[i].fd, &ev);
+    pc[i].want_out = on;
+}
+
+static void kill_conn(int i)
+{
+    if (pc[i].dead)
+        return;
+    pc[i].dead = 1;
+    st.errors++;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, pc[i].fd, NULL);
+}
+
+/* Writes what is owed from the repeating tx pattern until done or EAGAIN. */
+static void flush(int i)
+{
+    pconn *c = &pc[i];
+    while (c->owed && !c->dead) {
+        size_t off = (size_t)(c->sent % wire);
+        size_t n = txlen - off < c->owed ? txlen - off : (size_t)c->owed;
+        ssize_t w = write(c->fd, txbuf + off, n);
+        if (w < 0 && errno == EAGAIN)
+            break;
+        if (w <= 0) {
+            kill_conn(i);
+            return;
+        }
+        c->sent += (uint64_t)w;
+        c->owed -= (uint64_t)w;
+    }
+    set_out(i, c->owed > 0);
+}
+
+/* len32be: walks echoed frames, checking each header; returns frames done. */
+static uint64_t frames_in(pconn *c, const uint8_t *p, size_t n)
+{
+    uint64_t k = 0;
+    while (n) {
+        if (c->body_left) {
+            size_t t = c->body_left < n ? (size_t)c->body_left : n;
+            c->body_left -= t;
+            p += t;
+            n -= t;
+            k += c->body_left == 0;
+            continue;
+        }
+        c->hdr[c->hdr_have++] = *p++;
+        n--;
+        if (c->hdr_have < 4)
+            continue;
+        uint32_t be;
+        memcpy(&be, c->hdr, 4);
+        c->hdr_have = 0;
+        c->body_left = ntohl(be);
+        st.errors += c->body_left != o.size;
+    }
+    return k;
+}
+
+static uint64_t messages_in(pconn *c, const uint8_t *p, size_t n)
+{
+    if (o.framed)
+        return frames_in(c, p, n);
+    uint64_t k = c->rcvd / wire - c->done;
+    c->done += k;
+    return k;
+}
+
+static void on_readable(int i)
+{
+    pconn *c = &pc[i];
+    ssize_t n = read(c->fd, rdbuf, sizeof rdbuf);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0 || c->rcvd + (uint64_t)n > c->sent) { /* closed, or more than we sent */
+        kill_conn(i);
+        return;
+    }
+    c->rcvd += (uint64_t)n;
+    uint64_t k = messages_in(c, rdbuf, (size_t)n);
+    st.msgs += k;
+    if (!st.sending)
+        return;
+    c->owed += k * wire;
+    flush(i);
+}
+
+/* --sync: says what (if anything) on stdout, then waits for a line on stdin. */
+static int wait_line(const char *what)
+{
+    char line[64];
+    if (what)
+        fputs(what, stdout);
+    fflush(stdout);
+    return fgets(line, sizeof line, stdin) ? 0 : -1;
+}
+
+static int open_all(void)
+{
+    pc = calloc((size_t)o.conns, sizeof *pc);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (!pc || epfd < 0)
+        return -1;
+    for (int i = 0; i < o.conns; i++) {
+        pc[i].fd = dial();
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (pc[i].fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, pc[i].fd, &ev) < 0)
+            return -1;
+    }
+    if (o.sync && wait_line("ready\n") < 0)
+        return -1;
+    for (int i = 0; i < o.conns; i++) {
+        pc[i].owed = txlen;
+        flush(i);
+    }
+    return 0;
+}
+
+/* Runs the loop until the deadline (or, with --count, until stop_at msgs). */
+static void run_until(double deadline, uint64_t stop_at)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    for (;;) {
+        double left = deadline - now();
+        if (left <= 0 || (stop_at && st.msgs >= stop_at))
+            return;
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, (int)(left * 1000) + 1);
+        for (int j = 0; j < n; j++) {
+            int i = (int)evs[j].data.u32;
+            if (evs[j].events & EPOLLOUT)
+                flush(i);
+            if (!pc[i].dead && (evs[j].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+                on_readable(i);
+        }
+    }
+}
+
+static int all_echoed(void)
+{
+    for (int i = 0; i < o.conns; i++)
+        if (!pc[i].dead && pc[i].rcvd != pc[i].sent)
+            return 0;
+    return 1;
+}
+
+/* Stops sending and waits (up to 2 s) for every byte sent to come back. */
+static void drain(void)
+{
+    st.sending = 0;
+    double end = now() + 2.0;
+    while (!all_echoed() && now() < end)
+        run_until(now() + 0.05, 0);
+    for (int i = 0; i < o.conns; i++)
+        st.errors += !pc[i].dead && pc[i].rcvd != pc[i].sent;
+}
+
+/* Server CPU time (utime + stime of all its threads) in microseconds. */
+static long long server_cpu_us(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", o.pid);
+    FILE *f = o.pid ? fopen(path, "r") : NULL;
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, stt = 0;
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+        return -1;
+    return (long long)((ut + stt) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+static long long self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+static void report(uint64_t msgs, double secs, long long srv_us, long long self_us)
+{
+    uint64_t sent = 0, rcvd = 0;
+    for (int i = 0; i < o.conns; i++) {
+        sent += pc[i].sent;
+        rcvd += pc[i].rcvd;
+    }
+    printf("{\"msgs\": %llu, \"secs\": %.6f, \"msgs_per_sec\": %.1f, \"errors\": %llu, "
+           "\"conns\": %d, \"depth\": %d, \"size\": %zu, \"frame\": \"%s\", "
+           "\"bytes_sent\": %llu, \"bytes_rcvd\": %llu, \"server_cpu_us\": %lld, "
+           "\"loader_cpu_us\": %lld}\n",
+           (unsigned long long)msgs, secs, secs > 0 ? (double)msgs / secs : 0.0,
+           (unsigned long long)st.errors, o.conns, o.depth, o.size, o.framed ? "len32be" : "raw",
+           (unsigned long long)sent, (unsigned long long)rcvd, srv_us, self_us);
+}
+
+int main(int argc, char **argv)
+{
+    if (parse(argc, argv) < 0)
+        return usage();
+    signal(SIGPIPE, SIG_IGN);
+    if (build_tx() < 0 || open_all() < 0) {
+        fprintf(stderr, "pingpong: cannot connect to %s:%d: %s\n", o.host, o.port, strerror(errno));
+        return 1;
+    }
+    run_until(now() + o.warmup, 0);
+    uint64_t m0 = st.msgs;
+    long long s0 = server_cpu_us(), l0 = self_cpu_us();
+    double t0 = now();
+    run_until(t0 + o.secs, o.count ? m0 + o.count : 0);
+    double t1 = now();
+    long long s1 = server_cpu_us(), l1 = self_cpu_us();
+    uint64_t msgs = st.msgs - m0;
+    drain();
+    report(msgs, t1 - t0, s0 < 0 || s1 < 0 ? -1 : s1 - s0, l1 - l0);
+    if (o.sync) /* connections stay open until the tracer has stopped */
+        wait_line(NULL);
+    return st.errors ? 1 : 0;
+}

@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""run.py — runs sockit's echo benchmark side by side with peer servers.
+
+Servers are pinned to CPU 0 and the loader to CPU 1; every round runs each
+server of a scenario once, in the same order (A B C D A B C D ...), and the
+table quotes medians over rounds. See bench/README.md for what each number
+means.
+"""
+import argparse
+import atexit
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BUILD = os.path.join(HERE, "build")
+HOST = "127.0.0.1"
+SERVER_CPU, LOADER_CPU = "0", "1"
+
+# A server is a name and a function (port) -> argv. "frame" is what the
+# ping-pong loader must speak to it. sockit gets --nodelay (the peers set
+# TCP_NODELAY) and, when it has the option, --threads 1 like the peers; the
+# "sockit-default" row keeps sockit's default thread count.
+def sockit_argv(sockit, frame, extra):
+    def argv(port):
+        a = [sockit, "serve", "echo", "tcp://%s:%d" % (HOST, port), "--nodelay"] + extra
+        return a + (["--frame", frame] if frame != "raw" else [])
+    return argv
+
+
+def peer_argv(binary):
+    return lambda port: [os.path.join(BUILD, binary), HOST, str(port)]
+
+
+def servers(sockit, one_thread):
+    return {
+        "sockit": (sockit_argv(sockit, "raw", one_thread), "raw"),
+        "sockit-default": (sockit_argv(sockit, "raw", []), "raw"),
+        "sockit-len32be": (sockit_argv(sockit, "len32be", one_thread), "len32be"),
+        "libuv": (peer_argv("uv_echo"), "raw"),
+        "libevent": (peer_argv("event_echo"), "raw"),
+        "epoll": (peer_argv("epoll_echo"), "raw"),
+        "epoll-len32be": (peer_argv("epoll_echo"), "len32be"),
+    }
+
+
+RAW = ["sockit", "sockit-default", "libuv", "libevent", "epoll"]
+FRAMED = ["sockit-len32be", "sockit", "epoll-len32be"]
+SCENARIOS = [  # name, conns, depth, size, servers
+    ("raw-64-d1", 100, 1, 64, RAW),
+    ("raw-64-d16", 100, 16, 64, RAW),
+    ("raw-16k-d4", 10, 4, 16384, RAW),
+    ("framed-64-d1", 100, 1, 64, FRAMED),
+    ("framed-64-d16", 100, 16, 64, FRAMED),
+    ("framed-16k-d4", 10, 4, 16384, FRAMED),
+    ("loader-64-d1", 100, 1, 64, ["pingpong", "sockit-bench"]),
+    ("loader-64-d16", 100, 16, 64, ["pingpong", "sockit-bench"]),
+]
+
+# ---------------------------------------------------------------- processes
+
+LIVE = []  # every process we started; killed on exit
+TMP = None  # a temporary directory for strace/perf/callgrind outputs, made by main()
+
+
+def spawn(argv, **kw):
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    LIVE.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, wait=3.0):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    if p in LIVE:
+        LIVE.remove(p)
+
+
+def kill_all():
+    for p in list(LIVE):
+        stop(p, signal.SIGKILL, 1.0)
+    if TMP:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def on_signal(sig, frame):
+    kill_all()
+    sys.exit(130)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, p, timeout=5.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if p.poll() is not None:
+            return False
+        try:
+            socket.create_connection((HOST, port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def start_server(name, table, tag=""):
+    argv_of, frame = table[name]
+    for _ in range(3):  # a free port can be taken between probe and bind
+        port = free_port()
+        err = tempfile.TemporaryFile()
+        p = spawn(["taskset", "-c", SERVER_CPU] + argv_of(port),
+                  stdout=subprocess.DEVNULL, stderr=err)
+        if wait_listening(port, p):
+            return p, port, frame
+        stop(p, signal.SIGKILL)
+        err.seek(0)
+        sys.stderr.write("server %s did not start%s: %s\n" % (name, tag, err.read().decode()[-500:]))
+    raise SystemExit("cannot start server %s" % name)
+
+# ---------------------------------------------------------------- loaders
+
+
+def pingpong(port, sc, frame, secs, pid, extra=()):
+    _, conns, depth, size, _ = sc
+    argv = ["taskset", "-c", LOADER_CPU, os.path.join(BUILD, "pingpong"), HOST, str(port),
+            str(conns), str(depth), str(size), str(secs), "--frame", frame, "--pid", str(pid)]
+    out = subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=secs + 60)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise RuntimeError("pingpong failed (%d): %s %s" % (out.returncode, out.stdout, out.stderr.strip()))
+
+
+def sockit_bench_available(sockit):
+    r = subprocess.run([sockit, "bench", "--help"], capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def cpu_us(pid):
+    """utime + stime of a process (all threads), in microseconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def find_rate(obj):
+    """The msgs/s figure in sockit bench's JSON, wherever it is nested."""
+    if not isinstance(obj, dict):
+        return None
+    for k, v in obj.items():
+        if isinstance(v, (int, float)) and re.fullmatch(
+                r"(msgs?|messages|replies)_?(per_?sec(ond)?|per_?s|/s|_s|ps)", k.lower()):
+            return float(v)
+    for v in obj.values():
+        r = find_rate(v)
+        if r is not None:
+            return r
+    return None
+
+
+def sockit_bench(sockit, port, sc, secs, pid):
+    """Drives a server with `sockit bench` (one thread, like pingpong); returns
+    the same keys as pingpong. Tries -d 4s, then -d 4 if that is a usage error."""
+    _, conns, depth, size, _ = sc
+    h = subprocess.run([sockit, "bench", "--help"], capture_output=True, text=True)
+    opts = [o for o in (["--threads", "1"], ["--nodelay"]) if o[0] in h.stdout + h.stderr]
+    extra = [a for o in opts for a in o]
+    for dur in ("%gs" % secs, "%g" % secs):
+        jf = os.path.join(TMP, "sockit-bench.json")
+        argv = ["taskset", "-c", LOADER_CPU, sockit, "bench", "tcp://%s:%d" % (HOST, port),
+                "-c", str(conns), "--depth", str(depth), "--size", str(size),
+                "-d", dur, "--json", jf] + extra
+        err = tempfile.TemporaryFile(dir=TMP)
+        out = tempfile.TemporaryFile(dir=TMP)
+        s0, t0 = cpu_us(pid), time.time()
+        p = spawn(argv, stdout=out, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        t1, s1 = time.time(), cpu_us(pid)
+        LIVE.remove(p)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 2:
+            break
+    try:
+        doc = json.load(open(jf))
+    except (OSError, ValueError):
+        doc = {}
+    rate = find_rate(doc)
+    if rate is None:  # no JSON: take the report's "NNN msgs/s"
+        out.seek(0)
+        m = re.search(r"([0-9.]+) msgs/s", out.read().decode(errors="replace"))
+        rate = float(m.group(1)) if m else None
+    msgs = (doc.get("messages") or {}).get("received") if isinstance(doc.get("messages"), dict) else None
+    errs = doc.get("errors")
+    errs = sum(v for v in errs.values() if isinstance(v, int)) if isinstance(errs, dict) else 0
+    if code != 0 or rate is None:
+        err.seek(0)
+        why = err.read().decode(errors="replace")[-300:].strip() or "no msgs/s in its --json file or report"
+        raise RuntimeError("sockit bench failed (status %d): %s" % (code, why))
+    return {"msgs": msgs or rate * (t1 - t0), "secs": t1 - t0, "msgs_per_sec": rate, "errors": errs,
+            "server_cpu_us": s1 - s0, "loader_cpu_us": (ru.ru_utime + ru.ru_stime) * 1e6,
+            "argv": argv, "note": "CPU windows include sockit bench's connect and drain phases"}
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def measure(name, table, sc, args):
+    p, port, frame = start_server(name, table)
+    try:
+        return pingpong(port, sc, frame, args.secs, p.pid, ["--warmup", str(args.warmup)])
+    finally:
+        stop(p)
+
+
+def measure_loader(name, table, sc, args):
+    p, port, _ = start_server("epoll", table)
+    try:
+        if name == "pingpong":
+            return pingpong(port, sc, "raw", args.secs, p.pid, ["--warmup", "0"])
+        return sockit_bench(args.sockit, port, sc, args.secs, p.pid)
+    finally:
+        stop(p)
+
+
+def synced_count(port, sc, frame, pid, count, before, after):
+    """A --sync pingpong run of count messages: before() runs once every
+    connection is accepted, after() once the echoes are in but before the
+    connections close, so both setup and teardown stay out of the count."""
+    _, conns, depth, size, _ = sc
+    argv = ["taskset", "-c", LOADER_CPU, os.path.join(BUILD, "pingpong"), HOST, str(port),
+            str(conns), str(depth), str(size), "600", "--frame", frame, "--pid", str(pid),
+            "--warmup", "0", "--count", str(count), "--sync"]
+    p = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        if p.stdout.readline().strip() != "ready":
+            raise SystemExit("pingpong --sync: no ready line")
+        before()
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        res = json.loads(p.stdout.readline())
+        after()
+    finally:
+        p.stdin.close()
+        p.wait(30)
+        LIVE.remove(p)
+    wire = size + (4 if frame == "len32be" else 0)
+    return res["bytes_rcvd"] / wire  # every message the server echoed
+
+
+def attach(tool_argv):
+    """Starts strace/perf attached to a process; returns once it is attached."""
+    err = os.path.join(TMP, "attach.log")
+    with open(err, "w") as ef:
+        t = spawn(tool_argv, stdout=subprocess.DEVNULL, stderr=ef)
+    end = time.time() + 5
+    if tool_argv[0] == "perf":
+        time.sleep(0.5)  # perf prints nothing when attached
+    while tool_argv[0] == "strace" and "attached" not in open(err).read() and time.time() < end:
+        time.sleep(0.05)
+    return t
+
+
+def parse_strace(path):
+    calls = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 5 and f[-1] not in ("syscall", "total") and f[0][0].isdigit():
+            calls[f[-1]] = int(f[3])
+    return calls
+
+
+def parse_perf(path):
+    for line in open(path):
+        f = line.strip().split(",")
+        if len(f) > 2 and "sys_enter" in line and f[0].strip().isdigit():
+            return int(f[0])
+    return None
+
+
+def counted_run(name, table, sc, args, tool):
+    """Syscalls of the server (all threads) while it echoes args.count messages."""
+    p, port, frame = start_server(name, table)
+    out = os.path.join(TMP, "%s-%s-%s.txt" % (sc[0], name, tool))
+    if tool == "strace":
+        argv = ["strace", "-c", "-f", "-o", out, "-p", str(p.pid)]
+    else:
+        argv = ["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", out, "-p", str(p.pid)]
+    tracer = []
+    try:
+        handled = synced_count(port, sc, frame, p.pid, args.count,
+                               lambda: tracer.append(attach(argv)),
+                               lambda: stop(tracer[0], signal.SIGINT, 30))
+    finally:
+        for t in tracer:
+            stop(t, signal.SIGINT, 30)
+        stop(p)
+    if tool == "strace":
+        calls = parse_strace(out)
+        return {"msgs": handled, "calls": calls, "per_msg": sum(calls.values()) / handled}
+    n = parse_perf(out)
+    return {"msgs": handled, "per_msg": n / handled if n else None}
+
+
+def callgrind_run(name, table, sc, args):
+    """User-space instructions per message (valgrind callgrind, fixed count)."""
+    argv_of, frame = table[name]
+    port = free_port()
+    outf = os.path.join(TMP, "callgrind-%s-%s.out" % (sc[0], name))
+    p = spawn(["taskset", "-c", SERVER_CPU, "valgrind", "--tool=callgrind",
+               "--callgrind-out-file=" + outf] + argv_of(port),
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctl = lambda cmd: subprocess.run(["callgrind_control", cmd, str(p.pid)], capture_output=True)
+    try:
+        if not wait_listening(port, p, 30):
+            return None
+        handled = synced_count(port, sc, frame, p.pid, args.count,
+                               lambda: ctl("-z"), lambda: ctl("-d"))
+    finally:
+        stop(p, signal.SIGTERM, 30)
+    dumps = sorted(f for f in os.listdir(TMP) if f.startswith(os.path.basename(outf) + "."))
+    ir = callgrind_total(os.path.join(TMP, dumps[-1])) if dumps else 0  # the -d dump
+    if args.keep_callgrind and dumps:
+        keep = os.path.join(BUILD, "callgrind.%s.%s" % (sc[0], name))
+        shutil.copy(os.path.join(TMP, dumps[-1]), keep)
+    return ir / handled if ir else None
+
+
+def callgrind_total(path):
+    for line in open(path):
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    return 0
+
+# ---------------------------------------------------------------- reporting
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def summarize(rounds):
+    rate = [r["msgs_per_sec"] for r in rounds]
+    cpu = [r["server_cpu_us"] / r["msgs"] for r in rounds if r["msgs"] and r["server_cpu_us"] >= 0]
+    lcpu = [r["loader_cpu_us"] / r["msgs"] for r in rounds if r["msgs"]]
+    return {"msgs_per_sec": med(rate), "min": min(rate), "max": max(rate),
+            "server_cpu_us_per_msg": med(cpu), "loader_cpu_us_per_msg": med(lcpu),
+            "errors": sum(r["errors"] for r in rounds)}
+
+
+def fmt(x, spec="%.2f"):
+    return "-" if x is None else spec % x
+
+
+def top_calls(st, k=4):
+    if not st:
+        return "-"
+    calls = sorted(st["calls"].items(), key=lambda kv: -kv[1])[:k]
+    return " ".join("%s %.2f" % (n, c / st["msgs"]) for n, c in calls)
+
+
+def md_table(sc_name, res, ref):
+    out = ["### %s" % sc_name, "",
+           "| server | msgs/s (median) | min–max | vs %s | server CPU µs/msg | loader CPU µs/msg "
+           "| syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg (callgrind) | strace: calls/msg | errors |" % ref,
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    base = res.get(ref, {}).get("summary", {}).get("msgs_per_sec")
+    for name, r in res.items():
+        s = r.get("summary")
+        if not s:
+            out.append("| %s | skipped: %s |  |  |  |  |  |  |  |  |  |" % (name, r.get("skipped", "?")))
+            continue
+        st, pf = r.get("strace"), r.get("perf")
+        out.append("| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            name, fmt(s["msgs_per_sec"], "%.0f"), fmt(s["min"], "%.0f"), fmt(s["max"], "%.0f"),
+            fmt(s["msgs_per_sec"] / base if base else None),
+            fmt(s["server_cpu_us_per_msg"]), fmt(s["loader_cpu_us_per_msg"]),
+            fmt(st and st["per_msg"]), fmt(pf and pf["per_msg"]), fmt(r.get("ir_per_msg"), "%.0f"),
+            top_calls(st), s["errors"]))
+    return "\n".join(out) + "\n"
+
+
+def ratio(res, a, b, key):
+    def get(n):
+        r = res.get(n, {})
+        if key in ("strace", "perf"):
+            return (r.get(key) or {}).get("per_msg")
+        if key == "ir":
+            return r.get("ir_per_msg")
+        return (r.get("summary") or {}).get(key)
+    x, y = get(a), get(b)
+    return x / y if x and y else None
+
+
+def ratios_table(results):
+    rows = ["| scenario | pair | msgs/s | CPU µs/msg | syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    pairs = {"raw": [("sockit", "epoll"), ("sockit", "libuv")],
+             "framed": [("sockit-len32be", "epoll-len32be"), ("sockit-len32be", "sockit")]}
+    for sc, res in results.items():
+        for a, b in pairs.get(sc.split("-")[0], []):
+            if a in res and b in res:
+                rows.append("| %s | %s / %s | %s | %s | %s | %s | %s |" % (
+                    sc, a, b, fmt(ratio(res, a, b, "msgs_per_sec")),
+                    fmt(ratio(res, a, b, "server_cpu_us_per_msg")), fmt(ratio(res, a, b, "strace")),
+                    fmt(ratio(res, a, b, "perf")), fmt(ratio(res, a, b, "ir"))))
+    return "\n".join(rows) + "\n"
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description="sockit echo benchmark (see bench/README.md)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
+    ap.add_argument("--secs", type=float, default=5, help="measured seconds per run (default 5)")
+    ap.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds before each run")
+    ap.add_argument("--only", action="append", help="scenario name (repeatable): " +
+                    ", ".join(s[0] for s in SCENARIOS))
+    ap.add_argument("--count", type=int, default=20000, help="messages in the strace/perf/callgrind runs")
+    ap.add_argument("--no-syscalls", action="store_true", help="skip the strace and perf runs")
+    ap.add_argument("--callgrind", action="store_true", help="also count instructions with callgrind")
+    ap.add_argument("--keep-callgrind", action="store_true",
+                    help="copy the callgrind profiles to bench/build/ (for callgrind_annotate)")
+    ap.add_argument("--sockit", default=os.path.join(ROOT, "build", "sockit"))
+    ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
+    return ap.parse_args()
+
+
+def snapshot(args):
+    """Copies the sockit binary under test: others may rebuild build/sockit mid-run."""
+    src = args.sockit
+    dst = os.path.join(BUILD, "sockit-under-test")
+    os.makedirs(BUILD, exist_ok=True)
+    if os.path.abspath(src) != dst:
+        shutil.copy2(src, dst)
+    args.sockit = dst
+    with open(dst, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    mtime = datetime.datetime.fromtimestamp(os.path.getmtime(src)).astimezone()
+    return {"binary": os.path.relpath(src, ROOT), "sha256": digest,
+            "built": mtime.isoformat(timespec="seconds")}
+
+
+def sockit_one_thread(sockit):
+    """['--threads', '1'] if this sockit has the option, else []."""
+    h = subprocess.run([sockit, "serve", "--help"], capture_output=True, text=True)
+    return ["--threads", "1"] if "--threads" in h.stdout + h.stderr else []
+
+
+def host_facts(args):
+    ver = subprocess.run([args.sockit, "--version"], capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "nproc": os.cpu_count(), "kernel": platform.release(), "sockit": ver, "git": rev,
+            "loadavg": open("/proc/loadavg").read().split()[:3]}
+
+
+def show_argv(argv_of):
+    """A server's command line with PORT in place of the port."""
+    a = argv_of(0)
+    words = [os.path.basename(a[0])] + ["PORT" if w == "0" else w for w in a[1:]]
+    return " ".join(words).replace(":0", ":PORT")
+
+
+def header(cmd, f):
+    lines = ["command: `%s`" % cmd, "",
+             "- date: %s; nproc: %s; kernel: %s; load average at start: %s" % (
+                 f["date"], f["nproc"], f["kernel"], " ".join(f["loadavg"])),
+             "- sockit: %s, %s built %s, sha256 %s; git %s" % (
+                 f["sockit"], f["binary"], f["built"], f["sha256"], f["git"]),
+             "- servers on CPU 0 (taskset -c 0), loader on CPU 1:"]
+    lines += ["  - %s: `%s`" % (n, a) for n, a in f["servers"].items()]
+    return "\n".join(lines) + "\n\n"
+
+
+def have(tool):
+    return subprocess.run(["sh", "-c", "command -v " + tool], capture_output=True).returncode == 0
+
+
+def perf_works():
+    if not have("perf"):
+        return False
+    r = subprocess.run(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "true"],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and "not supported" not in r.stderr
+
+
+def run_rounds(sc, table_, args):
+    names = sc[4]
+    res = {n: {"rounds": []} for n in names}
+    if "sockit-bench" in names and not sockit_bench_available(args.sockit):
+        res["sockit-bench"] = {"skipped": "`sockit bench` does not exist yet (sockit bench --help failed)"}
+    for rnd in range(args.rounds):
+        for n in names:
+            if "skipped" in res[n]:
+                continue
+            try:
+                r = (measure_loader if sc[0].startswith("loader") else measure)(n, table_, sc, args)
+            except RuntimeError as e:
+                res[n] = {"skipped": str(e)}
+                continue
+            res[n]["rounds"].append(r)
+            print("  round %d %-15s %10.0f msgs/s  server %6.2f µs/msg  errors %d" % (
+                rnd + 1, n, r["msgs_per_sec"], r["server_cpu_us"] / max(r["msgs"], 1), r["errors"]),
+                flush=True)
+    for n in names:
+        if res[n].get("rounds"):
+            res[n]["summary"] = summarize(res[n]["rounds"])
+    return res
+
+
+def run_counts(sc, table_, res, args, tools):
+    if sc[0].startswith("loader"):
+        return
+    for n in sc[4]:
+        for tool in tools:
+            res[n][tool] = counted_run(n, table_, sc, args, tool)
+        if args.callgrind:
+            res[n]["ir_per_msg"] = callgrind_run(n, table_, sc, args)
+        print("  counted %-15s strace %s  perf %s  Ir %s" % (
+            n, fmt((res[n].get("strace") or {}).get("per_msg")), fmt((res[n].get("perf") or {}).get("per_msg")),
+            fmt(res[n].get("ir_per_msg"), "%.0f")), flush=True)
+
+
+def main():
+    global TMP
+    args = parse_args()
+    names = [s[0] for s in SCENARIOS]
+    unknown = [n for n in args.only or [] if n not in names]
+    if unknown:
+        raise SystemExit("unknown scenario %s; choose from: %s" % (", ".join(unknown), ", ".join(names)))
+    chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only]
+    TMP = tempfile.mkdtemp(prefix="sockit-bench.")
+    atexit.register(kill_all)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    cmd = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+    if not os.access(args.sockit, os.X_OK):
+        raise SystemExit("no %s: run `make` at the top first" % args.sockit)
+    subprocess.run(["make", "-s", "-C", HERE], check=True)
+    snap = snapshot(args)
+    facts = host_facts(args)
+    facts.update(snap)
+    tools = [] if args.no_syscalls else ["strace"] + (["perf"] if perf_works() else [])
+    table_ = servers(args.sockit, sockit_one_thread(args.sockit))
+    facts["servers"] = {n: show_argv(a) for n, (a, _) in table_.items()}
+    print(header(cmd, facts), end="", flush=True)
+    results, md = {}, []
+    for sc in chosen:
+        print("scenario %s: %d conns x %d B, depth %d" % (sc[0], sc[1], sc[3], sc[2]), flush=True)
+        results[sc[0]] = run_rounds(sc, table_, args)
+        run_counts(sc, table_, results[sc[0]], args, tools)
+        ref = sc[4][0] if sc[0].startswith("loader") else sc[4][-1]
+        md.append(md_table("%s — %d conns × %d B, depth %d" % (sc[0], sc[1], sc[3], sc[2]), results[sc[0]], ref))
+    md.append("### ratios (sockit / peer; CPU, syscalls and Ir: lower is better for sockit when < 1)\n\n"
+              + ratios_table(results))
+    report = header(cmd, facts) + "\n".join(md)
+    print("\n" + report)
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"command": cmd, "host": facts, "args": vars(args), "results": results,
+                   "markdown": report}, f, indent=1)
+    print("wrote %s" % os.path.relpath(args.json, os.getcwd()))
+
+
+if __name__ == "__main__":
+    main()
