@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_bench.py — integration tests of `sockit bench` against `sockit serve
-echo` (tcp, unix, udp, unixgram, every framing), against small Python servers
+echo` (tcp, unix, udp, unixgram, ws, every framing), against small Python servers
 that corrupt or drop data, and for the exit status, the JSON report and
 --rate. Standalone, standard library only.
 
@@ -247,6 +247,96 @@ def test_unixgram():
     expect_clean(rc, out, err, 1000, "unixgram")
 
 
+def test_ws_verify_and_json():
+    port = free_port()
+    path = os.path.join(TMP, "ws.json")
+    with Serve("ws://127.0.0.1:%d/" % port):
+        rc, out, err = bench("ws://127.0.0.1:%d/" % port, "-c", "20", "-n", "2000", "--verify",
+                             "--json", path)
+    expect_clean(rc, out, err, 2000, "ws -c 20 -n 2000 --verify")
+    check(report(out).get("ok") == 20, "ws: 20 connections ok: %s" % out)
+    check("ws binary messages" in out, "ws: the setup line says ws: %s" % out)
+    with open(path) as f:
+        j = json.load(f)
+    check(j["transport"] == "ws" and j["frame"] == "ws", "JSON ws transport/frame: %s" % j)
+    check(j["errors"]["handshake"] == 0 and j["ok"] is True, "JSON ws errors: %s" % j["errors"])
+    # each message is framed: 64 + 2 header + 4 mask bytes out, 64 + 2 header bytes in
+    check(j["bytes"] == {"sent": 2000 * 70, "received": 2000 * 66}, "JSON ws bytes: %s" % j["bytes"])
+
+
+def test_ws_size_depth_threads():
+    port = free_port()
+    with Serve("ws://127.0.0.1:%d/echo" % port):
+        rc, out, err = bench("ws://127.0.0.1:%d/echo" % port, "--size", "1000", "--depth", "4",
+                             "-c", "10", "-n", "4000", "--verify", "--threads", "2")
+    expect_clean(rc, out, err, 4000, "ws --size 1000 --depth 4 --threads 2")
+
+
+def test_ws_large_messages():
+    """70 kB messages use the 8-byte WebSocket length and span many reads."""
+    port = free_port()
+    with Serve("ws://127.0.0.1:%d/" % port):
+        rc, out, err = bench("ws://127.0.0.1:%d/" % port, "--size", "70000", "--depth", "2",
+                             "-c", "4", "-n", "200", "--verify")
+    expect_clean(rc, out, err, 200, "ws --size 70000")
+
+
+def test_ws_rate():
+    port = free_port()
+    with Serve("ws://127.0.0.1:%d/" % port):
+        rc, out, err = bench("ws://127.0.0.1:%d/" % port, "--rate", "1000", "-d", "2", "-c", "10")
+    r = report(out)
+    check(rc == 0, "ws rate: exit %d: %s" % (rc, out))
+    check(1600 <= r.get("sent", 0) <= 2400, "ws --rate 1000 -d 2 sends about 2000: %s" % out)
+    check(r.get("received") == r.get("sent"), "ws rate: every reply arrived: %s" % out)
+
+
+def test_ws_wrong_path_fails_handshake():
+    port = free_port()
+    path = os.path.join(TMP, "ws404.json")
+    with Serve("ws://127.0.0.1:%d/echo" % port):
+        rc, out, err = bench("ws://127.0.0.1:%d/wrong" % port, "-c", "5", "-d", "5",
+                             "--json", path)
+    r = report(out)
+    check(rc == 1, "ws 404: exit %d, want 1" % rc)
+    check(r.get("ok") == 0 and r.get("failed") == 5, "ws 404: 5 connections failed: %s" % out)
+    check("handshake failed: 5" in out, "ws 404: errors name the handshake: %s" % out)
+    check(r.get("sent") == 0, "ws 404: nothing sent: %s" % out)
+    check(r.get("duration", 99) < 2, "ws 404: no waiting for -d: %s" % out)
+    with open(path) as f:
+        j = json.load(f)
+    check(j["errors"]["handshake"] == 5 and j["ok"] is False, "JSON ws 404: %s" % j["errors"])
+
+
+def test_ws_handshake_timeout():
+    """A server that accepts but never answers the upgrade: --timeout covers
+    connect + handshake, counted as connect timeouts."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(16)
+    try:
+        rc, out, err = bench("ws://127.0.0.1:%d/" % lst.getsockname()[1], "-c", "3", "-d", "5",
+                             "--timeout", "1")
+    finally:
+        lst.close()
+    r = report(out)
+    check(rc == 1 and r.get("failed") == 3, "ws silent server: exit %d, 3 failed: %s" % (rc, out))
+    check("connect timeout: 3" in out, "ws silent server: timeouts: %s" % out)
+    check(r.get("duration", 99) < 3, "ws silent server: ends after --timeout: %s" % out)
+
+
+def test_ws_server_closing_fails_connections():
+    port = free_port()
+    with Serve("ws://127.0.0.1:%d/" % port) as srv:
+        threading.Timer(1.0 * SCALE, lambda: srv.proc.send_signal(signal.SIGTERM)).start()
+        rc, out, err = bench("ws://127.0.0.1:%d/" % port, "-c", "5", "-d", "10")
+    r = report(out)
+    check(rc == 1, "ws server stopping: exit %d, want 1" % rc)
+    kinds = sum(int(n) for n in re.findall(r"(?:closed by server|reset after connect): (\d+)", out))
+    check(r.get("failed") == 5 and kinds == 5, "ws: 5 failed, closed or reset: %s" % out)
+    check(r.get("duration", 99) < 5 * SCALE, "ws: the run ends with the server: %s" % out)
+
+
 def test_verify_counts_corruption():
     srv = PyEcho(64, corrupt_every=100)
     path = os.path.join(TMP, "corrupt.json")
@@ -295,7 +385,9 @@ def test_usage_errors():
                  ["tcp://127.0.0.1:9", "-c", "0"], ["tcp://127.0.0.1:9", "--verify", "--size", "8"],
                  ["tcp://127.0.0.1:9", "--frame", "len8", "--size", "300"],
                  ["udp://127.0.0.1:9", "--source-addrs", "127.0.0.2-127.0.0.3"],
-                 ["tcp://127.0.0.1:9", "--source-addrs", "127.0.0.9-127.0.0.2"], ["nope://x"]):
+                 ["tcp://127.0.0.1:9", "--source-addrs", "127.0.0.9-127.0.0.2"], ["nope://x"],
+                 ["ws://127.0.0.1:9/", "--frame", "len32be"],
+                 ["ws://127.0.0.1:9/", "--size", "2000", "--max-frame", "1000"]):
         rc, out, err = bench(*args)
         check(rc == 2, "%s: exit %d, want 2" % (args, rc))
         check(err.startswith("sockit: ") and out == "", "%s: one line on stderr: %r" % (args, err))
