@@ -4,15 +4,24 @@
 set -eu
 # build: compiler, make, pkg-config; tests: python3, socat, ncat, bc, procps;
 # fuzz/sanitizers: clang with its runtime libraries; leak checks: valgrind.
+# (tests/interop/install.sh adds the WebSocket peers: websockets, node, chromium.)
 packages="gcc make pkg-config python3 socat ncat bc procps iproute2 clang llvm libclang-rt-14-dev valgrind"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "install-deps: installing$missing"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+    echo "install-deps: installing$missing"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# The WebSocket interop peers: Python websockets, node ws, headless Chromium.
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ ! -d "$here/../tests/interop/node_modules/playwright-core" ] ||
+   [ ! -d "$here/../tests/interop/node_modules/ws" ] || [ ! -x /usr/bin/chromium ] ||
+   ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+    "$here/../tests/interop/install.sh" >/dev/null
+fi

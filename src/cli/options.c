@@ -431,7 +431,8 @@ static const char *usage_line(unsigned cmd)
 void cli_usage(unsigned cmd)
 {
     printf("usage: %s\nURL: tcp://HOST:PORT udp://HOST:PORT unix:///path unixgram:///path "
-           "unix://@name\n     HOST is a name, an IPv4 address, [IPv6] or *\n\noptions:\n",
+           "unix://@name ws://HOST:PORT/PATH\n     HOST is a name, an IPv4 address, [IPv6] or *\n"
+           "\noptions:\n",
            usage_line(cmd));
     for (size_t i = 0; i < NOPTIONS; i++) {
         const cli_opt *opt = &options[i];

@@ -101,6 +101,10 @@ void sk_conn_close(sk_conn *c, int err)
 {
     if (c->state != C_OPEN)
         return;
+    if (c->ws && sk__ws_is_open(c)) { /* a close frame first; it closes us after */
+        sk__ws_close(c, err);
+        return;
+    }
     c->state = C_CLOSING;
     c->close_err = err;
     if (c->out.bytes == 0) {

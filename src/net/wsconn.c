@@ -385,6 +385,14 @@ void sk__ws_shutdown(sk_conn *c)
     close_with(c, SK__WS_CLOSE_NORMAL, 0);
 }
 
+void sk__ws_close(sk_conn *c, int err)
+{
+    unsigned code = err == 0            ? SK__WS_CLOSE_NORMAL
+                    : err == SK_ETIMEOUT ? SK__WS_CLOSE_GOING_AWAY
+                                         : sk__ws_close_code_for(err);
+    close_with(c, code, err);
+}
+
 void sk__ws_free(sk_conn *c)
 {
     sk__ws *ws = c->ws;

@@ -32,6 +32,10 @@ int sk__ws_hold(sk_conn *c, sk_blob *b);
 /* Ends our side: a close frame (1000), then the connection closes. */
 void sk__ws_shutdown(sk_conn *c);
 
+/* sk_conn_close on an open WebSocket: a close frame with the code that fits
+ * err (1000 for 0, 1001 for a timeout), then the connection closes. */
+void sk__ws_close(sk_conn *c, int err);
+
 /* Frees the WebSocket state of c (NULL-safe). */
 void sk__ws_free(sk_conn *c);
 

@@ -45,7 +45,7 @@ static void chat_open(sk__peer *p)
     p->svc = m;
     char hello[CHAT_LINE_MAX];
     snprintf(hello, sizeof hello, "* welcome %s (%zu here; /nick NAME to rename, /who to list)",
-             nick_of(p), sk_server_conn_count(p->srv));
+             nick_of(p), sk__server_members(p->srv));
     tell(p, hello);
     notice(p->srv, p, "* %s joined%s", nick_of(p), "");
 }
@@ -91,7 +91,7 @@ static void do_who(sk__peer *p)
 {
     char names[CHAT_LINE_MAX - 32], list[CHAT_LINE_MAX];
     sk__server_names(p->srv, nick_of, names, sizeof names);
-    snprintf(list, sizeof list, "* %zu here:%s", sk_server_conn_count(p->srv), names);
+    snprintf(list, sizeof list, "* %zu here:%s", sk__server_members(p->srv), names);
     tell(p, list);
 }
 

@@ -284,6 +284,11 @@ size_t sk_server_conn_count(const sk_server *s)
 
 int sk_server_thread_count(const sk_server *s) { return s->nshards; }
 
+size_t sk__server_members(const sk_server *s)
+{
+    return __atomic_load_n(&s->nopen, __ATOMIC_RELAXED);
+}
+
 /* Stops listening; the names stay readable for log lines still in flight. */
 static void close_endpoints(sk_server *s)
 {

@@ -46,6 +46,7 @@ struct sk_server {
     int nshards;
     unsigned next_shard;
     size_t npeers;            /* all shards; atomic */
+    size_t nopen;             /* of which opened (WebSocket handshake done); atomic */
     uint64_t next_id;         /* atomic */
     pthread_mutex_t lock;     /* peer lists, for readers on other threads (/who) */
     pthread_mutex_t cast_lock;/* one broadcast is posted to all shards at a time */

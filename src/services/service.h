@@ -63,6 +63,8 @@ void sk__server_free_scratch(void);                           /* this thread's s
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
 void sk__server_set_svc(sk_server *s, void *state);
 int sk__server_shutting_down(const sk_server *s);
+/* Stream clients the service has opened (WebSocket handshakes done). */
+size_t sk__server_members(const sk_server *s);
 /* Sends text as one message to every stream client but the one with id
  * except (0: none), on every thread, and half-closes them too if shutdown is
  * set (text may then be NULL). Each encoding is made once: the output framing

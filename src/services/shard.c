@@ -56,8 +56,11 @@ static void peer_close(sk_conn *c, int err, void *ud)
 {
     sk__peer *p = ud;
     sk_server *s = p->srv;
-    if (s->svc->on_close && p->opened)
-        s->svc->on_close(p);
+    if (p->opened) {
+        __atomic_sub_fetch(&s->nopen, 1, __ATOMIC_RELAXED);
+        if (s->svc->on_close)
+            s->svc->on_close(p);
+    }
     if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
         sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
                        (unsigned long long)sk_conn_bytes_in(c),
@@ -76,6 +79,7 @@ static void open_peer(sk__peer *p)
     pthread_mutex_lock(&s->cast_lock);
     p->join_seq = s->cast_seq;
     p->opened = 1;
+    __atomic_add_fetch(&s->nopen, 1, __ATOMIC_RELAXED);
     if (s->svc->on_open)
         s->svc->on_open(p);
     pthread_mutex_unlock(&s->cast_lock);
@@ -297,6 +301,8 @@ size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), cha
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->nshards; i++)
         for (sk__peer *p = s->shards[i].peers; p && n + 2 < len; p = p->next) {
+            if (!p->opened) /* still in its WebSocket handshake: not a member yet */
+                continue;
             int w = snprintf(buf + n, len - n, " %s", name(p));
             n = w < 0 ? n : (n + (size_t)w < len ? n + (size_t)w : len - 1);
         }

@@ -51,7 +51,7 @@ static int keep_pending(console *c, const char *text, size_t len)
 static void on_line(void *ud, const char *text, size_t len)
 {
     console *c = ud;
-    if (sk_server_conn_count(c->srv) == 0 && keep_pending(c, text, len) == 0)
+    if (sk__server_members(c->srv) == 0 && keep_pending(c, text, len) == 0)
         return;
     sk__server_broadcast(c->srv, 0, text, len, 0);
 }
