@@ -5,15 +5,30 @@ set -eu
 # peers: libuv1-dev libevent-dev (liburing-dev, redis-server for future peers);
 # tools: pkg-config gcc make, strace (syscall counts), util-linux (taskset),
 # python3 (bench/run.py). perf and valgrind are optional and used if present.
-packages="gcc make pkg-config python3 libuv1-dev libevent-dev liburing-dev strace util-linux redis-server"
+# WebSocket peers: libwebsockets-dev (peers/lws_echo.c), python3-websockets
+# (peers/ws_echo.py, run with /usr/bin/python3), node + npm and the npm
+# package ws into bench/node_modules (peers/ws_echo.js; version in package.json).
+here="$(cd "$(dirname "$0")" && pwd)"
+packages="gcc make pkg-config python3 libuv1-dev libevent-dev liburing-dev strace util-linux redis-server libwebsockets-dev python3-websockets"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "bench/install-deps: installing$missing"
+# a nodejs from another source may bundle npm (and conflict with Debian's npm)
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+updated=""
+apt_install() {
+    echo "bench/install-deps: installing $*"
+    [ -n "$updated" ] || $SUDO apt-get update -qq
+    updated=1
+    $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+[ -z "$missing" ] || apt_install $missing
+command -v npm >/dev/null 2>&1 || apt_install npm
+# bench/node_modules/ws, for peers/ws_echo.js (bench/node_modules is git-ignored)
+if ! (cd "$here" && node -e 'require("ws")' 2>/dev/null); then
+    (cd "$here" && npm install --no-audit --no-fund --no-package-lock --silent)
+fi

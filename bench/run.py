@@ -45,8 +45,17 @@ def peer_argv(binary):
     return lambda port: [os.path.join(BUILD, binary), HOST, str(port)]
 
 
+def sockit_ws_argv(sockit, extra):
+    return lambda port: [sockit, "serve", "echo", "ws://%s:%d/" % (HOST, port), "--nodelay"] + extra
+
+
 def servers(sockit, one_thread):
     return {
+        "sockit-ws": (sockit_ws_argv(sockit, one_thread), "ws"),
+        "lws": (peer_argv("lws_echo"), "ws"),
+        "node-ws": (lambda port: ["node", os.path.join(HERE, "peers", "ws_echo.js"), HOST, str(port)], "ws"),
+        "python-websockets": (lambda port: ["/usr/bin/python3", os.path.join(HERE, "peers", "ws_echo.py"),
+                                            HOST, str(port)], "ws"),
         "sockit": (sockit_argv(sockit, "raw", one_thread), "raw"),
         "sockit-default": (sockit_argv(sockit, "raw", []), "raw"),
         "sockit-len32be": (sockit_argv(sockit, "len32be", one_thread), "len32be"),
@@ -59,6 +68,9 @@ def servers(sockit, one_thread):
 
 RAW = ["sockit", "sockit-default", "libuv", "libevent", "epoll"]
 FRAMED = ["sockit-len32be", "sockit", "epoll-len32be"]
+# WebSocket echo (binary frames, loader masks them as a client must); epoll is
+# the raw TCP ceiling, driven by the same loader in raw mode at the same size.
+WS = ["sockit-ws", "lws", "node-ws", "python-websockets", "epoll"]
 SCENARIOS = [  # name, conns, depth, size, servers
     ("raw-64-d1", 100, 1, 64, RAW),
     ("raw-64-d16", 100, 16, 64, RAW),
@@ -68,7 +80,32 @@ SCENARIOS = [  # name, conns, depth, size, servers
     ("framed-16k-d4", 10, 4, 16384, FRAMED),
     ("loader-64-d1", 100, 1, 64, ["pingpong", "sockit-bench"]),
     ("loader-64-d16", 100, 16, 64, ["pingpong", "sockit-bench"]),
+    ("ws-20B", 100, 1, 20, WS),
+    ("ws-1KiB", 100, 1, 1024, WS),
 ]
+
+
+def missing_peer(name, table):
+    """Why a server cannot run here (its binary, interpreter or module is
+    missing), or None."""
+    argv = table[name][0](0)
+    if argv[0] == "node":
+        if not shutil.which("node"):
+            return "node not installed (bench/install-deps.sh)"
+        r = subprocess.run(["node", "-e", "require('ws')"], cwd=os.path.join(HERE, "peers"),
+                           capture_output=True)
+        return None if r.returncode == 0 else "npm package ws missing in bench/node_modules (bench/install-deps.sh)"
+    if argv[0] == "/usr/bin/python3" and name == "python-websockets":
+        r = subprocess.run(["/usr/bin/python3", "-c", "import websockets"], capture_output=True)
+        return None if r.returncode == 0 else "python3-websockets not installed (bench/install-deps.sh)"
+    if not os.access(argv[0], os.X_OK):
+        return "%s not built (libwebsockets-dev missing? bench/install-deps.sh)" % os.path.basename(argv[0])
+    return None
+
+
+def loader_frame(frame):
+    """pingpong flags for a server's framing: raw, len32be, or ws (WebSocket on /)."""
+    return ["--frame", "raw", "--ws", "/"] if frame == "ws" else ["--frame", frame]
 
 # ---------------------------------------------------------------- processes
 
@@ -148,7 +185,7 @@ def start_server(name, table, tag=""):
 def pingpong(port, sc, frame, secs, pid, extra=()):
     _, conns, depth, size, _ = sc
     argv = ["taskset", "-c", LOADER_CPU, os.path.join(BUILD, "pingpong"), HOST, str(port),
-            str(conns), str(depth), str(size), str(secs), "--frame", frame, "--pid", str(pid)]
+            str(conns), str(depth), str(size), str(secs)] + loader_frame(frame) + ["--pid", str(pid)]
     out = subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=secs + 60)
     try:
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -253,7 +290,7 @@ def synced_count(port, sc, frame, pid, count, before, after):
     connections close, so both setup and teardown stay out of the count."""
     _, conns, depth, size, _ = sc
     argv = ["taskset", "-c", LOADER_CPU, os.path.join(BUILD, "pingpong"), HOST, str(port),
-            str(conns), str(depth), str(size), "600", "--frame", frame, "--pid", str(pid),
+            str(conns), str(depth), str(size), "600"] + loader_frame(frame) + ["--pid", str(pid),
             "--warmup", "0", "--count", str(count), "--sync"]
     p = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -268,8 +305,10 @@ def synced_count(port, sc, frame, pid, count, before, after):
         p.stdin.close()
         p.wait(30)
         LIVE.remove(p)
+    if "echoed" in res:
+        return res["echoed"]  # every message the server echoed
     wire = size + (4 if frame == "len32be" else 0)
-    return res["bytes_rcvd"] / wire  # every message the server echoed
+    return res["bytes_rcvd"] / wire
 
 
 def attach(tool_argv):
@@ -421,7 +460,9 @@ def ratios_table(results):
     rows = ["| scenario | pair | msgs/s | CPU µs/msg | syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg |",
             "|---|---|---:|---:|---:|---:|---:|"]
     pairs = {"raw": [("sockit", "epoll"), ("sockit", "libuv")],
-             "framed": [("sockit-len32be", "epoll-len32be"), ("sockit-len32be", "sockit")]}
+             "framed": [("sockit-len32be", "epoll-len32be"), ("sockit-len32be", "sockit")],
+             "ws": [("sockit-ws", "epoll"), ("sockit-ws", "lws"), ("sockit-ws", "node-ws"),
+                    ("sockit-ws", "python-websockets")]}
     for sc, res in results.items():
         for a, b in pairs.get(sc.split("-")[0], []):
             if a in res and b in res:
@@ -430,6 +471,24 @@ def ratios_table(results):
                     fmt(ratio(res, a, b, "server_cpu_us_per_msg")), fmt(ratio(res, a, b, "strace")),
                     fmt(ratio(res, a, b, "perf")), fmt(ratio(res, a, b, "ir"))))
     return "\n".join(rows) + "\n"
+
+
+def ws_targets_table(results):
+    """The WebSocket targets: sockit-ws CPU/msg over the raw TCP epoll ceiling
+    (target <= 1.05) and sockit-ws over lws in messages per server-CPU-second,
+    i.e. lws CPU/msg over sockit-ws CPU/msg (target >= 1.2)."""
+    rows = ["| scenario | sockit-ws / epoll (raw TCP) CPU µs/msg (target ≤ 1.05) "
+            "| sockit-ws / lws msgs per server-CPU-s (target ≥ 1.2) | sockit-ws / node-ws msgs per CPU-s "
+            "| sockit-ws / python-websockets msgs per CPU-s |",
+            "|---|---:|---:|---:|---:|"]
+    for sc, res in results.items():
+        if not sc.startswith("ws-"):
+            continue
+        inv = lambda b: ratio(res, b, "sockit-ws", "server_cpu_us_per_msg")
+        rows.append("| %s | %s | %s | %s | %s |" % (
+            sc, fmt(ratio(res, "sockit-ws", "epoll", "server_cpu_us_per_msg")), fmt(inv("lws")),
+            fmt(inv("node-ws")), fmt(inv("python-websockets"))))
+    return "\n".join(rows) + "\n" if len(rows) > 2 else ""
 
 # ---------------------------------------------------------------- main
 
@@ -516,6 +575,10 @@ def run_rounds(sc, table_, args):
     res = {n: {"rounds": []} for n in names}
     if "sockit-bench" in names and not sockit_bench_available(args.sockit):
         res["sockit-bench"] = {"skipped": "`sockit bench` does not exist yet (sockit bench --help failed)"}
+    for n in names:
+        why = n in table_ and missing_peer(n, table_)
+        if why:
+            res[n] = {"skipped": why}
     for rnd in range(args.rounds):
         for n in names:
             if "skipped" in res[n]:
@@ -539,6 +602,8 @@ def run_counts(sc, table_, res, args, tools):
     if sc[0].startswith("loader"):
         return
     for n in sc[4]:
+        if "skipped" in res[n]:
+            continue
         for tool in tools:
             res[n][tool] = counted_run(n, table_, sc, args, tool)
         if args.callgrind:
@@ -580,6 +645,8 @@ def main():
         md.append(md_table("%s — %d conns × %d B, depth %d" % (sc[0], sc[1], sc[3], sc[2]), results[sc[0]], ref))
     md.append("### ratios (sockit / peer; CPU, syscalls and Ir: lower is better for sockit when < 1)\n\n"
               + ratios_table(results))
+    if ws_targets_table(results):
+        md.append("### WebSocket targets (ratios of medians)\n\n" + ws_targets_table(results))
     report = header(cmd, facts) + "\n".join(md)
     print("\n" + report)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)

@@ -1,5 +1,7 @@
 /* pingpong.c — the loader ceiling for bench/: one epoll thread, N connections
- * with D messages of S bytes in flight each; prints msgs/s as one JSON line. */
+ * with D messages of S bytes in flight each; prints msgs/s as one JSON line.
+ * --ws PATH: each connection does a WebSocket client handshake first, then
+ * sends masked binary frames of S bytes and counts the echoed frames. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,13 +27,13 @@
 typedef struct pconn {
     int fd, dead, want_out;
     uint64_t sent, rcvd, owed, done;
-    uint8_t hdr[4];
-    uint32_t hdr_have;
+    uint8_t hdr[10];
+    uint32_t hdr_have, hdr_need;
     uint64_t body_left;
 } pconn;
 
 typedef struct opts {
-    const char *host;
+    const char *host, *ws;
     int port, conns, depth, framed, pid, sync;
     size_t size;
     double secs, warmup;
@@ -47,7 +50,7 @@ static opts o = {.warmup = 0.5};
 static stats st = {.sending = 1};
 static pconn *pc;
 static uint8_t *txbuf;
-static size_t wire, txlen;
+static size_t wire, txlen, rx_wire; /* wire: bytes sent per message; rx_wire: echoed */
 static int epfd;
 static uint8_t rdbuf[RDBUF];
 
@@ -62,8 +65,9 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: pingpong HOST PORT CONNS DEPTH SIZE SECONDS [--frame raw|len32be]\n"
-            "       [--pid SERVER_PID] [--warmup SECS] [--count MESSAGES]\n"
+            "       [--ws PATH] [--pid SERVER_PID] [--warmup SECS] [--count MESSAGES]\n"
             "       [--sync]\n"
+            "--ws PATH: WebSocket (handshake on PATH, masked binary frames of SIZE bytes)\n"
             "--sync: print \"ready\" once connected, then wait for a line on stdin before\n"
             "sending and for end of stdin before closing (lets a tracer attach in between)\n");
     return 2;
@@ -79,6 +83,8 @@ static int parse_flag(char **argv, int i, int argc)
     const char *f = argv[i], *v = argv[i + 1];
     if (!strcmp(f, "--frame") && (!strcmp(v, "raw") || !strcmp(v, "len32be")))
         o.framed = !strcmp(v, "len32be");
+    else if (!strcmp(f, "--ws") && v[0] == '/')
+        o.ws = v;
     else if (!strcmp(f, "--pid"))
         o.pid = atoi(v);
     else if (!strcmp(f, "--warmup"))
@@ -105,13 +111,44 @@ static int parse(int argc, char **argv)
             return -1;
     if (o.conns < 1 || o.depth < 1 || o.size < 1 || o.size > (1u << 24) || o.secs <= 0)
         return -1;
+    if (o.ws && o.framed)
+        return -1;
     return 0;
 }
 
 /* depth messages back to back: the most that is ever owed to one socket. */
+/* WebSocket frame header length for a payload of n bytes (no mask key). */
+static size_t ws_hdr_len(size_t n)
+{
+    return n < 126 ? 2 : n < 65536 ? 4 : 10;
+}
+
+/* A client frame: FIN + binary, mask bit, length, fixed mask key, masked payload. */
+static void ws_frame(uint8_t *p)
+{
+    static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    size_t h = ws_hdr_len(o.size);
+    p[0] = 0x82;
+    if (h == 2) {
+        p[1] = (uint8_t)(0x80 | o.size);
+    } else if (h == 4) {
+        p[1] = 0x80 | 126;
+        p[2] = (uint8_t)(o.size >> 8);
+        p[3] = (uint8_t)o.size;
+    } else {
+        p[1] = 0x80 | 127;
+        for (int b = 0; b < 8; b++)
+            p[2 + b] = (uint8_t)((uint64_t)o.size >> (56 - 8 * b));
+    }
+    memcpy(p + h, key, 4);
+    for (size_t i = 0; i < o.size; i++)
+        p[h + 4 + i] = (uint8_t)('a' + i % 26) ^ key[i % 4];
+}
+
 static int build_tx(void)
 {
-    wire = o.size + (o.framed ? 4 : 0);
+    wire = o.size + (o.framed ? 4 : 0) + (o.ws ? ws_hdr_len(o.size) + 4 : 0);
+    rx_wire = o.ws ? o.size + ws_hdr_len(o.size) : wire;
     txlen = wire * (size_t)o.depth;
     txbuf = malloc(txlen);
     if (!txbuf)
@@ -122,6 +159,46 @@ static int build_tx(void)
         uint32_t be = htonl((uint32_t)o.size);
         memcpy(txbuf + (size_t)m * wire, &be, 4);
     }
+    for (int m = 0; o.ws && m < o.depth; m++)
+        ws_frame(txbuf + (size_t)m * wire);
+    return 0;
+}
+
+/* Blocking client handshake with the RFC 6455 sample key; reads exactly the
+ * response head (peeking for its end) so no frame byte is consumed. */
+static int ws_handshake(int fd)
+{
+    char req[1024], resp[4096];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     o.ws, o.host, o.port);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (n <= 0 || (size_t)n >= sizeof req || write(fd, req, (size_t)n) != n)
+        return -1;
+    for (;;) {
+        ssize_t k = recv(fd, resp, sizeof resp - 1, MSG_PEEK);
+        if (k <= 0)
+            return -1;
+        resp[k] = 0;
+        char *end = strstr(resp, "\r\n\r\n");
+        if (end) {
+            size_t head = (size_t)(end + 4 - resp);
+            if (recv(fd, resp, head, 0) != (ssize_t)head)
+                return -1;
+            resp[head] = 0;
+            break;
+        }
+        if (k == sizeof resp - 1)
+            return -1;
+        usleep(1000);
+    }
+    if (strncmp(resp, "HTTP/1.1 101", 12) || !strstr(resp, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")) {
+        fprintf(stderr, "pingpong: WebSocket handshake refused: %.200s\n", resp);
+        return -1;
+    }
     return 0;
 }
 
@@ -131,7 +208,7 @@ static int dial(void)
     int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || inet_pton(AF_INET, o.host, &a.sin_addr) != 1)
         return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 || (o.ws && ws_handshake(fd) < 0)) {
         close(fd);
         return -1;
     }
@@ -204,8 +281,45 @@ static uint64_t frames_in(pconn *c, const uint8_t *p, size_t n)
     return k;
 }
 
+/* WebSocket: walks echoed server frames (unmasked); each must be one final
+ * binary frame of exactly SIZE bytes. Returns frames completed. */
+static uint64_t ws_in(pconn *c, const uint8_t *p, size_t n)
+{
+    uint64_t k = 0;
+    while (n) {
+        if (c->body_left) {
+            size_t t = c->body_left < n ? (size_t)c->body_left : n;
+            c->body_left -= t;
+            p += t;
+            n -= t;
+            k += c->body_left == 0;
+            continue;
+        }
+        c->hdr[c->hdr_have++] = *p++;
+        n--;
+        if (c->hdr_have == 2) {
+            uint8_t l = c->hdr[1] & 0x7f;
+            c->hdr_need = l == 126 ? 4 : l == 127 ? 10 : 2;
+            st.errors += c->hdr[0] != 0x82 || (c->hdr[1] & 0x80);
+        }
+        if (c->hdr_have < 2 || c->hdr_have < c->hdr_need)
+            continue;
+        uint64_t len = c->hdr[1] & 0x7f;
+        for (uint32_t b = 2; b < c->hdr_need; b++)
+            len = b == 2 ? c->hdr[2] : (len << 8) | c->hdr[b];
+        c->hdr_have = 0;
+        c->body_left = len;
+        st.errors += len != o.size;
+        k += len == 0;
+    }
+    c->done += k;
+    return k;
+}
+
 static uint64_t messages_in(pconn *c, const uint8_t *p, size_t n)
 {
+    if (o.ws)
+        return ws_in(c, p, n);
     if (o.framed)
         return frames_in(c, p, n);
     uint64_t k = c->rcvd / wire - c->done;
@@ -219,12 +333,16 @@ static void on_readable(int i)
     ssize_t n = read(c->fd, rdbuf, sizeof rdbuf);
     if (n < 0 && errno == EAGAIN)
         return;
-    if (n <= 0 || c->rcvd + (uint64_t)n > c->sent) { /* closed, or more than we sent */
+    if (n <= 0 || (!o.ws && c->rcvd + (uint64_t)n > c->sent)) { /* closed, or more than we sent */
         kill_conn(i);
         return;
     }
     c->rcvd += (uint64_t)n;
     uint64_t k = messages_in(c, rdbuf, (size_t)n);
+    if (o.ws && c->done > c->sent / wire) { /* more frames than we sent */
+        kill_conn(i);
+        return;
+    }
     st.msgs += k;
     if (!st.sending)
         return;
@@ -282,10 +400,19 @@ static void run_until(double deadline, uint64_t stop_at)
     }
 }
 
+/* Every message sent has come back (all of its bytes). */
+static int echoed(const pconn *c)
+{
+    if (o.ws)
+        return c->owed == 0 && c->sent % wire == 0 && c->done == c->sent / wire &&
+               !c->body_left && !c->hdr_have;
+    return c->rcvd == c->sent;
+}
+
 static int all_echoed(void)
 {
     for (int i = 0; i < o.conns; i++)
-        if (!pc[i].dead && pc[i].rcvd != pc[i].sent)
+        if (!pc[i].dead && !echoed(&pc[i]))
             return 0;
     return 1;
 }
@@ -298,7 +425,7 @@ static void drain(void)
     while (!all_echoed() && now() < end)
         run_until(now() + 0.05, 0);
     for (int i = 0; i < o.conns; i++)
-        st.errors += !pc[i].dead && pc[i].rcvd != pc[i].sent;
+        st.errors += !pc[i].dead && !echoed(&pc[i]);
 }
 
 /* Server CPU time (utime + stime of all its threads) in microseconds. */
@@ -330,18 +457,19 @@ static long long self_cpu_us(void)
 
 static void report(uint64_t msgs, double secs, long long srv_us, long long self_us)
 {
-    uint64_t sent = 0, rcvd = 0;
+    uint64_t sent = 0, rcvd = 0, echoes = 0;
     for (int i = 0; i < o.conns; i++) {
         sent += pc[i].sent;
         rcvd += pc[i].rcvd;
+        echoes += o.ws ? pc[i].done : pc[i].rcvd / rx_wire;
     }
     printf("{\"msgs\": %llu, \"secs\": %.6f, \"msgs_per_sec\": %.1f, \"errors\": %llu, "
            "\"conns\": %d, \"depth\": %d, \"size\": %zu, \"frame\": \"%s\", "
-           "\"bytes_sent\": %llu, \"bytes_rcvd\": %llu, \"server_cpu_us\": %lld, "
+           "\"bytes_sent\": %llu, \"bytes_rcvd\": %llu, \"echoed\": %llu, \"server_cpu_us\": %lld, "
            "\"loader_cpu_us\": %lld}\n",
            (unsigned long long)msgs, secs, secs > 0 ? (double)msgs / secs : 0.0,
-           (unsigned long long)st.errors, o.conns, o.depth, o.size, o.framed ? "len32be" : "raw",
-           (unsigned long long)sent, (unsigned long long)rcvd, srv_us, self_us);
+           (unsigned long long)st.errors, o.conns, o.depth, o.size, o.ws ? "ws" : o.framed ? "len32be" : "raw",
+           (unsigned long long)sent, (unsigned long long)rcvd, (unsigned long long)echoes, srv_us, self_us);
 }
 
 int main(int argc, char **argv)
