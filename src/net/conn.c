@@ -453,7 +453,7 @@ void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame
 }
 
 int sk_conn_fd(const sk_conn *c) { return c->fd; }
-size_t sk_conn_queued(const sk_conn *c) { return c->out.bytes; }
+size_t sk_conn_queued(const sk_conn *c) { return c->out.bytes + sk__ws_held(c); }
 uint64_t sk_conn_bytes_in(const sk_conn *c) { return c->bytes_in; }
 uint64_t sk_conn_bytes_out(const sk_conn *c) { return c->bytes_out; }
 void *sk_conn_userdata(const sk_conn *c) { return c->ud; }

@@ -29,6 +29,7 @@ typedef struct sk__ws {
     uint64_t rng;           /* client: mask keys (xorshift seeded from getrandom) */
     sk_timer *ping;
     int last_binary;        /* the peer's last data message was binary */
+    size_t scanned;         /* handshake bytes already seen without a complete head */
 } sk__ws;
 
 static int is_server(const sk__ws *ws) { return !ws->o->client; }
@@ -223,11 +224,22 @@ static int origins_ok(const sk__ws *ws, const sk__http_request *req)
     return sk__ws_origin_allowed(req, ws->o->origins, n);
 }
 
+/* A head can only end at a "\n": parse again only when one arrived, so a
+ * peer sending its head byte by byte costs O(n), not O(n^2). */
+static int head_may_be_complete(sk__ws *ws, const uint8_t *buf, size_t len)
+{
+    size_t from = ws->scanned < len ? ws->scanned : 0;
+    ws->scanned = len;
+    return memchr(buf + from, '\n', len - from) != NULL;
+}
+
 /* Server: one request head. Returns the bytes it took, 0 for "need more". */
 static size_t server_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
     sk__ws *ws = c->ws;
     sk__http_request req;
+    if (!head_may_be_complete(ws, buf, len) && len < SK__HTTP_MAX_HEAD)
+        return 0;
     int r = sk__http_parse_request((const char *)buf, len, &req);
     if (r == 0)
         return 0;
@@ -259,6 +271,8 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
     sk__ws *ws = c->ws;
     sk__http_response res;
+    if (!head_may_be_complete(ws, buf, len) && len < SK__HTTP_MAX_HEAD)
+        return 0;
     int r = sk__http_parse_response((const char *)buf, len, &res);
     if (r == 0)
         return 0;
@@ -406,6 +420,8 @@ void sk__ws_free(sk_conn *c)
 }
 
 int sk_conn_is_ws(const sk_conn *c) { return c->ws != NULL; }
+
+size_t sk__ws_held(const sk_conn *c) { return c->ws ? c->ws->held.bytes : 0; }
 
 const char *sk_conn_ws_protocol(const sk_conn *c) { return c->ws ? c->ws->protocol : ""; }
 

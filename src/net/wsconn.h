@@ -36,6 +36,9 @@ void sk__ws_shutdown(sk_conn *c);
  * err (1000 for 0, 1001 for a timeout), then the connection closes. */
 void sk__ws_close(sk_conn *c, int err);
 
+/* Bytes held until the handshake is done (0 for plain connections). */
+size_t sk__ws_held(const sk_conn *c);
+
 /* Frees the WebSocket state of c (NULL-safe). */
 void sk__ws_free(sk_conn *c);
 
