@@ -2,7 +2,8 @@
 # hold_100k.sh — 100,000 concurrent connections on one machine: `sockit serve
 # echo --workers 6` and 6 `sockit bench` processes (each under the 20,000
 # open-file cap), connections spread over 127.0.0.2-127.0.0.50 as source
-# addresses, every connection echoing once a second; prints each bench report.
+# addresses; with --ramp each bench connects all of its connections first, then
+# every connection echoes once a second for SECONDS; prints each bench report.
 # Usage: bench/hold_100k.sh [TOTAL_CONNS] [SECONDS]     (default 100000 60)
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ sleep 1
 echo "hold_100k: $total connections ($procs bench processes x $per), $secs s, port $port"
 for i in $(seq 1 $procs); do
     lo=$((2 + (i - 1) * 8)); hi=$((lo + 7))
-    "$sockit" bench "tcp://127.0.0.1:$port" -c "$per" --rate "$per" -d "$secs" --size 64 \
+    "$sockit" bench "tcp://127.0.0.1:$port" -c "$per" --rate "$per" -d "$secs" --size 64 --ramp \
         --source-addrs "127.0.0.$lo-127.0.0.$hi" --timeout 30 --json "$out/bench$i.json" \
         >"$out/bench$i.txt" 2>&1 &
 done

@@ -10,10 +10,11 @@ typedef struct bench_run {
     const bench_cfg *cfg;
     sk_loop *loop;
     bench_worker *workers;
-    uint32_t started, done;
+    uint32_t started, done, ramped;
     int signals;
     sk_timer *clock, *ticker;
     uint64_t t0_ns, last_ns, last_rx;
+    uint64_t ramp_ns; /* --ramp: t0 to the go */
     int line_shown;
 } bench_run;
 
@@ -23,10 +24,36 @@ static void stop_all(bench_run *run, int force)
         (force ? bw_force : bw_stop)(&run->workers[i]);
 }
 
+static void start_clock(bench_run *run)
+{
+    if (run->cfg->duration > 0)
+        sk_timer_start(run->clock, (uint64_t)(run->cfg->duration * 1000 + 0.5), 0);
+}
+
+/* --ramp: worker w has every connection up or failed (or is over). Once all
+ * are, the clock starts: -d, and every worker starts sending. */
+static void on_worker_ramped(void *arg)
+{
+    bench_worker *w = arg;
+    bench_run *run = w->owner;
+    if (!run->cfg->ramp || w->ramp_seen)
+        return;
+    w->ramp_seen = 1;
+    if (++run->ramped < run->started)
+        return;
+    run->ramp_ns = bench_now_ns() - run->t0_ns;
+    if (run->signals || run->done == run->started)
+        return;
+    for (uint32_t i = 0; i < run->started; i++)
+        bw_go(&run->workers[i]);
+    start_clock(run);
+}
+
 static void on_worker_done(void *arg)
 {
     bench_worker *w = arg;
     bench_run *run = w->owner;
+    on_worker_ramped(w);
     if (++run->done == run->started)
         sk_loop_stop(run->loop);
 }
@@ -83,6 +110,7 @@ static int start_workers(bench_run *run)
             bw_free(w);
             return 1;
         }
+        w->on_ramped = on_worker_ramped;
         if (pthread_create(&w->thread, NULL, bw_main, w) != 0) {
             cli_error("cannot start a thread");
             bw_free(w);
@@ -99,8 +127,8 @@ static int start_timers(bench_run *run)
     run->ticker = sk_timer_new(run->loop, on_ticker, run);
     if (!run->clock || !run->ticker)
         return -1;
-    if (run->cfg->duration > 0)
-        sk_timer_start(run->clock, (uint64_t)(run->cfg->duration * 1000 + 0.5), 0);
+    if (!run->cfg->ramp)
+        start_clock(run);
     if (run->cfg->progress)
         sk_timer_start(run->ticker, 1000, 1000);
     return 0;
@@ -118,6 +146,7 @@ static int report(bench_run *run)
     hist_reset(&total->hist);
     for (uint32_t i = 0; i < run->started; i++)
         bench_merge(total, &run->workers[i].st);
+    total->ramp_ns = run->ramp_ns;
     bench_finish(cfg, total);
     if (run->line_shown)
         fputs("\r\033[K", stderr);

@@ -50,6 +50,7 @@ typedef struct bench_cfg {
     uint64_t messages; /* -n; 0 = until -d is over */
     double rate;       /* msgs/s over all connections; 0 = closed loop */
     int verify, verbose, progress;
+    int ramp;          /* --ramp: connect all, then start the clock */
     const char *json;
     uint64_t timeout_ms; /* connect timeout; wait for the last replies */
     int header;          /* messages start with the id/seq header (size >= BMSG_HDR) */
@@ -65,6 +66,8 @@ typedef struct bench_stats {
     int other_errno; /* first cause of BE_CONNECT_OTHER */
     int hs_errno;    /* first cause of BE_HANDSHAKE */
     uint64_t t_start_ns, t_stop_ns, t_last_rx_ns, t_end_ns;
+    uint64_t ramp_up; /* --ramp: connections up when the ramp ended */
+    uint64_t ramp_ns; /* --ramp: how long connecting took (set by bench.c) */
     histogram hist; /* reply latency in ns */
 } bench_stats;
 
@@ -110,6 +113,11 @@ struct bench_worker {
     sk_timer *house;          /* housekeeping: timeouts, datagram expiry, progress */
     void (*on_done)(void *w); /* posted to main_loop when finished */
     void *owner;              /* for on_done */
+    /* --ramp: 1 while connecting, 2 once every connection is up or failed
+     * (on_ramped(w) posted to main_loop), 0 sending (after bw_go) */
+    int ramping;
+    void (*on_ramped)(void *w);
+    int ramp_seen; /* main thread only: this worker's ramp end was counted */
     bench_conn *conns;
     bench_slot *rings; /* storage of every connection's ring */
     uint32_t nconns, next_connect, scan_from;
@@ -160,6 +168,7 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
 void *bw_main(void *w);         /* thread body */
 void bw_stop(bench_worker *w);  /* any thread: stop sending, drain, close */
 void bw_force(bench_worker *w); /* any thread: close everything now */
+void bw_go(bench_worker *w);    /* any thread, --ramp: the ramp is over, start sending */
 void bw_free(bench_worker *w);  /* after the thread was joined */
 /* On the worker thread: stop sending (budget spent, stop asked, nothing
  * left); move on to the next phase when the current one is over. */

@@ -85,6 +85,7 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
     cfg->duration = b->duration ? b->duration : b->messages ? 0 : 10;
     cfg->rate = b->rate;
     cfg->verify = b->verify;
+    cfg->ramp = b->ramp;
     cfg->json = b->json;
     cfg->verbose = o->verbose;
     cfg->timeout_ms = (uint64_t)((b->timeout > 0 ? b->timeout : 5) * 1000);

@@ -166,6 +166,8 @@ static void up(bench_conn *c)
 {
     c->state = BC_UP;
     c->w->open++;
+    if (c->w->ramping)
+        return; /* --ramp: bw_go starts it */
     c->w->now_ns = bench_now_ns();
     bt_start(c);
 }

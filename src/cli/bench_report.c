@@ -23,6 +23,7 @@ void bench_merge(bench_stats *dst, const bench_stats *src)
     dst->conns_ok += src->conns_ok;
     dst->conns_failed += src->conns_failed;
     dst->conns_not_started += src->conns_not_started;
+    dst->ramp_up += src->ramp_up;
     dst->sent += src->sent;
     dst->received += src->received;
     dst->bytes_sent += src->bytes_sent;
@@ -137,6 +138,9 @@ void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st)
     if (st->conns_not_started)
         fprintf(f, ", %llu not started (the run ended first)",
                 (unsigned long long)st->conns_not_started);
+    if (cfg->ramp)
+        fprintf(f, "\n  ramp         %llu connection%s up in %.2f s", (unsigned long long)st->ramp_up,
+                st->ramp_up == 1 ? "" : "s", (double)st->ramp_ns / 1e9);
     fprintf(f, "\n  messages     %llu sent, %llu received, %llu lost (%.2f%%)\n",
             (unsigned long long)st->sent, (unsigned long long)st->received,
             (unsigned long long)lost, st->sent ? 100.0 * (double)lost / (double)st->sent : 0.0);
@@ -199,6 +203,11 @@ static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
             "\"lost_pct\": %.4f},\n",
             (unsigned long long)st->sent, (unsigned long long)st->received,
             (unsigned long long)lost, st->sent ? 100.0 * (double)lost / (double)st->sent : 0.0);
+    if (cfg->ramp)
+        fprintf(f, "  \"ramp_s\": %.6f,\n  \"ramp_up\": %llu,\n", (double)st->ramp_ns / 1e9,
+                (unsigned long long)st->ramp_up);
+    else
+        fputs("  \"ramp_s\": null,\n  \"ramp_up\": null,\n", f);
     fprintf(f, "  \"duration_s\": %.6f,\n  \"msgs_per_sec\": %.1f,\n", seconds(st),
             per_sec((double)st->received, st));
     fprintf(f, "  \"bytes\": {\"sent\": %llu, \"received\": %llu},\n",

@@ -13,7 +13,10 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int can_send(const bench_worker *w) { return w->phase == PH_RUN && w->st.sent < w->budget; }
+static int can_send(const bench_worker *w)
+{
+    return w->phase == PH_RUN && !w->ramping && w->st.sent < w->budget;
+}
 
 static bench_slot *slot_of(const bench_conn *c, uint64_t seq)
 {

@@ -81,10 +81,23 @@ static void give_up(bench_worker *w)
     }
 }
 
+/* --ramp: every connection of this worker is up or failed (or the run was
+ * stopped): tell the main thread, which says go once all workers are here. */
+static void ramp_done(bench_worker *w)
+{
+    w->ramping = 2;
+    w->st.ramp_up = w->open;
+    if (sk_loop_post(w->main_loop, w->on_ramped, w) < 0)
+        cli_error("out of memory");
+}
+
 void bw_progress(bench_worker *w)
 {
     if (w->busy)
         return;
+    if (w->ramping == 1 &&
+        (w->phase != PH_RUN || (w->next_connect == w->nconns && w->connecting == 0)))
+        ramp_done(w);
     if (w->phase == PH_RUN && w->next_connect == w->nconns && w->connecting == 0 && w->open == 0)
         bw_enter_drain(w); /* every connection is over: nothing left to do */
     else if (w->phase == PH_DRAIN && w->in_flight == 0)
@@ -168,6 +181,7 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->nconns = n;
     w->budget = budget;
     w->tfd = -1;
+    w->ramping = cfg->ramp;
     hist_reset(&w->st.hist);
     w->connect_cap = CONNECTS_IN_FLIGHT / cfg->threads;
     if (w->connect_cap < 16)
@@ -224,6 +238,25 @@ static void post_force(void *arg)
     bw_progress(w);
 }
 
+/* --ramp: the clock starts now; connections that are up start sending. */
+static void post_go(void *arg)
+{
+    bench_worker *w = arg;
+    if (w->ramping != 2)
+        return;
+    w->ramping = 0;
+    if (w->phase != PH_RUN)
+        return;
+    w->now_ns = w->st.t_start_ns = bench_now_ns();
+    w->busy++;
+    for (uint32_t i = 0; i < w->nconns; i++)
+        if (w->conns[i].state == BC_UP)
+            bt_start(&w->conns[i]);
+    w->busy--;
+    bw_progress(w);
+}
+
+void bw_go(bench_worker *w) { sk_loop_post(w->loop, post_go, w); }
 void bw_stop(bench_worker *w) { sk_loop_post(w->loop, post_stop, w); }
 void bw_force(bench_worker *w) { sk_loop_post(w->loop, post_force, w); }
 

@@ -200,6 +200,7 @@ static int set_b_threads(cli_opts *o, const char *v)
 static int set_b_verify(cli_opts *o, const char *v) { return o->bench.verify = 1, 0; }
 static int set_b_json(cli_opts *o, const char *v) { return *v ? (o->bench.json = v, 0) : -1; }
 static int set_b_sources(cli_opts *o, const char *v) { return *v ? (o->bench.source_addrs = v, 0) : -1; }
+static int set_b_ramp(cli_opts *o, const char *v) { return o->bench.ramp = 1, 0; }
 static int set_b_timeout(cli_opts *o, const char *v)
 {
     return parse_secs(v, &o->bench.timeout) < 0 || o->bench.timeout <= 0 ? -1 : 0;
@@ -258,6 +259,8 @@ static const cli_opt options[] = {
      "spread tcp connections over these local IPv4 addresses (A-B, A,B,...)"},
     {"timeout", 0, "SECS", CMD_BENCH, set_b_timeout,
      "connect timeout, and wait for the last replies at the end (default 5)"},
+    {"ramp", 0, NULL, CMD_BENCH, set_b_ramp,
+     "connect every connection first; -d, --rate, latency and msgs/s count from when all are up"},
     {"backlog", 0, "N", CMD_SERVE, set_backlog, "listen backlog (default 511)"},
     {"reuseaddr", 0, NULL, CMD_SERVE, set_reuseaddr, "SO_REUSEADDR (on by default)"},
     {"no-reuseaddr", 0, NULL, CMD_SERVE, set_no_reuseaddr, "turn SO_REUSEADDR off"},
@@ -420,7 +423,10 @@ static const char *usage_line(unsigned cmd)
                "  1 when a connection failed or --verify found errors, 2 usage.\n"
                "  ws://HOST:PORT/PATH: each connection does the WebSocket handshake first\n"
                "  (a refused one counts as 'handshake failed'); each message is one binary\n"
-               "  WebSocket message and one reply (--frame does not apply).\n";
+               "  WebSocket message and one reply (--frame does not apply).\n"
+               "  --ramp: open all connections first (failed ones count as failed), then\n"
+               "  start -d, the --rate schedules and the measurements; the report adds\n"
+               "  'ramp  N connections up in S s' (JSON: ramp_s, ramp_up).\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"

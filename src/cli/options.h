@@ -25,6 +25,7 @@ typedef struct cli_bench_opts {
     const char *json;         /* --json FILE */
     const char *source_addrs; /* --source-addrs A[-B][,...] */
     double timeout;           /* --timeout secs: connect and final replies (default 5) */
+    int ramp;                 /* --ramp: connect everything first, then start the clock */
 } cli_bench_opts;
 
 typedef struct cli_opts {

@@ -404,6 +404,27 @@ def test_rate_open_loop():
     check(1.8 <= r.get("duration", 0) <= 3.5, "duration about 2 s: %s" % out)
 
 
+def test_ramp():
+    """--ramp: every connection is up before the clock starts, so -d 2 at
+    --rate 400 sends about 800 and the report says how long connecting took."""
+    port = free_port()
+    path = os.path.join(TMP, "ramp.json")
+    with Serve("tcp://127.0.0.1:%d" % port):
+        rc, out, err = bench("tcp://127.0.0.1:%d" % port, "--ramp", "-c", "200", "--rate", "400",
+                             "-d", "2", "--json", path)
+    r = report(out)
+    check(rc == 0, "ramp: exit %d: %s %s" % (rc, out, err))
+    check(r.get("ok") == 200 and r.get("failed") == 0, "ramp: want 200 ok: %s" % out)
+    check(600 <= r.get("sent", 0) <= 1000, "--ramp --rate 400 -d 2 sends about 800: %s" % out)
+    check(r.get("received") == r.get("sent"), "ramp: every reply arrived: %s" % out)
+    check(re.search(r"ramp\s+200 connections up in [\d.]+ s", out), "ramp line: %s" % out)
+    check(1.8 <= r.get("duration", 0) <= 3.5, "ramp: duration about 2 s: %s" % out)
+    with open(path) as f:
+        j = json.load(f)
+    check(isinstance(j.get("ramp_s"), float) and j["ramp_s"] >= 0 and j.get("ramp_up") == 200,
+          "ramp JSON: ramp_s %r, ramp_up %r" % (j.get("ramp_s"), j.get("ramp_up")))
+
+
 def test_source_addrs():
     port = free_port()
     with Serve("tcp://127.0.0.1:%d" % port):
