@@ -230,7 +230,7 @@ static int head_may_be_complete(sk__ws *ws, const uint8_t *buf, size_t len)
 {
     size_t from = ws->scanned < len ? ws->scanned : 0;
     ws->scanned = len;
-    return memchr(buf + from, '\n', len - from) != NULL;
+    return len > from && memchr(buf + from, '\n', len - from) != NULL;
 }
 
 /* Server: one request head. Returns the bytes it took, 0 for "need more". */
@@ -335,6 +335,8 @@ size_t sk__ws_input(sk_conn *c, uint8_t *buf, size_t len)
 {
     sk__ws *ws = c->ws;
     size_t off = 0;
+    if (len == 0)
+        return 0;
     if (ws->state == WS_HANDSHAKE) {
         off = is_server(ws) ? server_handshake(c, buf, len) : client_handshake(c, buf, len);
         if (ws->state == WS_HANDSHAKE)

@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Server, SOCKIT, check, check_eq, free_port, main, recv_exact,  # noqa: E402
-                     run_sockit, t, tcp_client, tmpdir)
+                     run_sockit, t, tcp_client, tmpdir, wait_for)
 
 
 def children_of(pid):
@@ -42,6 +42,7 @@ def test_threads_serve_every_client():
 def test_workers_share_one_port():
     port = free_port()
     with Server("upper", "tcp://127.0.0.1:%d" % port, "--workers", "3", "--threads", "1") as srv:
+        wait_for(lambda: len(children_of(srv.pid)) == 3)
         check_eq(len(children_of(srv.pid)), 3, "worker processes")
         check_eq(upper_round_trip(port, 200, b"wrk"), 0, "wrong replies with 3 workers")
 
