@@ -2,7 +2,11 @@
 # install-deps.sh — installs the Debian packages the benchmark suite needs
 # (peer libraries, strace, taskset, python3, ...), only those missing.
 set -eu
-# peers: libuv1-dev libevent-dev (liburing-dev, redis-server for future peers);
+# peers: libuv1-dev libevent-dev (liburing-dev for a future peer);
+# redis-server: the pub/sub peer of the chat fan-out benchmark (bench/fanout.py,
+# started by it as `redis-server --port P --save '' --appendonly no`; the
+# package's own system service is not used, and is stopped again below if
+# this script installed it, so it does not hold port 6379 or use CPU);
 # tools: pkg-config gcc make, strace (syscall counts), util-linux (taskset),
 # python3 (bench/run.py). perf and valgrind are optional and used if present.
 # WebSocket peers: libwebsockets-dev (peers/lws_echo.c), python3-websockets
@@ -27,6 +31,15 @@ apt_install() {
     $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 [ -z "$missing" ] || apt_install $missing
+case " $missing " in
+*" redis-server "*)
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+        $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+        $SUDO service redis-server stop >/dev/null 2>&1 || true
+    fi ;;
+esac
+command -v redis-server >/dev/null 2>&1 || { echo "bench/install-deps: redis-server missing after install" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || apt_install npm
 # bench/node_modules/ws, for peers/ws_echo.js (bench/node_modules is git-ignored)
 if ! (cd "$here" && node -e 'require("ws")' 2>/dev/null); then
