@@ -31,6 +31,8 @@ static int is_tcp(int fd)
 
 int sk_sockopts_apply(int fd, const sk_sockopts *o, int listener)
 {
+    if (!listener && !o->sndbuf && !o->rcvbuf && !o->nodelay && o->keepalive_secs <= 0)
+        return 0; /* nothing to set: spare an accepted client two syscalls */
     int r = 0, tcp = is_tcp(fd);
     if (listener && o->reuseaddr && !r)
         r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
