@@ -200,7 +200,7 @@ static void do_read(sk_conn *c)
     uint8_t *dst = c->loop->rdbuf;
     size_t cap = SK_RDBUF_SIZE;
     if (!shared) {
-        dst = sk__buf_reserve(&c->in, SK_RDBUF_SIZE); /* a partial frame: read as much */
+        dst = sk__buf_reserve(&c->in, 65536); /* a partial frame: complete it and more */
         if (!dst) {
             sk__conn_finalize(c, -ENOMEM);
             return;

@@ -62,7 +62,7 @@ struct sk_loop {
     uint8_t *rdbuf;           /* shared read buffer: idle connections hold none */
 };
 
-#define SK_RDBUF_SIZE 65536
+#define SK_RDBUF_SIZE 131072 /* one read takes a 64 KiB burst plus its frame headers */
 
 /* conn.c: flushes pending output and runs due on_close callbacks. */
 void sk__conns_tick(sk_loop *loop);
