@@ -36,7 +36,7 @@ static void update_watch(sk_conn *c)
         return;
     unsigned ev = (reading(c) || c->state == C_LINGER ? SK_READABLE : 0u) |
                   (c->write_blocked ? SK_WRITABLE : 0u);
-    sk_watch_set(c->w, ev);
+    sk_watch_set(&c->w, ev);
 }
 
 static void schedule(sk_conn *c)
@@ -57,7 +57,7 @@ void sk__conn_finalize(sk_conn *c, int err)
     c->close_err = err;
     sk_timer_free(c->linger);
     c->linger = NULL;
-    sk_watch_free(c->w);
+    sk__watch_stop(&c->w);
     close(c->fd);
     c->fd = -1;
     c->next_closed = c->loop->closed;
@@ -319,17 +319,13 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
     c->cbs = cbs ? cbs : &no_cbs;
     c->ud = ud;
     set_opts(c, opts);
-    c->w = sk_watch_new(loop, fd, SK_READABLE, on_io, c);
-    if (c->w && opts && opts->ws && sk__ws_attach(c, opts->ws) < 0) {
-        sk_watch_free(c->w);
-        c->w = NULL;
-        errno = ENOMEM;
-    }
-    if (!c->w) {
-        int e = errno;
+    int r = sk__watch_init(&c->w, loop, fd, SK_READABLE, on_io, c);
+    if (r == 0 && opts && opts->ws && (r = sk__ws_attach(c, opts->ws)) < 0)
+        sk__watch_stop(&c->w);
+    if (r < 0) {
         free(c);
         close(fd);
-        errno = e;
+        errno = -r;
         return NULL;
     }
     return c;

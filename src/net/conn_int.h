@@ -4,6 +4,7 @@
 #define SOCKIT_CONN_INT_H
 
 #include "net/buf.h"
+#include "net/loop_int.h"
 #include "net/outq.h"
 #include "sockit/conn.h"
 
@@ -18,7 +19,7 @@ enum { C_OPEN, C_CLOSING, C_LINGER, C_CLOSED };
 struct sk_conn {
     struct sk__ws *ws;  /* WebSocket state, or NULL for plain framing */
     sk_loop *loop;
-    sk_watch *w;
+    sk_watch w;         /* embedded: one allocation per connection */
     const sk_conn_cbs *cbs;
     void *ud;
     sk__buf in;

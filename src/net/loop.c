@@ -209,23 +209,30 @@ static uint32_t to_epoll(unsigned events)
     return ((events & SK_READABLE) ? EPOLLIN : 0u) | ((events & SK_WRITABLE) ? EPOLLOUT : 0u);
 }
 
-sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud)
+int sk__watch_init(sk_watch *w, sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud)
 {
-    sk_watch *w = calloc(1, sizeof *w);
-    if (!w)
-        return NULL;
     *w = (sk_watch){.loop = loop, .fd = fd, .events = events, .cb = cb, .ud = ud};
     struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) { /* also validates fd */
-        int e = errno;
-        free(w);
-        errno = e;
-        return NULL;
-    }
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) /* also validates fd */
+        return -errno;
     w->registered = 1;
     if (events == 0) {
         epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
         w->registered = 0;
+    }
+    return 0;
+}
+
+sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud)
+{
+    sk_watch *w = malloc(sizeof *w);
+    if (!w)
+        return NULL;
+    int r = sk__watch_init(w, loop, fd, events, cb, ud);
+    if (r < 0) {
+        free(w);
+        errno = -r;
+        return NULL;
     }
     return w;
 }
@@ -245,13 +252,21 @@ int sk_watch_set(sk_watch *w, unsigned events)
 
 unsigned sk_watch_events(const sk_watch *w) { return w->events; }
 
+void sk__watch_stop(sk_watch *w)
+{
+    if (w->dead)
+        return;
+    if (w->registered)
+        epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->registered = 0;
+    w->dead = 1; /* events of this iteration still queued for it are skipped */
+}
+
 void sk_watch_free(sk_watch *w)
 {
     if (!w || w->dead)
         return;
-    if (w->registered)
-        epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-    w->dead = 1;
+    sk__watch_stop(w);
     w->next_dead = w->loop->dead;
     w->loop->dead = w;
 }

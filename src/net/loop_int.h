@@ -67,6 +67,13 @@ struct sk_loop {
 /* conn.c: flushes pending output and runs due on_close callbacks. */
 void sk__conns_tick(sk_loop *loop);
 
+/* loop.c: a watcher embedded in its owner (a connection) instead of
+ * allocated: like sk_watch_new / sk_watch_free, but the memory is the
+ * owner's, never freed here, and must stay valid until the end of the
+ * iteration in which sk__watch_stop was called. init returns 0 or -errno. */
+int sk__watch_init(sk_watch *w, sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud);
+void sk__watch_stop(sk_watch *w);
+
 /* timer.c: milliseconds until the next timer is due (-1 when none). */
 int sk__timers_timeout(sk_loop *loop);
 /* timer.c: runs all timers due at loop->now. */
