@@ -78,6 +78,15 @@ int sk_frame_header(sk_frame mode, size_t msg_len, uint8_t hdr[8]);
  * A LINE payload must not contain "\n", nor end with "\r" (it would be stripped). */
 const char *sk_frame_trailer(sk_frame mode);
 
+/* The size of msg_len payload bytes encoded as one frame of mode (header,
+ * payload, trailer), or SK_EFRAMEBIG when msg_len does not fit the header. */
+ssize_t sk_frame_encoded_size(sk_frame mode, size_t msg_len);
+
+/* Writes msg[0..len) as one frame of mode into dst, which must hold
+ * sk_frame_encoded_size(mode, len) bytes. Returns that size, or SK_EFRAMEBIG
+ * (nothing written). */
+ssize_t sk_frame_encode(sk_frame mode, const void *msg, size_t len, uint8_t *dst);
+
 #ifdef __cplusplus
 }
 #endif

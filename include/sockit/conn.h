@@ -92,10 +92,11 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
                      void *ud);
 
 /* Encodes msg with the output framing (a WebSocket data frame on a WebSocket
- * connection) and queues it. The bytes are written
- * at the end of the current loop iteration (all replies of one read go out
- * in one write). Returns 0, SK_EFRAMEBIG when the frame header cannot hold
- * len, SK_ECLOSED when the connection is closing, -ENOMEM, or SK_EQUEUE when
+ * connection) and queues it. The bytes are written right after the read whose
+ * messages led to them (all replies of one read go out in one write), or at
+ * the end of the loop iteration when sent from elsewhere (a timer, another
+ * connection). Returns 0, SK_EFRAMEBIG when the frame header cannot hold len,
+ * SK_ECLOSED when the connection is closing, -ENOMEM, or SK_EQUEUE when
  * max_queue is exceeded (the connection then closes). */
 int sk_conn_send(sk_conn *c, const void *msg, size_t len);
 

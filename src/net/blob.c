@@ -45,19 +45,10 @@ sk_blob *sk_blob_new(const void *data, size_t len)
 
 sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len)
 {
-    uint8_t hdr[8];
-    int h = sk_frame_header(mode, len, hdr);
-    if (h < 0)
-        return NULL;
-    size_t tlen = strlen(sk_frame_trailer(mode));
-    sk_blob *b = sk__blob_alloc((size_t)h + len + tlen);
-    if (!b)
-        return NULL;
-    memcpy(b->data, hdr, (size_t)h);
-    if (len)
-        memcpy(b->data + h, msg, len);
-    memcpy(b->data + h + len, sk_frame_trailer(mode), tlen);
-    b->len = (size_t)h + len + tlen;
+    ssize_t n = sk_frame_encoded_size(mode, len);
+    sk_blob *b = n < 0 ? NULL : sk__blob_alloc((size_t)n);
+    if (b)
+        b->len = (size_t)sk_frame_encode(mode, msg, len, b->data);
     return b;
 }
 

@@ -1,6 +1,6 @@
 /* conn.c — buffered non-blocking stream connections: reads are decoded into
- * messages straight from a shared loop buffer, replies are batched and
- * written once per loop iteration, and a full output queue pauses reading. */
+ * messages straight from a shared loop buffer, the replies to one read go
+ * out in one write, and a full output queue pauses reading. */
 #include "net/conn_int.h"
 #include "net/loop_int.h"
 #include "net/wsconn.h"
@@ -265,8 +265,10 @@ static int write_out(sk_conn *c)
     if (c->drain_due && c->out.bytes <= c->low) {
         c->pressured = 0;
         c->drain_due = 0;
-        if (c->in.len)
-            c->need_input = 1, schedule(c);
+        if (c->in.len) { /* messages left undelivered while pressured */
+            c->need_input = 1;
+            schedule(c);
+        }
         if (c->cbs->on_drain)
             c->cbs->on_drain(c, c->ud);
         if (c->state == C_CLOSED)
@@ -380,23 +382,14 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len)
         return SK_ECLOSED;
     if (c->ws)
         return sk__ws_send(c, msg, len);
-    uint8_t hdr[8];
-    int h = sk_frame_header((sk_frame)c->out_frame, len, hdr);
-    if (h < 0)
-        return h;
-    const char *trailer = sk_frame_trailer((sk_frame)c->out_frame);
-    size_t tlen = trailer[0] ? 1 : 0;
-    if ((size_t)h + len + tlen == 0)
-        return 0;
-    uint8_t *dst = sk__outq_reserve(&c->out, (size_t)h + len + tlen);
+    ssize_t n = sk_frame_encoded_size((sk_frame)c->out_frame, len);
+    if (n <= 0)
+        return (int)n;
+    uint8_t *dst = sk__outq_reserve(&c->out, (size_t)n);
     if (!dst)
         return -ENOMEM;
-    memcpy(dst, hdr, (size_t)h);
-    if (len)
-        memcpy(dst + h, msg, len);
-    if (tlen)
-        dst[(size_t)h + len] = (uint8_t)trailer[0];
-    sk__outq_added(&c->out, (size_t)h + len + tlen);
+    sk_frame_encode((sk_frame)c->out_frame, msg, len, dst);
+    sk__outq_added(&c->out, (size_t)n);
     return sk__conn_after_queue(c);
 }
 

@@ -38,8 +38,8 @@ static void on_wake(sk_watch *w, int fd, unsigned events, void *ud)
 {
     sk_loop *loop = ud;
     uint64_t n;
-    while (read(fd, &n, sizeof n) > 0) {
-    }
+    ssize_t r = read(fd, &n, sizeof n); /* one read resets the eventfd counter */
+    (void)r;
     pthread_mutex_lock(&loop->post_lock);
     sk__post *p = loop->posts, *rev = NULL;
     loop->posts = NULL;
@@ -108,10 +108,15 @@ int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg)
     p->fn = fn;
     p->arg = arg;
     pthread_mutex_lock(&loop->post_lock);
+    int first = loop->posts == NULL;
     p->next = loop->posts;
     loop->posts = p;
     pthread_mutex_unlock(&loop->post_lock);
-    wake(loop);
+    /* One wakeup per batch: while posts are queued, the eventfd is already
+     * signalled (on_wake drains it before taking the list), so a broadcast
+     * to a busy thread costs no extra syscall. */
+    if (first)
+        wake(loop);
     return 0;
 }
 

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
+/* HANDSHAKE -> OPEN -> DONE (our close frame is sent, or the connection failed). */
+enum { WS_HANDSHAKE, WS_OPEN, WS_DONE };
 
 typedef struct sk__ws {
     const sk_ws_opts *o;
@@ -95,10 +96,10 @@ int sk__ws_is_open(const sk_conn *c) { return c->ws->state == WS_OPEN; }
 static void close_with(sk_conn *c, unsigned code, int err)
 {
     sk__ws *ws = c->ws;
-    if (ws->state == WS_OPEN || ws->state == WS_CLOSING) {
+    if (ws->state == WS_OPEN) {
         uint8_t payload[SK__WS_MAX_CONTROL];
         int n = sk__ws_close_payload(payload, code == SK__WS_CLOSE_NO_STATUS ? 0 : code, NULL, 0);
-        if (ws->state == WS_OPEN && n >= 0)
+        if (n >= 0)
             put_frame(c, &c->out, SK__WS_CLOSE, payload, (size_t)n);
     }
     ws->state = WS_DONE;

@@ -163,3 +163,23 @@ int sk_frame_header(sk_frame mode, size_t msg_len, uint8_t hdr[8])
     }
     return f->hdr;
 }
+
+ssize_t sk_frame_encoded_size(sk_frame mode, size_t msg_len)
+{
+    uint8_t hdr[8];
+    int h = sk_frame_header(mode, msg_len, hdr);
+    return h < 0 ? h : (ssize_t)((size_t)h + msg_len + (mode == SK_FRAME_LINE));
+}
+
+ssize_t sk_frame_encode(sk_frame mode, const void *msg, size_t len, uint8_t *dst)
+{
+    int h = sk_frame_header(mode, len, dst);
+    if (h < 0)
+        return h;
+    if (len)
+        memcpy(dst + h, msg, len);
+    size_t n = (size_t)h + len;
+    if (mode == SK_FRAME_LINE)
+        dst[n++] = '\n';
+    return (ssize_t)n;
+}

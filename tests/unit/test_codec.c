@@ -636,9 +636,29 @@ static void test_guard_page(void)
     munmap(map, (size_t)pg * 2);
 }
 
+/* sk_frame_encode writes exactly what sk_frame_decode reads back. */
+static void test_encode(void)
+{
+    static const uint8_t msg[] = "hello, frames";
+    for (int m = SK_FRAME_LINE; m < SK_FRAME_COUNT_; m++) {
+        uint8_t buf[64];
+        ssize_t n = sk_frame_encoded_size((sk_frame)m, sizeof msg - 1);
+        CHECK(n > 0 && n <= (ssize_t)sizeof buf);
+        CHECK_EQ_INT(sk_frame_encode((sk_frame)m, msg, sizeof msg - 1, buf), n);
+        const uint8_t *out;
+        size_t olen;
+        CHECK_EQ_INT(sk_frame_decode((sk_frame)m, 1024, buf, (size_t)n, &out, &olen), n);
+        CHECK(olen == sizeof msg - 1 && memcmp(out, msg, olen) == 0);
+    }
+    uint8_t big[300] = {0}, dst[512];
+    CHECK_EQ_INT(sk_frame_encoded_size(SK_FRAME_LEN8, sizeof big), SK_EFRAMEBIG);
+    CHECK_EQ_INT(sk_frame_encode(SK_FRAME_LEN8, big, sizeof big, dst), SK_EFRAMEBIG);
+}
+
 int main(void)
 {
     test_names();
+    test_encode();
     test_round_trip();
     test_merged();
     test_byte_by_byte();
