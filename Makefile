@@ -13,6 +13,12 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Isrc $(CFLAGS) \
               -DSOCKIT_VERSION=\"$(VERSION)\"
 LDLIBS  := -lpthread
+# io_uring backend (--io uring) when liburing is installed (scripts/install-deps.sh).
+URING   := $(shell pkg-config --exists liburing 2>/dev/null && echo yes)
+ifeq ($(URING),yes)
+ALL_CFLAGS += -DSK_HAVE_URING $(shell pkg-config --cflags liburing)
+LDLIBS  += $(shell pkg-config --libs liburing)
+endif
 
 LIB_SRC := $(sort $(wildcard src/net/*.c src/proto/*.c src/services/*.c src/util/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
@@ -56,7 +62,8 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libsockit.a
 
 # The main job: install what is missing, build, and run the chat gateway on
 # loopback: terminals join over TCP, browsers over WebSocket (page at /).
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	$(BUILD)/sockit serve chat tcp://127.0.0.1:8080 ws://127.0.0.1:8081/ -v
 
 unit: all $(UNIT_BIN) $(HELPER_BIN)
@@ -98,7 +105,7 @@ install: all
 	install -m 755 $(BUILD)/libsockit.so $(DESTDIR)$(PREFIX)/lib/libsockit.so.0
 	ln -sf libsockit.so.0 $(DESTDIR)$(PREFIX)/lib/libsockit.so
 	install -m 644 include/sockit/*.h $(DESTDIR)$(PREFIX)/include/sockit/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' sockit.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LDLIBS)|' sockit.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
 
 clean:

@@ -57,6 +57,8 @@ def servers(sockit, one_thread):
         "python-websockets": (lambda port: ["/usr/bin/python3", os.path.join(HERE, "peers", "ws_echo.py"),
                                             HOST, str(port)], "ws"),
         "sockit": (sockit_argv(sockit, "raw", one_thread), "raw"),
+        "sockit-uring": (sockit_argv(sockit, "raw", one_thread + ["--io", "uring"]), "raw"),
+        "sockit-ws-uring": (sockit_ws_argv(sockit, one_thread + ["--io", "uring"]), "ws"),
         "sockit-default": (sockit_argv(sockit, "raw", []), "raw"),
         "sockit-len32be": (sockit_argv(sockit, "len32be", one_thread), "len32be"),
         "libuv": (peer_argv("uv_echo"), "raw"),
@@ -66,11 +68,11 @@ def servers(sockit, one_thread):
     }
 
 
-RAW = ["sockit", "sockit-default", "libuv", "libevent", "epoll"]
+RAW = ["sockit", "sockit-uring", "sockit-default", "libuv", "libevent", "epoll"]
 FRAMED = ["sockit-len32be", "sockit", "epoll-len32be"]
 # WebSocket echo (binary frames, loader masks them as a client must); epoll is
 # the raw TCP ceiling, driven by the same loader in raw mode at the same size.
-WS = ["sockit-ws", "lws", "node-ws", "python-websockets", "epoll"]
+WS = ["sockit-ws", "sockit-ws-uring", "lws", "node-ws", "python-websockets", "epoll"]
 SCENARIOS = [  # name, conns, depth, size, servers
     ("raw-64-d1", 100, 1, 64, RAW),
     ("raw-64-d16", 100, 16, 64, RAW),
@@ -459,10 +461,12 @@ def ratio(res, a, b, key):
 def ratios_table(results):
     rows = ["| scenario | pair | msgs/s | CPU µs/msg | syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg |",
             "|---|---|---:|---:|---:|---:|---:|"]
-    pairs = {"raw": [("sockit", "epoll"), ("sockit", "libuv")],
+    pairs = {"raw": [("sockit", "epoll"), ("sockit", "libuv"), ("sockit-uring", "epoll"),
+                     ("sockit-uring", "sockit")],
              "framed": [("sockit-len32be", "epoll-len32be"), ("sockit-len32be", "sockit")],
              "ws": [("sockit-ws", "epoll"), ("sockit-ws", "lws"), ("sockit-ws", "node-ws"),
-                    ("sockit-ws", "python-websockets")]}
+                    ("sockit-ws", "python-websockets"), ("sockit-ws-uring", "epoll"),
+                    ("sockit-ws-uring", "lws")]}
     for sc, res in results.items():
         for a, b in pairs.get(sc.split("-")[0], []):
             if a in res and b in res:
@@ -474,20 +478,23 @@ def ratios_table(results):
 
 
 def ws_targets_table(results):
-    """The WebSocket targets: sockit-ws CPU/msg over the raw TCP epoll ceiling
-    (target <= 1.05) and sockit-ws over lws in messages per server-CPU-second,
-    i.e. lws CPU/msg over sockit-ws CPU/msg (target >= 1.2)."""
-    rows = ["| scenario | sockit-ws / epoll (raw TCP) CPU µs/msg (target ≤ 1.05) "
-            "| sockit-ws / lws msgs per server-CPU-s (target ≥ 1.2) | sockit-ws / node-ws msgs per CPU-s "
-            "| sockit-ws / python-websockets msgs per CPU-s |",
-            "|---|---:|---:|---:|---:|"]
+    """The WebSocket targets, for each sockit backend: its CPU/msg over the raw
+    TCP epoll ceiling (target <= 1.05) and its messages per server-CPU-second
+    over libwebsockets', i.e. lws CPU/msg over sockit's (target >= 1.2)."""
+    rows = ["| scenario | server | / epoll (raw TCP) CPU µs/msg (target ≤ 1.05) "
+            "| / lws msgs per server-CPU-s (target ≥ 1.2) | / node-ws msgs per CPU-s "
+            "| / python-websockets msgs per CPU-s |",
+            "|---|---|---:|---:|---:|---:|"]
     for sc, res in results.items():
         if not sc.startswith("ws-"):
             continue
-        inv = lambda b: ratio(res, b, "sockit-ws", "server_cpu_us_per_msg")
-        rows.append("| %s | %s | %s | %s | %s |" % (
-            sc, fmt(ratio(res, "sockit-ws", "epoll", "server_cpu_us_per_msg")), fmt(inv("lws")),
-            fmt(inv("node-ws")), fmt(inv("python-websockets"))))
+        for me in ("sockit-ws", "sockit-ws-uring"):
+            if me not in res:
+                continue
+            inv = lambda b: ratio(res, b, me, "server_cpu_us_per_msg")
+            rows.append("| %s | %s | %s | %s | %s | %s |" % (
+                sc, me, fmt(ratio(res, me, "epoll", "server_cpu_us_per_msg")), fmt(inv("lws")),
+                fmt(inv("node-ws")), fmt(inv("python-websockets"))))
     return "\n".join(rows) + "\n" if len(rows) > 2 else ""
 
 # ---------------------------------------------------------------- main
@@ -500,6 +507,8 @@ def parse_args():
     ap.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds before each run")
     ap.add_argument("--only", action="append", help="scenario name (repeatable): " +
                     ", ".join(s[0] for s in SCENARIOS))
+    ap.add_argument("--server", action="append",
+                    help="only these servers (repeatable; each scenario keeps its reference server)")
     ap.add_argument("--count", type=int, default=20000, help="messages in the strace/perf/callgrind runs")
     ap.add_argument("--no-syscalls", action="store_true", help="skip the strace and perf runs")
     ap.add_argument("--callgrind", action="store_true", help="also count instructions with callgrind")
@@ -621,6 +630,8 @@ def main():
     if unknown:
         raise SystemExit("unknown scenario %s; choose from: %s" % (", ".join(unknown), ", ".join(names)))
     chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only]
+    if args.server:  # keep the scenario's reference (last) server: ratios need it
+        chosen = [s[:4] + ([n for n in s[4] if n in args.server or n == s[4][-1]],) for s in chosen]
     TMP = tempfile.mkdtemp(prefix="sockit-bench.")
     atexit.register(kill_all)
     signal.signal(signal.SIGTERM, on_signal)

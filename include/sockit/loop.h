@@ -28,8 +28,28 @@ typedef void (*sk_tick_cb)(sk_loop *loop, void *ud);
  * or a negated errno. The caller owns *out and frees it with sk_loop_free. */
 int sk_loop_new(sk_loop **out);
 
+/* I/O backends. epoll is the default and the fallback; io_uring (Linux 6.1+,
+ * built when liburing is found) receives on stream connections through one
+ * multishot recv each and submits their sends, so one system call serves a
+ * whole batch of connections. Other watchers stay on epoll either way. */
+typedef enum sk_io { SK_IO_EPOLL = 0, SK_IO_URING = 1 } sk_io;
+
+/* Like sk_loop_new, with the backend io. When io_uring is asked for but not
+ * available (not built in, or refused by the kernel) the loop uses epoll:
+ * check sk_loop_io. Returns 0 and sets *out, or a negated errno; *why (if
+ * not NULL) is set to a static string saying why io_uring was not used, or
+ * NULL when it was (or was not asked for). */
+int sk_loop_new_io(sk_loop **out, sk_io io, const char **why);
+
+/* The backend the loop really uses. */
+sk_io sk_loop_io(const sk_loop *loop);
+
+/* Parses "epoll" or "uring" (also "io_uring"). Returns 0 or -1. */
+int sk_io_parse(const char *name, sk_io *out);
+
 /* Runs until sk_loop_stop() is called. Returns 0, or a negated errno if
- * epoll_wait fails. Every callback of the loop's handles fires from inside. */
+ * waiting (epoll_wait / io_uring_enter) fails. Every callback of the loop's
+ * handles fires from inside. */
 int sk_loop_run(sk_loop *loop);
 
 /* Asks the loop to return from sk_loop_run after the current iteration.

@@ -30,6 +30,8 @@ typedef struct sk_server_opts {
     unsigned drain_ms;    /* shutdown: time allowed to flush replies (default 5000) */
     int threads;          /* event-loop threads serving stream clients (default 1; the
                            * caller's loop is one of them; stdio runs on one) */
+    sk_io io;             /* backend of the loops the server starts for its other
+                           * threads (the caller's loop keeps its own) */
     size_t max_conns;     /* stream clients beyond this are accepted and closed (0 = no limit) */
     unsigned idle_ms;     /* close a stream client silent this long (0 = never) */
     size_t max_queue;     /* output bytes a client may have pending before it is dropped

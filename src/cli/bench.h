@@ -53,6 +53,7 @@ typedef struct bench_cfg {
     int ramp;          /* --ramp: connect all, then start the clock */
     const char *json;
     uint64_t timeout_ms; /* connect timeout; wait for the last replies */
+    const cli_opts *cli; /* the command line (--io for the workers' loops) */
     int header;          /* messages start with the id/seq header (size >= BMSG_HDR) */
     int match;           /* replies are matched to requests by that header */
 } bench_cfg;

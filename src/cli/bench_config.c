@@ -167,6 +167,7 @@ int bench_config(const cli_opts *o, bench_cfg *cfg)
         return 2;
     }
     cfg->target = o->args[0];
+    cfg->cli = o;
     if (cli_url(cfg->target, &cfg->url))
         return 2;
     cfg->dgram = sk_url_is_dgram(&cfg->url);

@@ -192,7 +192,7 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->ring_mask = ring - 1;
     if (cfg->rate > 0)
         w->interval_ns = (double)cfg->conns * 1e9 / cfg->rate;
-    if (sk_loop_new(&w->loop) < 0)
+    if (cli_loop_new(cfg->cli, &w->loop) < 0)
         return -1;
     w->house = sk_timer_new(w->loop, on_house, w);
     w->conns = calloc(n, sizeof *w->conns);

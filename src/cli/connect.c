@@ -255,7 +255,7 @@ int cmd_connect(cli_opts *o)
                 cl.url.scheme == SK_SCHEME_WS;
     if (cl.url.scheme == SK_SCHEME_WS)
         setup_ws(&cl);
-    if (sk_loop_new(&cl.loop) < 0) {
+    if (cli_loop_new(o, &cl.loop) < 0) {
         cli_error("out of memory");
         return 1;
     }

@@ -150,6 +150,17 @@ static int cpus_allowed(void)
 }
 
 static int set_threads(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->threads); }
+static int set_io(cli_opts *o, const char *v) { return sk_io_parse(v, &o->io); }
+
+int cli_loop_new(const cli_opts *o, sk_loop **out)
+{
+    static int warned;
+    const char *why = NULL;
+    int r = sk_loop_new_io(out, o->io, &why);
+    if (r == 0 && why && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        fprintf(stderr, "sockit: io_uring not available (%s): using epoll\n", why);
+    return r;
+}
 static int set_workers(cli_opts *o, const char *v) { return parse_int(v, 1, 64, &o->workers); }
 /* ---- bench ---- */
 static int parse_count(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -261,6 +272,8 @@ static const cli_opt options[] = {
      "connect timeout, and wait for the last replies at the end (default 5)"},
     {"ramp", 0, NULL, CMD_BENCH, set_b_ramp,
      "connect every connection first; -d, --rate, latency and msgs/s count from when all are up"},
+    {"io", 0, "epoll|uring", NET, set_io,
+     "I/O backend: epoll (default) or io_uring (falls back to epoll, with a warning)"},
     {"backlog", 0, "N", CMD_SERVE, set_backlog, "listen backlog (default 511)"},
     {"reuseaddr", 0, NULL, CMD_SERVE, set_reuseaddr, "SO_REUSEADDR (on by default)"},
     {"no-reuseaddr", 0, NULL, CMD_SERVE, set_no_reuseaddr, "turn SO_REUSEADDR off"},
@@ -373,6 +386,11 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
     o->workers = 1;
     o->exec_max_output = (size_t)1 << 20;
     o->text = "Thank you for connecting\r\n";
+    const char *io = getenv("SOCKIT_IO"); /* the default --io (e.g. to run a test suite on uring) */
+    if (io && sk_io_parse(io, &o->io) < 0) {
+        cli_error("SOCKIT_IO: unknown backend '%s' (use epoll or uring)", io);
+        return 2;
+    }
     sk_sockopts_init(&o->sock);
     int only_args = 0;
     for (int i = 0; i < argc; i++) {

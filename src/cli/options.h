@@ -42,6 +42,7 @@ typedef struct cli_opts {
     int nsends;
     double wait_secs;                   /* connect: silence after input ends */
     int threads;                        /* serve: event-loop threads (default: CPUs) */
+    sk_io io;                           /* --io: epoll (default) or uring */
     int workers;                        /* serve: processes sharing the listeners */
     size_t max_conns;                   /* serve */
     double idle_secs;
@@ -76,6 +77,10 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a URL argument; on error prints the reason and returns 2. */
 int cli_url(const char *text, sk_url *out);
+
+/* Creates the loop with the --io backend; says on stderr (once per
+ * process) when io_uring was asked for but epoll is used. 0 or -errno. */
+int cli_loop_new(const cli_opts *o, sk_loop **out);
 
 /* Subcommand entry points: return the process exit status. */
 int cmd_serve(cli_opts *o);

@@ -121,6 +121,7 @@ static int serve_one(cli_opts *o, int worker)
     so.verbose = o->verbose;
     so.drain_ms = (unsigned)(o->drain_secs * 1000);
     so.threads = o->threads;
+    so.io = o->io;
     so.ws_protocols = o->nws_protocols ? o->ws_protocols : NULL;
     so.ws_origins = o->nws_origins ? o->ws_origins : NULL;
     so.ws_ping_ms = (unsigned)(o->ws_ping_secs * 1000);
@@ -133,7 +134,7 @@ static int serve_one(cli_opts *o, int worker)
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
     char err[512];
-    if (sk_loop_new(&st.loop) < 0) {
+    if (cli_loop_new(o, &st.loop) < 0) {
         cli_error("cannot start: out of memory");
         return 1;
     }

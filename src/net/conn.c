@@ -3,6 +3,7 @@
  * out in one write, and a full output queue pauses reading. */
 #include "net/conn_int.h"
 #include "net/loop_int.h"
+#include "net/uring.h"
 #include "net/wsconn.h"
 #include "sockit/addr.h"
 #include "sockit/conn.h"
@@ -30,13 +31,30 @@ int sk__conn_can_deliver(const sk_conn *c)
     return c->state == C_OPEN && !c->user_paused && !c->pressured;
 }
 
+/* io_uring: arms the multishot recv, or asks to cancel it. A recv being
+ * cancelled is re-armed after its last completion if wanted again. */
+static void set_recv(sk_conn *c, int on)
+{
+    if (on && !c->recv_on) {
+        c->recv_on = 1;
+        c->ops++;
+        sk__uring_recv(c);
+    } else if (!on && c->recv_on && !c->recv_stop) {
+        c->recv_stop = 1;
+        sk__uring_cancel(c, 0);
+    }
+}
+
 static void update_watch(sk_conn *c)
 {
     if (c->state == C_CLOSED)
         return;
-    unsigned ev = (reading(c) || c->state == C_LINGER ? SK_READABLE : 0u) |
-                  (c->write_blocked ? SK_WRITABLE : 0u);
-    sk_watch_set(&c->w, ev);
+    int want_read = reading(c) || c->state == C_LINGER;
+    if (c->uring) {
+        set_recv(c, want_read);
+        return;
+    }
+    sk_watch_set(&c->w, (want_read ? SK_READABLE : 0u) | (c->write_blocked ? SK_WRITABLE : 0u));
 }
 
 static void schedule(sk_conn *c)
@@ -48,6 +66,12 @@ static void schedule(sk_conn *c)
     c->loop->pending = c;
 }
 
+static void release_fd(sk_conn *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
 /* Closes the fd now; on_close runs from the loop's tick, never re-entrantly. */
 void sk__conn_finalize(sk_conn *c, int err)
 {
@@ -57,9 +81,12 @@ void sk__conn_finalize(sk_conn *c, int err)
     c->close_err = err;
     sk_timer_free(c->linger);
     c->linger = NULL;
-    sk__watch_stop(&c->w);
-    close(c->fd);
-    c->fd = -1;
+    if (!c->uring)
+        sk__watch_stop(&c->w);
+    if (c->ops) /* io_uring: the fd closes after the last completion, so its */
+        sk__uring_cancel(c, 1); /* number is never reused under a queued op */
+    else
+        release_fd(c);
     c->next_closed = c->loop->closed;
     c->loop->closed = c;
 }
@@ -185,6 +212,7 @@ static void on_peer_eof(sk_conn *c)
 }
 
 static int write_out(sk_conn *c);
+static int write_now(sk_conn *c);
 
 /* The replies to one read go out in one write right after it (not at the
  * end of the iteration), so their buffer is released while still hot. */
@@ -192,6 +220,27 @@ static void flush_now(sk_conn *c)
 {
     if (c->state != C_CLOSED && c->out.bytes && !c->write_blocked)
         write_out(c);
+}
+
+/* n fresh bytes are at buf: the loop's (or ring's) buffer when shared,
+ * else the tail of c->in. Decodes them and sends the replies. */
+static void take_input(sk_conn *c, uint8_t *buf, size_t n, int shared)
+{
+    c->bytes_in += (uint64_t)n;
+    if (c->cbs->on_read) {
+        c->cbs->on_read(c, n, c->ud);
+        if (c->state != C_OPEN)
+            return;
+    }
+    if (!shared) {
+        sk__buf_added(&c->in, n);
+        process_buffered(c);
+    } else {
+        size_t used = deliver(c, buf, n);
+        if (c->state == C_OPEN && used < n && sk__buf_append(&c->in, buf + used, n - used) < 0)
+            sk__conn_finalize(c, -ENOMEM);
+    }
+    flush_now(c);
 }
 
 static void do_read(sk_conn *c)
@@ -213,30 +262,27 @@ static void do_read(sk_conn *c)
             sk__conn_finalize(c, -errno);
         return;
     }
-    if (n == 0) {
+    if (n == 0)
         on_peer_eof(c);
-        return;
-    }
-    c->bytes_in += (uint64_t)n;
-    if (c->cbs->on_read) {
-        c->cbs->on_read(c, (size_t)n, c->ud);
-        if (c->state != C_OPEN)
-            return;
-    }
-    if (!shared) {
-        sk__buf_added(&c->in, (size_t)n);
-        process_buffered(c);
-    } else {
-        size_t used = deliver(c, dst, (size_t)n);
-        if (c->state == C_OPEN && used < (size_t)n &&
-            sk__buf_append(&c->in, dst + used, (size_t)n - used) < 0)
-            sk__conn_finalize(c, -ENOMEM);
-    }
-    flush_now(c);
+    else
+        take_input(c, dst, (size_t)n, shared);
 }
 
-/* Writes queued output until done or EAGAIN. Returns -1 if c was closed. */
-static int write_out(sk_conn *c)
+static int after_write(sk_conn *c);
+
+/* io_uring: one send of the queued output; its completion (sk__conn_sent)
+ * goes on with the rest. */
+static int submit_send(sk_conn *c)
+{
+    c->write_blocked = 1;
+    c->ops++;
+    sk__uring_send(c);
+    return 0;
+}
+
+/* Writes queued output now until done or EAGAIN (what is left then waits
+ * for writability, or goes to io_uring). Returns -1 if c was closed. */
+static int write_now(sk_conn *c)
 {
     while (c->out.bytes) {
         struct iovec iov[64];
@@ -254,6 +300,19 @@ static int write_out(sk_conn *c)
         sk__outq_consume(&c->out, (size_t)n);
     }
     c->write_blocked = c->out.bytes > 0;
+    if (c->uring && c->write_blocked)
+        submit_send(c);
+    return after_write(c);
+}
+
+/* Sends queued output: with epoll at once, with io_uring in the next batch
+ * of submissions (no system call of its own). Returns -1 if c was closed. */
+static int write_out(sk_conn *c) { return c->uring ? submit_send(c) : write_now(c); }
+
+/* Output left the queue: close when all is out, resume reading below the
+ * low-water mark. Returns -1 if c was closed. */
+static int after_write(sk_conn *c)
+{
     if (c->out.bytes == 0) {
         if (c->state == C_CLOSING) {
             linger_or_finalize(c);
@@ -265,7 +324,7 @@ static int write_out(sk_conn *c)
     if (c->drain_due && c->out.bytes <= c->low) {
         c->pressured = 0;
         c->drain_due = 0;
-        if (c->in.len) { /* messages left undelivered while pressured */
+        if (c->in.len || (c->eof && !c->eof_done)) { /* input left undelivered while pressured */
             c->need_input = 1;
             schedule(c);
         }
@@ -321,8 +380,9 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
     c->cbs = cbs ? cbs : &no_cbs;
     c->ud = ud;
     set_opts(c, opts);
-    int r = sk__watch_init(&c->w, loop, fd, SK_READABLE, on_io, c);
-    if (r == 0 && opts && opts->ws && (r = sk__ws_attach(c, opts->ws)) < 0)
+    c->uring = sk__uring_usable(loop, fd) != 0;
+    int r = c->uring ? 0 : sk__watch_init(&c->w, loop, fd, SK_READABLE, on_io, c);
+    if (r == 0 && opts && opts->ws && (r = sk__ws_attach(c, opts->ws)) < 0 && !c->uring)
         sk__watch_stop(&c->w);
     if (r < 0) {
         free(c);
@@ -330,6 +390,8 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
         errno = -r;
         return NULL;
     }
+    if (c->uring)
+        set_recv(c, 1);
     return c;
 }
 
@@ -397,7 +459,7 @@ int sk_conn_flush(sk_conn *c)
 {
     if (c->state == C_CLOSED)
         return SK_ECLOSED;
-    if (c->out.bytes && !c->write_blocked && write_out(c) < 0)
+    if (c->out.bytes && !c->write_blocked && write_now(c) < 0)
         return c->close_err ? c->close_err : SK_ECLOSED;
     return 0;
 }
@@ -496,7 +558,84 @@ void sk__conns_tick(sk_loop *loop)
             }
             if (c->cbs->on_close)
                 c->cbs->on_close(c, c->close_err, c->ud);
-            free_conn(c);
+            if (c->ops) { /* io_uring operations still hold it */
+                c->zombie = 1;
+                sk__uring_zombie(loop, 1);
+            }
+            else
+                free_conn(c);
         }
     }
+}
+
+/* ---- io_uring completions (uring.c calls these) ---- */
+
+/* An operation of c ended. Once none is left, a closed connection's fd is
+ * closed and, after its on_close, its memory freed. Returns 1 if c is gone. */
+static int op_done(sk_conn *c)
+{
+    if (--c->ops || c->state != C_CLOSED)
+        return 0;
+    if (c->fd >= 0)
+        release_fd(c);
+    if (!c->zombie)
+        return 0;
+    sk__uring_zombie(c->loop, -1);
+    free_conn(c);
+    return 1;
+}
+
+/* Bytes from the multishot recv: decoded as a read's would be, discarded
+ * while closing (as the epoll path leaves them unread, then drains them). */
+static void recv_bytes(sk_conn *c, uint8_t *buf, size_t n)
+{
+    if (c->state != C_OPEN)
+        return;
+    if (c->in.len == 0) {
+        take_input(c, buf, n, 1);
+        return;
+    }
+    uint8_t *dst = sk__buf_reserve(&c->in, n);
+    if (!dst) {
+        sk__conn_finalize(c, -ENOMEM);
+        return;
+    }
+    memcpy(dst, buf, n);
+    take_input(c, dst, n, 0);
+}
+
+void sk__conn_received(sk_conn *c, uint8_t *buf, int n, int more)
+{
+    if (!more)
+        c->recv_on = c->recv_stop = 0;
+    if (c->state != C_CLOSED) {
+        if (n > 0)
+            recv_bytes(c, buf, (size_t)n);
+        else if (n == 0 && c->state == C_LINGER)
+            sk__conn_finalize(c, c->close_err);
+        else if (n == 0)
+            on_peer_eof(c);
+        else if (n != -ENOBUFS && n != -ECANCELED && n != -EINTR && n != -EAGAIN)
+            sk__conn_finalize(c, n);
+    }
+    if (!more && !op_done(c))
+        update_watch(c); /* re-arms if still wanted (out of buffers, resumed) */
+}
+
+void sk__conn_sent(sk_conn *c, int res)
+{
+    c->write_blocked = 0;
+    if (c->state != C_CLOSED) {
+        if (res >= 0) {
+            c->bytes_out += (uint64_t)res;
+            sk__outq_consume(&c->out, (size_t)res);
+        } else if (res != -EAGAIN && res != -EINTR) {
+            sk__conn_finalize(c, res);
+        }
+    }
+    if (op_done(c) || c->state == C_CLOSED)
+        return;
+    if (c->out.bytes)
+        write_out(c); /* the rest, and what was queued meanwhile */
+    after_write(c);
 }

@@ -30,8 +30,13 @@ struct sk_conn {
     uint32_t max_frame, high, low, max_queue;
     int fd, close_err;
     uint8_t in_frame, out_frame, state;
+    uint8_t ops;        /* io_uring operations not completed yet (uring.c) */
     unsigned keep_reading : 1, user_paused : 1, pressured : 1, eof : 1, eof_done : 1, want_shutdown : 1,
-        write_blocked : 1, drain_due : 1, in_pending : 1, need_input : 1;
+        write_blocked : 1, drain_due : 1, in_pending : 1, need_input : 1,
+        uring : 1,      /* reads and writes go through the loop's io_uring */
+        recv_on : 1,    /* the multishot recv is armed (until its last completion) */
+        recv_stop : 1,  /* ... and its cancel was asked for */
+        zombie : 1;     /* on_close ran; freed when ops reaches 0 */
 };
 
 /* Messages may be delivered (reading may already have stopped at EOF). */

@@ -1,7 +1,9 @@
-/* loop.c — the core of the event loop: an epoll poller, deferred frees of
- * watchers, the cross-thread post queue and end-of-iteration ticks. */
+/* loop.c — the core of the event loop: an epoll poller (or the io_uring
+ * backend of uring.c), deferred frees of watchers, the cross-thread post
+ * queue and end-of-iteration ticks. */
 #include "net/blob_int.h"
 #include "net/loop_int.h"
+#include "net/uring.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SK_MAX_EVENTS 256
 
 void sk__loop_update_time(sk_loop *loop)
 {
@@ -58,8 +59,12 @@ static void on_wake(sk_watch *w, int fd, unsigned events, void *ud)
     }
 }
 
-int sk_loop_new(sk_loop **out)
+int sk_loop_new(sk_loop **out) { return sk_loop_new_io(out, SK_IO_EPOLL, NULL); }
+
+int sk_loop_new_io(sk_loop **out, sk_io io, const char **why)
 {
+    if (why)
+        *why = NULL;
     sk_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return -ENOMEM;
@@ -82,8 +87,23 @@ int sk_loop_new(sk_loop **out)
         sk_loop_free(loop);
         return -ENOMEM;
     }
+    if (io == SK_IO_URING && sk__uring_init(loop, why) < 0)
+        loop->uring = NULL; /* the fallback: epoll alone */
     ignore_sigpipe();
     *out = loop;
+    return 0;
+}
+
+sk_io sk_loop_io(const sk_loop *loop) { return loop->uring ? SK_IO_URING : SK_IO_EPOLL; }
+
+int sk_io_parse(const char *name, sk_io *out)
+{
+    if (strcmp(name, "epoll") == 0)
+        *out = SK_IO_EPOLL;
+    else if (strcmp(name, "uring") == 0 || strcmp(name, "io_uring") == 0)
+        *out = SK_IO_URING;
+    else
+        return -1;
     return 0;
 }
 
@@ -153,12 +173,10 @@ static unsigned to_sk_events(uint32_t ev)
     return e;
 }
 
-/* One iteration: wait (bounded by the next timer), dispatch, timers, ticks. */
-static int loop_once(sk_loop *loop)
+int sk__loop_poll_epoll(sk_loop *loop, int timeout_ms)
 {
     struct epoll_event evs[SK_MAX_EVENTS];
-    int timeout = sk__timers_timeout(loop);
-    int n = epoll_wait(loop->epfd, evs, SK_MAX_EVENTS, timeout);
+    int n = epoll_wait(loop->epfd, evs, SK_MAX_EVENTS, timeout_ms);
     if (n < 0 && errno != EINTR)
         return -errno;
     sk__loop_update_time(loop);
@@ -170,6 +188,16 @@ static int loop_once(sk_loop *loop)
         if (e)
             w->cb(w, w->fd, e, w->ud);
     }
+    return n;
+}
+
+/* One iteration: wait (bounded by the next timer), dispatch, timers, ticks. */
+static int loop_once(sk_loop *loop)
+{
+    int timeout = sk__timers_timeout(loop);
+    int r = loop->uring ? sk__uring_wait(loop, timeout) : sk__loop_poll_epoll(loop, timeout);
+    if (r < 0)
+        return r;
     sk__timers_run(loop);
     sk__conns_tick(loop);
     for (size_t i = 0; i < loop->nticks; i++)
@@ -186,6 +214,7 @@ int sk_loop_run(sk_loop *loop)
             return r;
     }
     __atomic_store_n(&loop->stop, 0, __ATOMIC_RELEASE);
+    sk__uring_settle(loop);
     sk__blob_cache_flush();
     return 0;
 }
@@ -200,6 +229,7 @@ void sk_loop_free(sk_loop *loop)
         sk_watch_free(loop->wake_watch);
     free_dead_watchers(loop);
     on_wake(NULL, loop->wakefd, 0, loop); /* run what is still posted (deferred frees) */
+    sk__uring_exit(loop); /* after the last aborts: waits for their cancelled operations */
     free(loop->heap);
     free(loop->ticks);
     free(loop->rdbuf);

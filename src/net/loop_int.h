@@ -60,8 +60,10 @@ struct sk_loop {
     struct sk_conn *pending;  /* connections with output to flush or input to process */
     struct sk_conn *closed;   /* connections whose on_close is due */
     uint8_t *rdbuf;           /* shared read buffer: idle connections hold none */
+    struct sk__uring *uring;  /* the io_uring backend (uring.c), or NULL: epoll */
 };
 
+#define SK_MAX_EVENTS 256     /* epoll events taken per wait */
 #define SK_RDBUF_SIZE 131072 /* one read takes a 64 KiB burst plus its frame headers */
 
 /* conn.c: flushes pending output and runs due on_close callbacks. */
@@ -73,6 +75,10 @@ void sk__conns_tick(sk_loop *loop);
  * iteration in which sk__watch_stop was called. init returns 0 or -errno. */
 int sk__watch_init(sk_watch *w, sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud);
 void sk__watch_stop(sk_watch *w);
+
+/* loop.c: waits up to timeout_ms (-1: no limit) for epoll events and runs
+ * their callbacks. Returns the number of events, or -errno. */
+int sk__loop_poll_epoll(sk_loop *loop, int timeout_ms);
 
 /* timer.c: milliseconds until the next timer is due (-1 when none). */
 int sk__timers_timeout(sk_loop *loop);

@@ -355,7 +355,7 @@ static void *shard_main(void *arg)
 
 static int start_thread(sk_server *s, sk__shard *sh)
 {
-    int r = sk_loop_new(&sh->loop);
+    int r = sk_loop_new_io(&sh->loop, s->o.io, NULL); /* the caller reported a fallback */
     if (r < 0)
         return r;
     if (start_idle_sweep(sh) < 0)
