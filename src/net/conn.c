@@ -36,7 +36,7 @@ static void update_watch(sk_conn *c)
         return;
     unsigned ev = (reading(c) || c->state == C_LINGER ? SK_READABLE : 0u) |
                   (c->write_blocked ? SK_WRITABLE : 0u);
-    sk_watch_set(&c->w, ev);
+    sk__io_set(&c->io, c->loop, ev);
 }
 
 static void schedule(sk_conn *c)
@@ -57,7 +57,7 @@ void sk__conn_finalize(sk_conn *c, int err)
     c->close_err = err;
     sk_timer_free(c->linger);
     c->linger = NULL;
-    sk__watch_stop(&c->w);
+    sk__io_stop(&c->io, c->loop);
     close(c->fd);
     c->fd = -1;
     c->next_closed = c->loop->closed;
@@ -280,9 +280,9 @@ static int write_out(sk_conn *c)
 
 /* A watcher with no events is out of the epoll set, so a hung-up peer we
  * are not reading from (paused, or after EOF) cannot make the loop spin. */
-static void on_io(sk_watch *w, int fd, unsigned ev, void *ud)
+static void on_io(sk__io *io, unsigned ev)
 {
-    sk_conn *c = ud;
+    sk_conn *c = (sk_conn *)((char *)io - offsetof(sk_conn, io));
     if ((ev & SK_WRITABLE) && c->write_blocked && write_out(c) < 0)
         return;
     if ((ev & SK_READABLE) && reading(c))
@@ -321,9 +321,9 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
     c->cbs = cbs ? cbs : &no_cbs;
     c->ud = ud;
     set_opts(c, opts);
-    int r = sk__watch_init(&c->w, loop, fd, SK_READABLE, on_io, c);
+    int r = sk__io_start(&c->io, loop, fd, SK_READABLE, on_io);
     if (r == 0 && opts && opts->ws && (r = sk__ws_attach(c, opts->ws)) < 0)
-        sk__watch_stop(&c->w);
+        sk__io_stop(&c->io, loop);
     if (r < 0) {
         free(c);
         close(fd);
