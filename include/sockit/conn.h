@@ -75,7 +75,8 @@ typedef struct sk_ws_opts {
 typedef struct sk_conn_opts {
     sk_frame in_frame;   /* decoding of what is read (default raw) */
     sk_frame out_frame;  /* encoding of what sk_conn_send writes (default raw) */
-    size_t max_frame;    /* default SK_MAX_FRAME_DEFAULT */
+    size_t max_frame;    /* default SK_MAX_FRAME_DEFAULT; a frame is buffered whole, so
+                          * one over 4 GiB - 1 with its header fails with -ENOMEM */
     size_t high_water;   /* output bytes above which reading pauses (default 1 MiB) */
     size_t low_water;    /* output bytes at which reading resumes (default 256 KiB) */
     size_t max_queue;    /* hard output limit: beyond it the conn closes with SK_EQUEUE (0 = none) */
