@@ -305,10 +305,18 @@ static void set_opts(sk_conn *c, const sk_conn_opts *o)
     c->keep_reading = o->keep_reading != 0;
 }
 
+/* Where the caller's extra bytes start: after the struct, aligned like malloc. */
+static size_t extra_offset(void)
+{
+    size_t a = _Alignof(max_align_t);
+    return (sizeof(sk_conn) + a - 1) / a * a;
+}
+
 sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
                      void *ud)
 {
-    sk_conn *c = calloc(1, sizeof *c);
+    size_t extra = opts ? opts->extra : 0;
+    sk_conn *c = extra <= SIZE_MAX - extra_offset() ? calloc(1, extra_offset() + extra) : NULL;
     if (!c || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         int e = c ? errno : ENOMEM;
         free(c);
@@ -448,6 +456,7 @@ uint64_t sk_conn_bytes_out(const sk_conn *c) { return c->bytes_out; }
 void *sk_conn_userdata(const sk_conn *c) { return c->ud; }
 void sk_conn_set_userdata(sk_conn *c, void *ud) { c->ud = ud; }
 sk_loop *sk_conn_loop(const sk_conn *c) { return c->loop; }
+void *sk_conn_extra(sk_conn *c) { return (char *)c + extra_offset(); }
 
 const char *sk_conn_peer(const sk_conn *c)
 {
