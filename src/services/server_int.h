@@ -52,6 +52,8 @@ struct sk_server {
     pthread_mutex_t cast_lock;/* one broadcast is posted to all shards at a time */
     uint64_t cast_seq;        /* broadcasts made so far (under cast_lock) */
     void *svc_state;
+    sk_dgram *dgram;          /* the datagram being served (main thread, during its */
+    const sk_sockaddr *dgram_from; /* on_message) and its sender: sk__peer_dgram */
     int shutting, freeing;
     int shards_left;          /* shutdown: shards still draining (main thread) */
     sk_timer *drain;

@@ -12,7 +12,7 @@
 #include "sockit/server.h"
 
 /* Someone a service talks to: a stream client (conn set) or the sender of
- * one datagram (dg and from set, valid only during on_message). */
+ * one datagram (conn NULL; see sk__peer_dgram, valid only during on_message). */
 typedef struct sk__peer {
     sk_server *srv;
     struct sk__shard *sh;         /* the loop thread serving this client */
@@ -20,8 +20,6 @@ typedef struct sk__peer {
     uint64_t join_seq;            /* broadcasts made before it joined (not for it) */
     int opened;                   /* the service's on_open ran (after a WebSocket handshake) */
     sk_conn *conn;
-    sk_dgram *dg;
-    const sk_sockaddr *from;
     struct sk__peer *prev, *next; /* the server's list of stream clients */
     void *svc;                    /* per-client state owned by the service */
     uint64_t last_active;         /* loop time of the last read (idle timeout) */
@@ -56,6 +54,10 @@ const sk__service *sk__service_find(const char *name);
 /* server.c: helpers for services. */
 int sk__peer_send(sk__peer *p, const void *msg, size_t len); /* reply one message */
 void sk__peer_close(sk__peer *p);                            /* graceful close (stream) */
+/* The socket a datagram sender's datagram came in on and its address, valid
+ * during on_message; NULL for a stream client. */
+sk_dgram *sk__peer_dgram(const sk__peer *p);
+const sk_sockaddr *sk__peer_from(const sk__peer *p);
 const sk_server_opts *sk__server_opts(const sk_server *s);
 uint8_t *sk__server_scratch(sk_server *s, size_t len);       /* reusable buffer, NULL on OOM */
 sk_loop *sk__server_loop(const sk_server *s);                /* the calling thread's loop */
