@@ -222,6 +222,7 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
+    s->cast_seq = 1; /* 0 is no client */
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutexattr_t recursive;
     pthread_mutexattr_init(&recursive);

@@ -16,9 +16,11 @@
 typedef struct sk__peer {
     sk_server *srv;
     struct sk__shard *sh;         /* the loop thread serving this client */
-    uint64_t id;                  /* unique within the server (never reused) */
-    uint64_t join_seq;            /* broadcasts made before it joined (not for it) */
-    int opened;                   /* the service's on_open ran (after a WebSocket handshake) */
+    uint64_t id;                  /* its join's number in the server's one sequence of joins
+                                   * and broadcasts: unique, never reused, and a broadcast
+                                   * numbered below it was made before it joined (not for it).
+                                   * SK__UNOPENED until the service's on_open (after a
+                                   * WebSocket handshake); 0 for a datagram sender */
     sk_conn *conn;
     struct sk__peer *prev, *next; /* the server's list of stream clients */
     void *svc;                    /* per-client state owned by the service */
@@ -26,6 +28,8 @@ typedef struct sk__peer {
     int fd;
     char name[64];                /* peer address for logs */
 } sk__peer;
+
+#define SK__UNOPENED UINT64_MAX
 
 typedef struct sk__service {
     const char *name;

@@ -56,7 +56,7 @@ static void peer_close(sk_conn *c, int err, void *ud)
 {
     sk__peer *p = ud;
     sk_server *s = p->srv;
-    if (p->opened) {
+    if (p->id != SK__UNOPENED) {
         __atomic_sub_fetch(&s->nopen, 1, __ATOMIC_RELAXED);
         if (s->svc->on_close)
             s->svc->on_close(p);
@@ -72,13 +72,14 @@ static void peer_close(sk_conn *c, int err, void *ud)
 }
 
 /* Joining and the service's greeting are one step for the other threads:
- * no broadcast can slip between them (cast_lock is recursive). */
+ * no broadcast can slip between them (cast_lock is recursive). The join
+ * takes a number in the sequence of broadcasts, so those made before it
+ * skip this client, and the number is unique: it is the client's id. */
 static void open_peer(sk__peer *p)
 {
     sk_server *s = p->srv;
     pthread_mutex_lock(&s->cast_lock);
-    p->join_seq = s->cast_seq;
-    p->opened = 1;
+    p->id = s->cast_seq++;
     __atomic_add_fetch(&s->nopen, 1, __ATOMIC_RELAXED);
     if (s->svc->on_open)
         s->svc->on_open(p);
@@ -99,7 +100,7 @@ static const sk_conn_cbs peer_cbs = {
 
 static void link_peer(sk__shard *sh, sk__peer *p)
 {
-    p->join_seq = UINT64_MAX; /* no broadcast is for p until it opens */
+    p->id = SK__UNOPENED; /* no broadcast is for p until it opens */
     pthread_mutex_lock(&sh->srv->lock);
     p->next = sh->peers;
     if (sh->peers)
@@ -123,8 +124,7 @@ void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpo
                        .max_frame = s->o.max_frame,
                        .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue,
                        .ws = ep->is_ws ? &ep->ws : NULL};
-    *p = (sk__peer){.srv = s, .sh = sh, .fd = fd, .last_active = sk_loop_now(sh->loop),
-                    .id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED)};
+    *p = (sk__peer){.srv = s, .sh = sh, .fd = fd, .last_active = sk_loop_now(sh->loop)};
     sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, p->name, sizeof p->name);
     sk_sockopts_apply(fd, &s->o.sock, 0);
     p->conn = sk_conn_new(sh->loop, fd, &peer_cbs, &co, p);
@@ -183,7 +183,7 @@ void sk__shard_abort_all(void *arg)
 typedef struct cast {
     sk__shard *sh;
     uint64_t except, only; /* skip this client / reach only this one (0: none) */
-    uint64_t seq;          /* broadcast number: clients that joined later skip it */
+    uint64_t seq;          /* its number: clients that joined later (higher ids) skip it */
     sk_blob *plain, *ws;   /* the message for plain / WebSocket clients (or NULL) */
     int shutdown;
 } cast;
@@ -191,7 +191,7 @@ typedef struct cast {
 static void deliver(sk__shard *sh, const cast *c)
 {
     for (sk__peer *p = sh->peers; p; p = p->next) {
-        if (p->id == c->except || (c->only && p->id != c->only) || p->join_seq > c->seq)
+        if (p->id == c->except || (c->only && p->id != c->only) || p->id > c->seq)
             continue;
         sk_blob *b = sk_conn_is_ws(p->conn) ? c->ws : c->plain;
         if (b)
@@ -301,7 +301,7 @@ size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), cha
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->nshards; i++)
         for (sk__peer *p = s->shards[i].peers; p && n + 2 < len; p = p->next) {
-            if (!p->opened) /* still in its WebSocket handshake: not a member yet */
+            if (p->id == SK__UNOPENED) /* in its WebSocket handshake: not a member yet */
                 continue;
             int w = snprintf(buf + n, len - n, " %s", name(p));
             n = w < 0 ? n : (n + (size_t)w < len ? n + (size_t)w : len - 1);
