@@ -180,13 +180,18 @@ static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
             sk__server_log(s, "%s: %s", sk_dgram_name(d), sk_strerror(status));
         return;
     }
-    sk__peer p = {.srv = s, .sh = &s->shards[0], .fd = sk_dgram_fd(d)};
-    sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, p.name, sizeof p.name);
+    union { /* the sender and room for its name */
+        sk__peer p;
+        char mem[sizeof(sk__peer) + SK__PEER_NAME_MAX];
+    } sender;
+    sk__peer *p = &sender.p;
+    *p = (sk__peer){.srv = s, .fd = sk_dgram_fd(d)};
+    sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, p->name, SK__PEER_NAME_MAX);
     if (s->o.verbose >= 2)
-        sk__server_log(s, "datagram fd=%d peer=%s bytes=%zu", p.fd, p.name, len);
+        sk__server_log(s, "datagram fd=%d peer=%s bytes=%zu", p->fd, p->name, len);
     s->dgram = d;
     s->dgram_from = from;
-    s->svc->on_message(&p, msg, len);
+    s->svc->on_message(p, msg, len);
     s->dgram = NULL;
     s->dgram_from = NULL;
 }
