@@ -75,13 +75,16 @@ typedef struct sk_ws_opts {
 typedef struct sk_conn_opts {
     sk_frame in_frame;   /* decoding of what is read (default raw) */
     sk_frame out_frame;  /* encoding of what sk_conn_send writes (default raw) */
-    size_t max_frame;    /* default SK_MAX_FRAME_DEFAULT */
+    size_t max_frame;    /* default SK_MAX_FRAME_DEFAULT; a frame is buffered whole, so
+                          * one over 4 GiB - 1 with its header fails with -ENOMEM */
     size_t high_water;   /* output bytes above which reading pauses (default 1 MiB) */
     size_t low_water;    /* output bytes at which reading resumes (default 256 KiB) */
     size_t max_queue;    /* hard output limit: beyond it the conn closes with SK_EQUEUE (0 = none) */
     int keep_reading;    /* 1: keep reading while output is above high water (clients whose
                           * output is fed by something else, e.g. stdin); 0: pause (servers) */
     const sk_ws_opts *ws; /* non-NULL: speak WebSocket (framing fields are then unused) */
+    size_t extra;        /* bytes of caller memory allocated with the connection, for a
+                          * per-connection record (see sk_conn_extra; default 0) */
 } sk_conn_opts;
 
 /* Wraps a connected, non-blocking-able stream socket. Takes ownership of fd
@@ -142,6 +145,12 @@ void sk_conn_resume(sk_conn *c);
 
 /* Changes framing at any time (affects bytes not yet decoded). */
 void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame);
+
+/* The opts->extra bytes allocated in one block with c (one malloc per
+ * connection instead of two for a per-connection record): zeroed, aligned
+ * like malloc'd memory, owned by c and freed with it right after on_close
+ * returns. Meaningless when extra was 0. */
+void *sk_conn_extra(sk_conn *c);
 
 /* Accessors. sk_conn_peer formats the peer address into a per-thread
  * buffer valid until the next call ("?" once the fd is closed). */

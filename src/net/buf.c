@@ -17,12 +17,11 @@ uint8_t *sk__buf_reserve(sk__buf *b, size_t n)
         b->off = 0;
         return b->data + b->len;
     }
+    if (n > SK__BUF_MAX - b->len)
+        return NULL;
     size_t need = b->len + n, cap = b->cap ? b->cap : SK_BUF_MIN;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2)
-            return NULL;
-        cap *= 2;
-    }
+    while (cap < need)
+        cap = cap > SK__BUF_MAX / 2 ? SK__BUF_MAX : cap * 2;
     uint8_t *d = malloc(cap);
     if (!d)
         return NULL;
@@ -31,7 +30,7 @@ uint8_t *sk__buf_reserve(sk__buf *b, size_t n)
     free(b->data);
     b->data = d;
     b->off = 0;
-    b->cap = cap;
+    b->cap = (uint32_t)cap;
     return d + b->len;
 }
 
@@ -43,7 +42,7 @@ int sk__buf_append(sk__buf *b, const void *p, size_t n)
     if (!dst)
         return -ENOMEM;
     memcpy(dst, p, n);
-    b->len += n;
+    sk__buf_added(b, n);
     return 0;
 }
 
@@ -53,8 +52,8 @@ void sk__buf_consume(sk__buf *b, size_t n)
         sk__buf_free(b);
         return;
     }
-    b->off += n;
-    b->len -= n;
+    b->off += (uint32_t)n;
+    b->len -= (uint32_t)n;
 }
 
 void sk__buf_free(sk__buf *b)

@@ -6,20 +6,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A buffer never holds more than this (4 GiB - 1), so its offsets take 32
+ * bits and an idle connection's buffer is 24 bytes. */
+#define SK__BUF_MAX UINT32_MAX
+
 typedef struct sk__buf {
     uint8_t *data;
-    size_t off;  /* first unconsumed byte */
-    size_t len;  /* bytes in use after off */
-    size_t cap;
+    uint32_t off;  /* first unconsumed byte */
+    uint32_t len;  /* bytes in use after off */
+    uint32_t cap;
 } sk__buf;
 
 /* Returns a pointer to at least n writable bytes after the data (grows or
- * compacts as needed), or NULL on out-of-memory. Commit with sk__buf_added. */
+ * compacts as needed), or NULL on out-of-memory or when len + n would exceed
+ * SK__BUF_MAX. Commit with sk__buf_added. */
 uint8_t *sk__buf_reserve(sk__buf *b, size_t n);
-static inline void sk__buf_added(sk__buf *b, size_t n) { b->len += n; }
+static inline void sk__buf_added(sk__buf *b, size_t n) { b->len += (uint32_t)n; }
 static inline uint8_t *sk__buf_head(const sk__buf *b) { return b->data + b->off; }
 
-/* Appends n bytes. Returns 0 or -ENOMEM. */
+/* Appends n bytes. Returns 0 or -ENOMEM (also beyond SK__BUF_MAX). */
 int sk__buf_append(sk__buf *b, const void *p, size_t n);
 
 /* Drops n bytes from the front; frees the memory when it becomes empty. */

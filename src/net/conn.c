@@ -54,7 +54,7 @@ static void update_watch(sk_conn *c)
         set_recv(c, want_read);
         return;
     }
-    sk_watch_set(&c->w, (want_read ? SK_READABLE : 0u) | (c->write_blocked ? SK_WRITABLE : 0u));
+    sk__io_set(&c->io, c->loop, (want_read ? SK_READABLE : 0u) | (c->write_blocked ? SK_WRITABLE : 0u));
 }
 
 static void schedule(sk_conn *c)
@@ -82,7 +82,7 @@ void sk__conn_finalize(sk_conn *c, int err)
     sk_timer_free(c->linger);
     c->linger = NULL;
     if (!c->uring)
-        sk__watch_stop(&c->w);
+        sk__io_stop(&c->io, c->loop);
     if (c->ops) /* io_uring: the fd closes after the last completion, so its */
         sk__uring_cancel(c, 1); /* number is never reused under a queued op */
     else
@@ -339,9 +339,9 @@ static int after_write(sk_conn *c)
 
 /* A watcher with no events is out of the epoll set, so a hung-up peer we
  * are not reading from (paused, or after EOF) cannot make the loop spin. */
-static void on_io(sk_watch *w, int fd, unsigned ev, void *ud)
+static void on_io(sk__io *io, unsigned ev)
 {
-    sk_conn *c = ud;
+    sk_conn *c = (sk_conn *)((char *)io - offsetof(sk_conn, io));
     if ((ev & SK_WRITABLE) && c->write_blocked && write_out(c) < 0)
         return;
     if ((ev & SK_READABLE) && reading(c))
@@ -364,10 +364,18 @@ static void set_opts(sk_conn *c, const sk_conn_opts *o)
     c->keep_reading = o->keep_reading != 0;
 }
 
+/* Where the caller's extra bytes start: after the struct, aligned like malloc. */
+static size_t extra_offset(void)
+{
+    size_t a = _Alignof(max_align_t);
+    return (sizeof(sk_conn) + a - 1) / a * a;
+}
+
 sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
                      void *ud)
 {
-    sk_conn *c = calloc(1, sizeof *c);
+    size_t extra = opts ? opts->extra : 0;
+    sk_conn *c = extra <= SIZE_MAX - extra_offset() ? calloc(1, extra_offset() + extra) : NULL;
     if (!c || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         int e = c ? errno : ENOMEM;
         free(c);
@@ -381,9 +389,9 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
     c->ud = ud;
     set_opts(c, opts);
     c->uring = sk__uring_usable(loop, fd) != 0;
-    int r = c->uring ? 0 : sk__watch_init(&c->w, loop, fd, SK_READABLE, on_io, c);
+    int r = c->uring ? 0 : sk__io_start(&c->io, loop, fd, SK_READABLE, on_io);
     if (r == 0 && opts && opts->ws && (r = sk__ws_attach(c, opts->ws)) < 0 && !c->uring)
-        sk__watch_stop(&c->w);
+        sk__io_stop(&c->io, loop);
     if (r < 0) {
         free(c);
         close(fd);
@@ -510,6 +518,7 @@ uint64_t sk_conn_bytes_out(const sk_conn *c) { return c->bytes_out; }
 void *sk_conn_userdata(const sk_conn *c) { return c->ud; }
 void sk_conn_set_userdata(sk_conn *c, void *ud) { c->ud = ud; }
 sk_loop *sk_conn_loop(const sk_conn *c) { return c->loop; }
+void *sk_conn_extra(sk_conn *c) { return (char *)c + extra_offset(); }
 
 const char *sk_conn_peer(const sk_conn *c)
 {

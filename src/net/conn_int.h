@@ -19,7 +19,7 @@ enum { C_OPEN, C_CLOSING, C_LINGER, C_CLOSED };
 struct sk_conn {
     struct sk__ws *ws;  /* WebSocket state, or NULL for plain framing */
     sk_loop *loop;
-    sk_watch w;         /* embedded: one allocation per connection */
+    sk__io io;          /* embedded: one allocation per connection */
     const sk_conn_cbs *cbs;
     void *ud;
     sk__buf in;

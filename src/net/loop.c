@@ -181,12 +181,12 @@ int sk__loop_poll_epoll(sk_loop *loop, int timeout_ms)
         return -errno;
     sk__loop_update_time(loop);
     for (int i = 0; i < n; i++) {
-        sk_watch *w = evs[i].data.ptr;
-        if (w->dead)
-            continue; /* freed by an earlier callback of this batch */
-        unsigned e = to_sk_events(evs[i].events) & (w->events | SK_HANGUP);
+        sk__io *io = evs[i].data.ptr;
+        if (io->dead)
+            continue; /* stopped by an earlier callback of this batch */
+        unsigned e = to_sk_events(evs[i].events) & (io->events | SK_HANGUP);
         if (e)
-            w->cb(w, w->fd, e, w->ud);
+            io->cb(io, e);
     }
     return n;
 }
@@ -244,18 +244,48 @@ static uint32_t to_epoll(unsigned events)
     return ((events & SK_READABLE) ? EPOLLIN : 0u) | ((events & SK_WRITABLE) ? EPOLLOUT : 0u);
 }
 
-int sk__watch_init(sk_watch *w, sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud)
+int sk__io_start(sk__io *io, sk_loop *loop, int fd, unsigned events, sk__io_cb cb)
 {
-    *w = (sk_watch){.loop = loop, .fd = fd, .events = events, .cb = cb, .ud = ud};
-    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
+    *io = (sk__io){.cb = cb, .fd = fd, .events = (uint8_t)events};
+    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) /* also validates fd */
         return -errno;
-    w->registered = 1;
+    io->registered = 1;
     if (events == 0) {
         epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-        w->registered = 0;
+        io->registered = 0;
     }
     return 0;
+}
+
+int sk__io_set(sk__io *io, sk_loop *loop, unsigned events)
+{
+    if (io->events == events || io->dead)
+        return 0;
+    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
+    int op = events == 0 ? EPOLL_CTL_DEL : io->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0)
+        return -errno;
+    io->registered = events != 0;
+    io->events = (uint8_t)events;
+    return 0;
+}
+
+void sk__io_stop(sk__io *io, sk_loop *loop)
+{
+    if (io->dead)
+        return;
+    if (io->registered)
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    io->registered = 0;
+    io->dead = 1; /* events of this iteration still queued for it are skipped */
+}
+
+/* A heap watcher's sk__io calls the user's callback with the public arguments. */
+static void watch_cb(sk__io *io, unsigned events)
+{
+    sk_watch *w = (sk_watch *)io;
+    w->cb(w, io->fd, events, w->ud);
 }
 
 sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud)
@@ -263,7 +293,8 @@ sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, v
     sk_watch *w = malloc(sizeof *w);
     if (!w)
         return NULL;
-    int r = sk__watch_init(w, loop, fd, events, cb, ud);
+    *w = (sk_watch){.loop = loop, .cb = cb, .ud = ud};
+    int r = sk__io_start(&w->io, loop, fd, events, watch_cb);
     if (r < 0) {
         free(w);
         errno = -r;
@@ -272,36 +303,15 @@ sk_watch *sk_watch_new(sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, v
     return w;
 }
 
-int sk_watch_set(sk_watch *w, unsigned events)
-{
-    if (w->events == events || w->dead)
-        return 0;
-    struct epoll_event ev = {.events = to_epoll(events), .data.ptr = w};
-    int op = events == 0 ? EPOLL_CTL_DEL : w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(w->loop->epfd, op, w->fd, &ev) < 0)
-        return -errno;
-    w->registered = events != 0;
-    w->events = events;
-    return 0;
-}
+int sk_watch_set(sk_watch *w, unsigned events) { return sk__io_set(&w->io, w->loop, events); }
 
-unsigned sk_watch_events(const sk_watch *w) { return w->events; }
-
-void sk__watch_stop(sk_watch *w)
-{
-    if (w->dead)
-        return;
-    if (w->registered)
-        epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-    w->registered = 0;
-    w->dead = 1; /* events of this iteration still queued for it are skipped */
-}
+unsigned sk_watch_events(const sk_watch *w) { return w->io.events; }
 
 void sk_watch_free(sk_watch *w)
 {
-    if (!w || w->dead)
+    if (!w || w->io.dead)
         return;
-    sk__watch_stop(w);
+    sk__io_stop(&w->io, w->loop);
     w->next_dead = w->loop->dead;
     w->loop->dead = w;
 }

@@ -9,16 +9,29 @@
 
 #include "sockit/loop.h"
 
-struct sk_watch {
-    sk_loop *loop;
+/* What an epoll event points at: the part of a watcher that its owner can
+ * embed (a connection does) at 16 bytes, since the owner knows its loop and
+ * finds itself from the sk__io's address. */
+typedef struct sk__io sk__io;
+typedef void (*sk__io_cb)(sk__io *io, unsigned events);
+
+struct sk__io {
+    sk__io_cb cb;
     int fd;
-    unsigned events;   /* what epoll is asked for */
-    int registered;    /* in the epoll set: a watcher with no events is taken out, so
-                        * a hung-up fd cannot keep reporting EPOLLHUP to nobody */
-    int dead;          /* freed; released at the end of the iteration */
+    uint8_t events;     /* what epoll is asked for */
+    uint8_t registered; /* in the epoll set: one with no events is taken out, so a
+                         * hung-up fd cannot keep reporting EPOLLHUP to nobody */
+    uint8_t dead;       /* stopped: events still queued in this iteration are skipped */
+};
+
+/* A watcher with memory of its own (sk_watch_new), for owners that have no
+ * struct to embed an sk__io in. */
+struct sk_watch {
+    sk__io io; /* first: the loop calls back through it */
+    sk_loop *loop;
     sk_watch_cb cb;
     void *ud;
-    sk_watch *next_dead;
+    sk_watch *next_dead; /* freed; released at the end of the iteration */
 };
 
 struct sk_timer {
@@ -69,12 +82,13 @@ struct sk_loop {
 /* conn.c: flushes pending output and runs due on_close callbacks. */
 void sk__conns_tick(sk_loop *loop);
 
-/* loop.c: a watcher embedded in its owner (a connection) instead of
- * allocated: like sk_watch_new / sk_watch_free, but the memory is the
- * owner's, never freed here, and must stay valid until the end of the
- * iteration in which sk__watch_stop was called. init returns 0 or -errno. */
-int sk__watch_init(sk_watch *w, sk_loop *loop, int fd, unsigned events, sk_watch_cb cb, void *ud);
-void sk__watch_stop(sk_watch *w);
+/* loop.c: an embedded registration. start adds fd to loop's epoll set (0 or
+ * -errno); set changes the events (0 or -errno; a no-op when unchanged or
+ * stopped); stop takes it out for good. The memory is the owner's and must
+ * stay valid until the end of the iteration in which stop was called. */
+int sk__io_start(sk__io *io, sk_loop *loop, int fd, unsigned events, sk__io_cb cb);
+int sk__io_set(sk__io *io, sk_loop *loop, unsigned events);
+void sk__io_stop(sk__io *io, sk_loop *loop);
 
 /* loop.c: waits up to timeout_ms (-1: no limit) for epoll events and runs
  * their callbacks. Returns the number of events, or -errno. */

@@ -6,44 +6,58 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static sk_blob *at(const sk__outq *q, uint32_t i) { return q->v[(q->head + i) % q->cap]; }
+/* Allocated with the first blob queued and freed with the last one written:
+ * a burst of replies costs one small malloc (glibc serves it from its
+ * per-thread cache), an idle connection nothing. */
+struct sk__ring {
+    uint32_t head, n, cap;
+    size_t off;     /* bytes of the oldest blob already written */
+    sk_blob *v[];
+};
 
+#define RING_MIN 4 /* a reply and a few broadcasts: one 64-byte chunk */
+
+static sk_blob *at(const struct sk__ring *r, uint32_t i) { return r->v[(r->head + i) % r->cap]; }
+
+/* Makes room for one more blob: a new ring, or one twice as large. */
 static int grow(sk__outq *q)
 {
-    if (q->cap == 0) { /* the first blobs live inline */
-        q->v = q->inl;
-        q->cap = SK__OUTQ_INLINE;
-        q->head = 0;
-        return 0;
-    }
-    uint32_t cap = q->cap * 2;
-    sk_blob **v = malloc(cap * sizeof *v);
-    if (!v)
+    struct sk__ring *old = q->ring;
+    uint32_t cap = old ? old->cap * 2 : RING_MIN;
+    if (old && cap < old->cap)
         return -ENOMEM;
-    for (uint32_t i = 0; i < q->n; i++)
-        v[i] = at(q, i);
-    if (q->v != q->inl)
-        free(q->v);
-    q->v = v;
-    q->cap = cap;
-    q->head = 0;
+    struct sk__ring *r = malloc(sizeof *r + cap * sizeof r->v[0]);
+    if (!r)
+        return -ENOMEM;
+    *r = (struct sk__ring){.cap = cap};
+    if (old) {
+        for (uint32_t i = 0; i < old->n; i++)
+            r->v[i] = at(old, i);
+        r->n = old->n;
+        r->off = old->off;
+        free(old);
+    }
+    q->ring = r;
     return 0;
 }
 
 static int push(sk__outq *q, sk_blob *b)
 {
-    if (q->n == q->cap && grow(q) < 0)
+    if ((!q->ring || q->ring->n == q->ring->cap) && grow(q) < 0)
         return -ENOMEM;
-    q->v[(q->head + q->n) % q->cap] = b;
-    q->n++;
+    struct sk__ring *r = q->ring;
+    r->v[(r->head + r->n) % r->cap] = b;
+    r->n++;
     return 0;
 }
 
+static sk_blob *tail(const sk__outq *q) { return q->ring ? at(q->ring, q->ring->n - 1) : NULL; }
+
 uint8_t *sk__outq_reserve(sk__outq *q, size_t n)
 {
-    sk_blob *tail = q->n ? at(q, q->n - 1) : NULL;
-    if (tail && tail->priv && tail->cap - tail->len >= n)
-        return tail->data + tail->len;
+    sk_blob *t = tail(q);
+    if (t && t->priv && t->cap - t->len >= n)
+        return t->data + t->len;
     sk_blob *b = sk__blob_alloc(n);
     if (!b)
         return NULL;
@@ -57,7 +71,7 @@ uint8_t *sk__outq_reserve(sk__outq *q, size_t n)
 
 void sk__outq_added(sk__outq *q, size_t n)
 {
-    at(q, q->n - 1)->len += n;
+    tail(q)->len += n;
     q->bytes += n;
 }
 
@@ -72,41 +86,44 @@ int sk__outq_push(sk__outq *q, sk_blob *b)
 
 int sk__outq_iov(const sk__outq *q, struct iovec *iov, int max)
 {
+    const struct sk__ring *r = q->ring;
     int k = 0;
-    for (uint32_t i = 0; i < q->n && k < max; i++) {
-        sk_blob *b = at(q, i);
-        size_t off = i == 0 ? q->off : 0;
+    for (uint32_t i = 0; r && i < r->n && k < max; i++) {
+        sk_blob *b = at(r, i);
+        size_t off = i == 0 ? r->off : 0;
         if (b->len > off)
             iov[k++] = (struct iovec){.iov_base = b->data + off, .iov_len = b->len - off};
     }
     return k;
 }
 
+sk_blob *sk__outq_head(const sk__outq *q) { return q->ring ? at(q->ring, 0) : NULL; }
+
 void sk__outq_consume(sk__outq *q, size_t n)
 {
+    struct sk__ring *r = q->ring;
     q->bytes -= n;
-    while (q->n) {
-        sk_blob *b = at(q, 0);
-        size_t left = b->len - q->off;
+    while (r && r->n) {
+        sk_blob *b = at(r, 0);
+        size_t left = b->len - r->off;
         if (n < left) {
-            q->off += n;
+            r->off += n;
             return;
         }
         n -= left;
-        q->off = 0;
-        q->head = (q->head + 1) % q->cap;
-        q->n--;
+        r->off = 0;
+        r->head = (r->head + 1) % r->cap;
+        r->n--;
         sk_blob_unref(b);
     }
-    if (q->n == 0)
-        sk__outq_free(q);
+    sk__outq_free(q);
 }
 
 void sk__outq_free(sk__outq *q)
 {
-    for (uint32_t i = 0; i < q->n; i++)
-        sk_blob_unref(at(q, i));
-    if (q->v != q->inl)
-        free(q->v);
+    struct sk__ring *r = q->ring;
+    for (uint32_t i = 0; r && i < r->n; i++)
+        sk_blob_unref(at(r, i));
+    free(r);
     *q = (sk__outq){0};
 }

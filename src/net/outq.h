@@ -10,14 +10,10 @@
 
 #include "sockit/conn.h"
 
-#define SK__OUTQ_INLINE 2
-
 typedef struct sk__outq {
-    sk_blob **v;   /* ring of blobs, oldest at head: inl, or malloc'd when it grows */
-    sk_blob *inl[SK__OUTQ_INLINE]; /* the ring while it is small: no allocation */
-    uint32_t head, n, cap;
-    size_t off;    /* bytes of v[head] already written */
-    size_t bytes;  /* bytes queued and not yet written */
+    struct sk__ring *ring; /* the queued blobs, oldest first: allocated only while
+                            * something is queued, so an idle queue is 16 bytes */
+    size_t bytes;          /* bytes queued and not yet written */
 } sk__outq;
 
 /* Returns n writable bytes at the end of the queue (in a private tail blob),
@@ -31,7 +27,11 @@ int sk__outq_push(sk__outq *q, sk_blob *b);
 /* Fills up to max iovecs with the queued bytes, oldest first; returns the count. */
 int sk__outq_iov(const sk__outq *q, struct iovec *iov, int max);
 
-/* Drops n written bytes from the front, releasing finished blobs. */
+/* The oldest queued blob (not yet written from), or NULL when empty. */
+sk_blob *sk__outq_head(const sk__outq *q);
+
+/* Drops n written bytes from the front, releasing finished blobs (and the
+ * ring with the last one). */
 void sk__outq_consume(sk__outq *q, size_t n);
 
 /* Releases everything (no memory is held while the queue is empty). */

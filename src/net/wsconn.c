@@ -112,8 +112,8 @@ static void opened(sk_conn *c)
 {
     sk__ws *ws = c->ws;
     ws->state = WS_OPEN;
-    while (ws->held.n) { /* held messages go out first, in order */
-        sk_blob *b = ws->held.v[ws->held.head];
+    sk_blob *b;
+    while ((b = sk__outq_head(&ws->held))) { /* held messages go out first, in order */
         sk__outq_push(&c->out, b);
         sk__outq_consume(&ws->held, sk_blob_len(b));
     }

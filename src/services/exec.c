@@ -110,16 +110,18 @@ static void client_free(client *c)
 
 static client *sender_for(exec_state *st, const sk__peer *p)
 {
+    sk_dgram *dg = sk__peer_dgram(p);
+    const sk_sockaddr *from = sk__peer_from(p);
     for (client *c = st->clients; c; c = c->next)
-        if (c->dg == p->dg && c->from.len == p->from->len &&
-            memcmp(&c->from.ss, &p->from->ss, c->from.len) == 0)
+        if (c->dg == dg && c->from.len == from->len &&
+            memcmp(&c->from.ss, &from->ss, c->from.len) == 0)
             return c;
     if (st->nsenders >= MAX_SENDERS)
         return NULL;
     client *c = client_new(st, p->name);
     if (c) {
-        c->dg = p->dg;
-        c->from = *p->from;
+        c->dg = dg;
+        c->from = *from;
         st->nsenders++;
     }
     return c;

@@ -18,7 +18,7 @@ static void greet_open(sk__peer *p)
 
 static void greet_message(sk__peer *p, const uint8_t *msg, size_t len)
 {
-    if (p->dg)
+    if (sk__peer_dgram(p))
         greet(p);
 }
 

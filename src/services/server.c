@@ -88,7 +88,7 @@ int sk__peer_send(sk__peer *p, const void *msg, size_t len)
         }
         return r;
     }
-    int r = sk_dgram_send(p->dg, msg, len, p->from);
+    int r = sk_dgram_send(sk__peer_dgram(p), msg, len, sk__peer_from(p));
     if (r < 0 && p->srv->o.verbose)
         sk__server_log(p->srv, "reply to %s dropped: %s", p->name, sk_strerror(r));
     return r;
@@ -99,6 +99,9 @@ void sk__peer_close(sk__peer *p)
     if (p->conn)
         sk_conn_close(p->conn, 0);
 }
+
+sk_dgram *sk__peer_dgram(const sk__peer *p) { return p->conn ? NULL : p->srv->dgram; }
+const sk_sockaddr *sk__peer_from(const sk__peer *p) { return p->conn ? NULL : p->srv->dgram_from; }
 
 /* ---- accepting ---- */
 
@@ -177,11 +180,20 @@ static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
             sk__server_log(s, "%s: %s", sk_dgram_name(d), sk_strerror(status));
         return;
     }
-    sk__peer p = {.srv = s, .sh = &s->shards[0], .dg = d, .from = from, .fd = sk_dgram_fd(d)};
-    sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, p.name, sizeof p.name);
+    union { /* the sender and room for its name */
+        sk__peer p;
+        char mem[sizeof(sk__peer) + SK__PEER_NAME_MAX];
+    } sender;
+    sk__peer *p = &sender.p;
+    *p = (sk__peer){.srv = s, .fd = sk_dgram_fd(d)};
+    sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, p->name, SK__PEER_NAME_MAX);
     if (s->o.verbose >= 2)
-        sk__server_log(s, "datagram fd=%d peer=%s bytes=%zu", p.fd, p.name, len);
-    s->svc->on_message(&p, msg, len);
+        sk__server_log(s, "datagram fd=%d peer=%s bytes=%zu", p->fd, p->name, len);
+    s->dgram = d;
+    s->dgram_from = from;
+    s->svc->on_message(p, msg, len);
+    s->dgram = NULL;
+    s->dgram_from = NULL;
 }
 
 /* ---- lifecycle ---- */
@@ -215,6 +227,7 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
+    s->cast_seq = 1; /* 0 is no client */
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutexattr_t recursive;
     pthread_mutexattr_init(&recursive);

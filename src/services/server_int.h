@@ -47,11 +47,13 @@ struct sk_server {
     unsigned next_shard;
     size_t npeers;            /* all shards; atomic */
     size_t nopen;             /* of which opened (WebSocket handshake done); atomic */
-    uint64_t next_id;         /* atomic */
     pthread_mutex_t lock;     /* peer lists, for readers on other threads (/who) */
     pthread_mutex_t cast_lock;/* one broadcast is posted to all shards at a time */
-    uint64_t cast_seq;        /* broadcasts made so far (under cast_lock) */
+    uint64_t cast_seq;        /* the next number for a join or a broadcast, from 1
+                               * (under cast_lock) */
     void *svc_state;
+    sk_dgram *dgram;          /* the datagram being served (main thread, during its */
+    const sk_sockaddr *dgram_from; /* on_message) and its sender: sk__peer_dgram */
     int shutting, freeing;
     int shards_left;          /* shutdown: shards still draining (main thread) */
     sk_timer *drain;

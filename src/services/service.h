@@ -12,22 +12,28 @@
 #include "sockit/server.h"
 
 /* Someone a service talks to: a stream client (conn set) or the sender of
- * one datagram (dg and from set, valid only during on_message). */
+ * one datagram (conn NULL; see sk__peer_dgram, valid only during on_message).
+ * A stream client's record lives in its connection's extra bytes (one
+ * allocation per client, freed with the connection after on_close). */
 typedef struct sk__peer {
     sk_server *srv;
-    struct sk__shard *sh;         /* the loop thread serving this client */
-    uint64_t id;                  /* unique within the server (never reused) */
-    uint64_t join_seq;            /* broadcasts made before it joined (not for it) */
-    int opened;                   /* the service's on_open ran (after a WebSocket handshake) */
+    uint64_t id;                  /* its join's number in the server's one sequence of joins
+                                   * and broadcasts: unique, never reused, and a broadcast
+                                   * numbered below it was made before it joined (not for it).
+                                   * SK__UNOPENED until the service's on_open (after a
+                                   * WebSocket handshake); 0 for a datagram sender */
     sk_conn *conn;
-    sk_dgram *dg;
-    const sk_sockaddr *from;
-    struct sk__peer *prev, *next; /* the server's list of stream clients */
+    struct sk__peer *prev, *next; /* its shard's list of stream clients */
     void *svc;                    /* per-client state owned by the service */
-    uint64_t last_active;         /* loop time of the last read (idle timeout) */
-    int fd;
-    char name[64];                /* peer address for logs */
+    uint32_t last_active;         /* loop time (ms) of its last read, modulo 2^32: idle
+                                   * spans are differences, exact up to 49 days */
+    int fd;                       /* for log lines, also once the connection closed it */
+    char name[];                  /* its address for log lines, kept at its length */
 } sk__peer;
+
+#define SK__PEER_NAME_MAX 128 /* longest name kept, with its NUL */
+
+#define SK__UNOPENED UINT64_MAX
 
 typedef struct sk__service {
     const char *name;
@@ -56,6 +62,10 @@ const sk__service *sk__service_find(const char *name);
 /* server.c: helpers for services. */
 int sk__peer_send(sk__peer *p, const void *msg, size_t len); /* reply one message */
 void sk__peer_close(sk__peer *p);                            /* graceful close (stream) */
+/* The socket a datagram sender's datagram came in on and its address, valid
+ * during on_message; NULL for a stream client. */
+sk_dgram *sk__peer_dgram(const sk__peer *p);
+const sk_sockaddr *sk__peer_from(const sk__peer *p);
 const sk_server_opts *sk__server_opts(const sk_server *s);
 uint8_t *sk__server_scratch(sk_server *s, size_t len);       /* reusable buffer, NULL on OOM */
 sk_loop *sk__server_loop(const sk_server *s);                /* the calling thread's loop */

@@ -19,10 +19,21 @@ static void peer_message(sk_conn *c, const uint8_t *msg, size_t len, void *ud)
     p->srv->svc->on_message(p, msg, len);
 }
 
+/* The shard serving p: the one whose loop runs its connection. */
+static sk__shard *shard_of(const sk__peer *p)
+{
+    sk_server *s = p->srv;
+    sk_loop *loop = sk_conn_loop(p->conn);
+    for (int i = 1; i < s->nshards; i++)
+        if (s->shards[i].loop == loop)
+            return &s->shards[i];
+    return &s->shards[0];
+}
+
 static void peer_read(sk_conn *c, size_t n, void *ud)
 {
     sk__peer *p = ud;
-    p->last_active = sk_loop_now(p->sh->loop);
+    p->last_active = (uint32_t)sk_loop_now(sk_conn_loop(c));
     if (p->srv->o.verbose >= 2)
         sk__server_log(p->srv, "read fd=%d peer=%s bytes=%zu", p->fd, p->name, n);
 }
@@ -56,7 +67,7 @@ static void peer_close(sk_conn *c, int err, void *ud)
 {
     sk__peer *p = ud;
     sk_server *s = p->srv;
-    if (p->opened) {
+    if (p->id != SK__UNOPENED) {
         __atomic_sub_fetch(&s->nopen, 1, __ATOMIC_RELAXED);
         if (s->svc->on_close)
             s->svc->on_close(p);
@@ -65,20 +76,20 @@ static void peer_close(sk_conn *c, int err, void *ud)
         sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
                        (unsigned long long)sk_conn_bytes_in(c),
                        (unsigned long long)sk_conn_bytes_out(c), err ? sk_strerror(err) : "done");
-    sk__shard *sh = p->sh;
+    sk__shard *sh = shard_of(p);
     unlink_peer(sh, p);
-    free(p);
-    shard_check_drained(sh);
+    shard_check_drained(sh); /* p is freed with c after this returns */
 }
 
 /* Joining and the service's greeting are one step for the other threads:
- * no broadcast can slip between them (cast_lock is recursive). */
+ * no broadcast can slip between them (cast_lock is recursive). The join
+ * takes a number in the sequence of broadcasts, so those made before it
+ * skip this client, and the number is unique: it is the client's id. */
 static void open_peer(sk__peer *p)
 {
     sk_server *s = p->srv;
     pthread_mutex_lock(&s->cast_lock);
-    p->join_seq = s->cast_seq;
-    p->opened = 1;
+    p->id = s->cast_seq++;
     __atomic_add_fetch(&s->nopen, 1, __ATOMIC_RELAXED);
     if (s->svc->on_open)
         s->svc->on_open(p);
@@ -99,7 +110,7 @@ static const sk_conn_cbs peer_cbs = {
 
 static void link_peer(sk__shard *sh, sk__peer *p)
 {
-    p->join_seq = UINT64_MAX; /* no broadcast is for p until it opens */
+    p->id = SK__UNOPENED; /* no broadcast is for p until it opens */
     pthread_mutex_lock(&sh->srv->lock);
     p->next = sh->peers;
     if (sh->peers)
@@ -109,31 +120,34 @@ static void link_peer(sk__shard *sh, sk__peer *p)
     pthread_mutex_unlock(&sh->srv->lock);
 }
 
+/* The client's record, with its name, comes in its connection's extra bytes. */
 void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpoint *ep)
 {
     sk_server *s = sh->srv;
-    sk__peer *p = calloc(1, sizeof *p);
-    if (!p || s->freeing || sh->draining) {
-        free(p);
+    if (s->freeing || sh->draining) {
         close(fd);
         __atomic_sub_fetch(&s->npeers, 1, __ATOMIC_RELAXED);
         return;
     }
+    char name[SK__PEER_NAME_MAX];
+    int n = sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, name, sizeof name);
     sk_conn_opts co = {.in_frame = s->o.in_frame, .out_frame = s->o.out_frame,
                        .max_frame = s->o.max_frame,
                        .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue,
-                       .ws = ep->is_ws ? &ep->ws : NULL};
-    *p = (sk__peer){.srv = s, .sh = sh, .fd = fd, .last_active = sk_loop_now(sh->loop),
-                    .id = __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED)};
-    sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, p->name, sizeof p->name);
+                       .ws = ep->is_ws ? &ep->ws : NULL,
+                       .extra = sizeof(sk__peer) + (size_t)n + 1};
     sk_sockopts_apply(fd, &s->o.sock, 0);
-    p->conn = sk_conn_new(sh->loop, fd, &peer_cbs, &co, p);
-    if (!p->conn) {
-        sk__server_log(s, "cannot serve fd=%d peer=%s: %s", fd, p->name, strerror(errno));
-        free(p);
+    sk_conn *c = sk_conn_new(sh->loop, fd, &peer_cbs, &co, NULL);
+    if (!c) {
+        sk__server_log(s, "cannot serve fd=%d peer=%s: %s", fd, name, strerror(errno));
         __atomic_sub_fetch(&s->npeers, 1, __ATOMIC_RELAXED);
         return;
     }
+    sk__peer *p = sk_conn_extra(c);
+    *p = (sk__peer){.srv = s, .conn = c, .fd = fd,
+                    .last_active = (uint32_t)sk_loop_now(sh->loop)};
+    memcpy(p->name, name, (size_t)n + 1);
+    sk_conn_set_userdata(c, p);
     if (s->o.verbose)
         sk__server_log(s, "accept fd=%d peer=%s on %s", fd, p->name, ep->name);
     link_peer(sh, p);
@@ -183,7 +197,7 @@ void sk__shard_abort_all(void *arg)
 typedef struct cast {
     sk__shard *sh;
     uint64_t except, only; /* skip this client / reach only this one (0: none) */
-    uint64_t seq;          /* broadcast number: clients that joined later skip it */
+    uint64_t seq;          /* its number: clients that joined later (higher ids) skip it */
     sk_blob *plain, *ws;   /* the message for plain / WebSocket clients (or NULL) */
     int shutdown;
 } cast;
@@ -191,7 +205,7 @@ typedef struct cast {
 static void deliver(sk__shard *sh, const cast *c)
 {
     for (sk__peer *p = sh->peers; p; p = p->next) {
-        if (p->id == c->except || (c->only && p->id != c->only) || p->join_seq > c->seq)
+        if (p->id == c->except || (c->only && p->id != c->only) || p->id > c->seq)
             continue;
         sk_blob *b = sk_conn_is_ws(p->conn) ? c->ws : c->plain;
         if (b)
@@ -283,11 +297,11 @@ void sk__server_tell(sk__peer *p, const void *text, size_t len)
     cast tmpl = {.only = p->id, .seq = UINT64_MAX - 1};
     cast_encode(s, &tmpl, text, len);
     if (s->nshards == 1) {
-        deliver(p->sh, &tmpl);
+        deliver(&s->shards[0], &tmpl);
     } else {
         pthread_mutex_lock(&s->cast_lock);
         tmpl.seq = s->cast_seq++;
-        post_cast(p->sh, &tmpl);
+        post_cast(shard_of(p), &tmpl);
         pthread_mutex_unlock(&s->cast_lock);
     }
     cast_release(&tmpl);
@@ -301,7 +315,7 @@ size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), cha
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->nshards; i++)
         for (sk__peer *p = s->shards[i].peers; p && n + 2 < len; p = p->next) {
-            if (!p->opened) /* still in its WebSocket handshake: not a member yet */
+            if (p->id == SK__UNOPENED) /* in its WebSocket handshake: not a member yet */
                 continue;
             int w = snprintf(buf + n, len - n, " %s", name(p));
             n = w < 0 ? n : (n + (size_t)w < len ? n + (size_t)w : len - 1);
@@ -321,7 +335,8 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     sk_server *s = sh->srv;
     uint64_t now = sk_loop_now(sh->loop);
     for (sk__peer *p = sh->peers; p; p = p->next) {
-        if (now - p->last_active < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
+        uint32_t silent = (uint32_t)now - p->last_active;
+        if (silent < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
             continue;
         if (s->o.verbose)
             sk__server_log(s, "idle fd=%d peer=%s: silent for %us", p->fd, p->name,

@@ -89,7 +89,7 @@ static void stdio_open(sk__peer *p)
 static void stdio_message(sk__peer *p, const uint8_t *msg, size_t len)
 {
     const sk_server_opts *o = sk__server_opts(p->srv);
-    int framed = o->in_frame != SK_FRAME_RAW || p->dg || sk_conn_is_ws(p->conn);
+    int framed = o->in_frame != SK_FRAME_RAW || !p->conn || sk_conn_is_ws(p->conn);
     fwrite(msg, 1, len, stdout);
     if (framed && (len == 0 || msg[len - 1] != '\n'))
         fputc('\n', stdout);

@@ -1301,6 +1301,41 @@ static void test_flush_and_counters(void)
     sk_loop_free(loop);
 }
 
+/* A per-connection record allocated with the connection: zeroed, aligned,
+ * and still there during on_close. */
+static uint8_t extra_seen_at_close;
+
+static void extra_close_hook(rec *r) { extra_seen_at_close = ((uint8_t *)sk_conn_extra(r->c))[99]; }
+
+static void test_extra_bytes(void)
+{
+    sk_loop *loop = new_loop();
+    sk_conn_opts o = {.extra = 100};
+    rec r;
+    rec_open(&r, loop, SOCK_STREAM, &cbs_full, &o);
+    uint8_t *x = sk_conn_extra(r.c);
+    CHECK(x != NULL);
+    CHECK_EQ_INT((uintptr_t)x % _Alignof(max_align_t), 0);
+    int zero = 1;
+    for (int i = 0; i < 100; i++)
+        zero &= x[i] == 0;
+    CHECK(zero);
+    memset(x, 0xab, 100); /* all of it is ours: ASan would catch an overrun */
+    r.close_hook = extra_close_hook;
+    extra_seen_at_close = 0;
+    rec_finish(&r);
+    CHECK_EQ_INT(extra_seen_at_close, 0xab);
+    o.extra = SIZE_MAX; /* cannot be allocated: NULL, and the fd is closed */
+    int sv[2];
+    make_pair(SOCK_STREAM, sv);
+    errno = 0;
+    CHECK(sk_conn_new(loop, sv[0], &cbs_full, &o, NULL) == NULL);
+    CHECK_EQ_INT(errno, ENOMEM);
+    CHECK(fcntl(sv[0], F_GETFD) < 0);
+    close(sv[1]);
+    sk_loop_free(loop);
+}
+
 static void run_all(void)
 {
     test_framing_modes();
@@ -1315,6 +1350,7 @@ static void run_all(void)
     test_abort_other_conn();
     test_pause_resume();
     test_flush_and_counters();
+    test_extra_bytes();
 }
 
 int main(void)
