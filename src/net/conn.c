@@ -22,7 +22,7 @@ static uint32_t clamp32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32
 
 static int reading(const sk_conn *c)
 {
-    return c->state == C_OPEN && !c->eof && !c->user_paused && !c->pressured;
+    return c->state == C_OPEN && !c->eof && !c->user_paused && !c->pressured && !c->close_due;
 }
 
 /* Messages may be delivered (reading may already have stopped at EOF). */
@@ -126,8 +126,14 @@ static void drain_linger(sk_conn *c)
 
 void sk_conn_close(sk_conn *c, int err)
 {
-    if (c->state != C_OPEN)
+    if (c->state != C_OPEN || c->close_due)
         return;
+    if (c->in.len && c->pressured && !c->user_paused) { /* read, not yet answered */
+        c->close_due = 1;
+        c->close_err = err;
+        update_watch(c); /* reads no more */
+        return;
+    }
     if (c->ws && sk__ws_is_open(c)) { /* a close frame first; it closes us after */
         sk__ws_close(c, err);
         return;
@@ -552,6 +558,10 @@ void sk__conns_tick(sk_loop *loop)
             if (c->need_input) {
                 c->need_input = 0;
                 process_buffered(c);
+            }
+            if (c->close_due && c->state == C_OPEN && !c->pressured) { /* all answered */
+                c->close_due = 0;
+                sk_conn_close(c, c->close_err);
             }
             if (c->state != C_CLOSED && c->out.bytes && !c->write_blocked)
                 write_out(c);

@@ -36,7 +36,9 @@ struct sk_conn {
         uring : 1,      /* reads and writes go through the loop's io_uring */
         recv_on : 1,    /* the multishot recv is armed (until its last completion) */
         recv_stop : 1,  /* ... and its cancel was asked for */
-        zombie : 1;     /* on_close ran; freed when ops reaches 0 */
+        zombie : 1,     /* on_close ran; freed when ops reaches 0 */
+        close_due : 1;  /* closed while input already read waited for the output
+                         * to drain: that input is answered first, then it closes */
 };
 
 /* Messages may be delivered (reading may already have stopped at EOF). */
