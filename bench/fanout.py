@@ -34,6 +34,10 @@ def server_table(sockit):
     return {
         "sockit": (lambda port: [sockit, "serve", "chat", "tcp://%s:%d" % (HOST, port),
                                  "--threads", "1", "--nodelay", "--frame", "line"], "--chat"),
+        # the same with the io_uring backend: a burst's 100 sends in one system call
+        "sockit-uring": (lambda port: [sockit, "serve", "chat", "tcp://%s:%d" % (HOST, port),
+                                       "--threads", "1", "--nodelay", "--frame", "line",
+                                       "--io", "uring"], "--chat"),
         "redis": (lambda port: ["redis-server", "--port", str(port), "--bind", HOST,
                                 "--save", "", "--appendonly", "no"], "--redis"),
     }
@@ -197,22 +201,27 @@ def main():
             s["eff_min"], s["eff_max"], 100 * s["server_cpu_util"], 100 * s["loader_cpu_util"],
             (" %s |" % run.fmt(s.get("ir_per_delivery"), "%.0f")) if args.callgrind else "",
             s["errors"]))
-    a, b = summary["sockit"], summary["redis"]
-    ratio = a["deliveries_per_server_cpu_s"] / b["deliveries_per_server_cpu_s"]
-    # per-round ratios (each sockit run against the redis run right after it)
-    per_round = [x["deliveries_per_server_cpu_s"] / y["deliveries_per_server_cpu_s"]
-                 for x, y in zip(rounds["sockit"], rounds["redis"]) if y["deliveries_per_server_cpu_s"]]
-    print("\nsockit / redis deliveries per server-CPU-second: **%.2f×** (ratio of the medians; per round: %s, "
-          "median %.2f; target ≥ %.1f×: %s)" % (ratio, ", ".join("%.2f" % x for x in per_round), med(per_round),
-                                               TARGET, "met" if ratio >= TARGET else "NOT met"))
-    print("sockit / redis deliveries/s: %.2f×" % (a["deliveries_per_sec"] / b["deliveries_per_sec"]))
-    if args.callgrind and a.get("ir_per_delivery") and b.get("ir_per_delivery"):
-        print("sockit / redis server instructions per delivery (callgrind, %d bursts): %.2f×" % (
-            args.bursts, a["ir_per_delivery"] / b["ir_per_delivery"]))
+    b = summary["redis"]
+    ratios, per_rounds = {}, {}
+    for me in [n for n in names if n != "redis"]:
+        a = summary[me]
+        ratio = ratios[me] = a["deliveries_per_server_cpu_s"] / b["deliveries_per_server_cpu_s"]
+        # per-round ratios (each sockit run against the redis run of the same round)
+        per_round = per_rounds[me] = [
+            x["deliveries_per_server_cpu_s"] / y["deliveries_per_server_cpu_s"]
+            for x, y in zip(rounds[me], rounds["redis"]) if y["deliveries_per_server_cpu_s"]]
+        print("\n%s / redis deliveries per server-CPU-second: **%.2f×** (ratio of the medians; per round: "
+              "%s, median %.2f; target ≥ %.1f×: %s)" % (
+                  me, ratio, ", ".join("%.2f" % x for x in per_round), med(per_round), TARGET,
+                  "met" if ratio >= TARGET else "NOT met"))
+        print("%s / redis deliveries/s: %.2f×" % (me, a["deliveries_per_sec"] / b["deliveries_per_sec"]))
+        if args.callgrind and a.get("ir_per_delivery") and b.get("ir_per_delivery"):
+            print("%s / redis server instructions per delivery (callgrind, %d bursts): %.2f×" % (
+                me, args.bursts, a["ir_per_delivery"] / b["ir_per_delivery"]))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump({"command": cmd, "host": facts, "rounds": rounds, "summary": summary,
-                   "ratio_per_server_cpu_s": ratio, "per_round_ratios": per_round}, f, indent=1)
+                   "ratio_per_server_cpu_s": ratios, "per_round_ratios": per_rounds}, f, indent=1)
     print("\nwrote %s" % os.path.relpath(args.json, os.getcwd()))
 
 
