@@ -177,8 +177,11 @@ int sk__loop_poll_epoll(sk_loop *loop, int timeout_ms)
 {
     struct epoll_event evs[SK_MAX_EVENTS];
     int n = epoll_wait(loop->epfd, evs, SK_MAX_EVENTS, timeout_ms);
-    if (n < 0 && errno != EINTR)
-        return -errno;
+    if (n < 0) {
+        if (errno != EINTR)
+            return -errno;
+        n = 0; /* a signal (or a tracer attaching): just go round again */
+    }
     sk__loop_update_time(loop);
     for (int i = 0; i < n; i++) {
         sk__io *io = evs[i].data.ptr;

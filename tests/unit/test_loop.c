@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* ---- helpers ---- */
@@ -745,6 +746,35 @@ static void test_on_tick(void)
     sk_loop_free(t.loop);
 }
 
+/* A signal that interrupts the wait (a handler without SA_RESTART, or a
+ * tracer attaching) is not an error: the loop goes on, on both backends. */
+static int g_alarms;
+static void on_alarm(int signo) { g_alarms++; }
+
+
+static void test_interrupted_wait(void)
+{
+    struct sigaction sa = {.sa_handler = on_alarm}, old; /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, &old);
+    for (int io = SK_IO_EPOLL; io <= SK_IO_URING; io++) {
+        sk_loop *loop = NULL;
+        CHECK_EQ_INT(sk_loop_new_io(&loop, (sk_io)io, NULL), 0);
+        sk_timer *t = sk_timer_new(loop, stop_cb, loop);
+        sk_timer_start(t, 300, 0);
+        g_alarms = 0;
+        struct itimerval it = {.it_value = {.tv_usec = 50000}, .it_interval = {.tv_usec = 50000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        CHECK_EQ_INT(sk_loop_run(loop), 0);
+        it = (struct itimerval){0};
+        setitimer(ITIMER_REAL, &it, NULL);
+        CHECK(g_alarms >= 2);
+        sk_timer_free(t);
+        sk_loop_free(loop);
+    }
+    sigaction(SIGALRM, &old, NULL);
+    alarm(120);
+}
+
 int main(void)
 {
     alarm(120); /* last-resort hang guard */
@@ -760,6 +790,7 @@ int main(void)
     test_watch_set();
     test_sigpipe();
     test_on_tick();
+    test_interrupted_wait();
     test_signals(); /* last: it leaves SIGUSR1/SIGUSR2 blocked in this thread */
     return check_done("test_loop");
 }
