@@ -292,7 +292,9 @@ static int write_now(sk_conn *c)
 {
     while (c->out.bytes) {
         struct iovec iov[64];
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)sk__outq_iov(&c->out, iov, 64)};
+        uint8_t flat[SK__OUTQ_FLAT];
+        int k = sk__outq_gather(&c->out, iov, 64, flat, sizeof flat);
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)k};
         ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)

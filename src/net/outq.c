@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Allocated with the first blob queued and freed with the last one written:
  * a burst of replies costs one small malloc (glibc serves it from its
@@ -95,6 +96,20 @@ int sk__outq_iov(const sk__outq *q, struct iovec *iov, int max)
             iov[k++] = (struct iovec){.iov_base = b->data + off, .iov_len = b->len - off};
     }
     return k;
+}
+
+int sk__outq_gather(const sk__outq *q, struct iovec *iov, int max, uint8_t *flat, size_t cap)
+{
+    int n = sk__outq_iov(q, iov, max);
+    if (n < 2 || q->bytes > cap)
+        return n;
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(flat + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    iov[0] = (struct iovec){.iov_base = flat, .iov_len = len};
+    return 1;
 }
 
 sk_blob *sk__outq_head(const sk__outq *q) { return q->ring ? at(q->ring, 0) : NULL; }

@@ -27,6 +27,13 @@ int sk__outq_push(sk__outq *q, sk_blob *b);
 /* Fills up to max iovecs with the queued bytes, oldest first; returns the count. */
 int sk__outq_iov(const sk__outq *q, struct iovec *iov, int max);
 
+/* Like sk__outq_iov, but several pieces that together fit in flat (cap
+ * bytes) are copied there and described by iov[0] alone: the kernel copies
+ * one run faster than many small iovec segments (a burst of broadcasts),
+ * and the copy costs less than the segments would. Returns the count. */
+#define SK__OUTQ_FLAT 2048
+int sk__outq_gather(const sk__outq *q, struct iovec *iov, int max, uint8_t *flat, size_t cap);
+
 /* The oldest queued blob (not yet written from), or NULL when empty. */
 sk_blob *sk__outq_head(const sk__outq *q);
 

@@ -33,6 +33,7 @@ typedef struct send_op { /* a sendmsg in flight: its header outlives the submiss
     sk_conn *c;
     struct msghdr mh;
     struct iovec iov[SEND_IOV];
+    uint8_t flat[SK__OUTQ_FLAT]; /* small pieces gathered into one */
     struct send_op *next; /* free list */
 } send_op;
 
@@ -321,8 +322,14 @@ void sk__uring_send(sk_conn *c)
     send_op *op = n > 1 ? take_op(u) : NULL;
     if (!op)
         n = 1; /* one piece (or no memory for a header): a plain send */
+    else if (c->out.bytes <= SK__OUTQ_FLAT)
+        n = sk__outq_gather(&c->out, iov, SEND_IOV, op->flat, sizeof op->flat);
     struct io_uring_sqe *sqe = get_sqe(u);
-    if (n == 1) {
+    if (op && n == 1) { /* gathered: the op owns the copy until completion */
+        op->c = c;
+        io_uring_prep_send(sqe, c->fd, op->flat, iov[0].iov_len, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, tag(op, TAG_SENDMSG));
+    } else if (n == 1) {
         io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, tag(c, TAG_SEND));
     } else {
