@@ -458,9 +458,19 @@ def ratio(res, a, b, key):
     return x / y if x and y else None
 
 
+def paired_cpu(res, a, b):
+    """CPU/msg of a over b round by round (each round runs a and b back to
+    back, so slow drifts of a noisy host cancel), and their median."""
+    def per(n):
+        return [r["server_cpu_us"] / max(r["msgs"], 1) for r in res.get(n, {}).get("rounds", [])]
+    rs = [x / y for x, y in zip(per(a), per(b)) if y]
+    return (rs, statistics.median(rs)) if rs else ([], None)
+
+
 def ratios_table(results):
-    rows = ["| scenario | pair | msgs/s | CPU µs/msg | syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| scenario | pair | msgs/s | CPU µs/msg | CPU µs/msg paired by round: median (rounds) "
+            "| syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
     pairs = {"raw": [("sockit", "epoll"), ("sockit", "libuv"), ("sockit-uring", "epoll"),
                      ("sockit-uring", "sockit")],
              "framed": [("sockit-len32be", "epoll-len32be"), ("sockit-len32be", "sockit")],
@@ -470,9 +480,11 @@ def ratios_table(results):
     for sc, res in results.items():
         for a, b in pairs.get(sc.split("-")[0], []):
             if a in res and b in res:
-                rows.append("| %s | %s / %s | %s | %s | %s | %s | %s |" % (
+                rs, med_rs = paired_cpu(res, a, b)
+                rows.append("| %s | %s / %s | %s | %s | %s (%s) | %s | %s | %s |" % (
                     sc, a, b, fmt(ratio(res, a, b, "msgs_per_sec")),
-                    fmt(ratio(res, a, b, "server_cpu_us_per_msg")), fmt(ratio(res, a, b, "strace")),
+                    fmt(ratio(res, a, b, "server_cpu_us_per_msg")), fmt(med_rs),
+                    " ".join("%.2f" % r for r in rs), fmt(ratio(res, a, b, "strace")),
                     fmt(ratio(res, a, b, "perf")), fmt(ratio(res, a, b, "ir"))))
     return "\n".join(rows) + "\n"
 
@@ -492,8 +504,10 @@ def ws_targets_table(results):
             if me not in res:
                 continue
             inv = lambda b: ratio(res, b, me, "server_cpu_us_per_msg")
+            both = lambda x, p: "%s (paired %s)" % (fmt(x), fmt(p)) if p else fmt(x)
             rows.append("| %s | %s | %s | %s | %s | %s |" % (
-                sc, me, fmt(ratio(res, me, "epoll", "server_cpu_us_per_msg")), fmt(inv("lws")),
+                sc, me, both(ratio(res, me, "epoll", "server_cpu_us_per_msg"), paired_cpu(res, me, "epoll")[1]),
+                both(inv("lws"), paired_cpu(res, "lws", me)[1]),
                 fmt(inv("node-ws")), fmt(inv("python-websockets"))))
     return "\n".join(rows) + "\n" if len(rows) > 2 else ""
 
