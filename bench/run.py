@@ -80,8 +80,8 @@ SCENARIOS = [  # name, conns, depth, size, servers
     ("framed-64-d1", 100, 1, 64, FRAMED),
     ("framed-64-d16", 100, 16, 64, FRAMED),
     ("framed-16k-d4", 10, 4, 16384, FRAMED),
-    ("loader-64-d1", 100, 1, 64, ["pingpong", "sockit-bench"]),
-    ("loader-64-d16", 100, 16, 64, ["pingpong", "sockit-bench"]),
+    ("loader-64-d1", 100, 1, 64, ["pingpong", "sockit-bench", "sockit-bench-uring"]),
+    ("loader-64-d16", 100, 16, 64, ["pingpong", "sockit-bench", "sockit-bench-uring"]),
     ("ws-20B", 100, 1, 20, WS),
     ("ws-1KiB", 100, 1, 1024, WS),
 ]
@@ -222,13 +222,13 @@ def find_rate(obj):
     return None
 
 
-def sockit_bench(sockit, port, sc, secs, pid):
+def sockit_bench(sockit, port, sc, secs, pid, io=()):
     """Drives a server with `sockit bench` (one thread, like pingpong); returns
     the same keys as pingpong. Tries -d 4s, then -d 4 if that is a usage error."""
     _, conns, depth, size, _ = sc
     h = subprocess.run([sockit, "bench", "--help"], capture_output=True, text=True)
     opts = [o for o in (["--threads", "1"], ["--nodelay"]) if o[0] in h.stdout + h.stderr]
-    extra = [a for o in opts for a in o]
+    extra = [a for o in opts for a in o] + list(io)
     for dur in ("%gs" % secs, "%g" % secs):
         jf = os.path.join(TMP, "sockit-bench.json")
         argv = ["taskset", "-c", LOADER_CPU, sockit, "bench", "tcp://%s:%d" % (HOST, port),
@@ -281,7 +281,8 @@ def measure_loader(name, table, sc, args):
     try:
         if name == "pingpong":
             return pingpong(port, sc, "raw", args.secs, p.pid, ["--warmup", "0"])
-        return sockit_bench(args.sockit, port, sc, args.secs, p.pid)
+        io = ["--io", "uring"] if name == "sockit-bench-uring" else []
+        return sockit_bench(args.sockit, port, sc, args.secs, p.pid, io)
     finally:
         stop(p)
 

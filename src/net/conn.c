@@ -460,6 +460,8 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len)
         return SK_ECLOSED;
     if (c->ws)
         return sk__ws_send(c, msg, len);
+    if (c->out_frame == SK_FRAME_RAW) /* no header, no trailer: the bytes as they are */
+        return sk_conn_write(c, msg, len);
     ssize_t n = sk_frame_encoded_size((sk_frame)c->out_frame, len);
     if (n <= 0)
         return (int)n;
