@@ -5,28 +5,27 @@
 #include <string.h>
 
 
-static const char hex2[513] = /* "00" "01" ... "ff": two digits per byte */
-    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-
-/* Writes v as 2*pairs hex digits ending at dst[2*pairs - 1], two digits per
- * step (the header is written for every message the load generator sends). */
-static void put_hex(uint8_t *dst, uint64_t v, int pairs)
+/* The 8 hex digits of v, most significant first, written to dst: the
+ * nibbles are spread one per byte and turned into ASCII all at once (the
+ * header is written for every message the load generator sends). */
+static void hex8(uint8_t *dst, uint32_t v)
 {
-    for (int i = pairs - 1; i >= 0; i--, v >>= 8)
-        memcpy(dst + 2 * i, hex2 + 2 * (v & 0xff), 2);
+    uint64_t x = v;
+    x = (x | x << 16) & 0x0000ffff0000ffffULL;
+    x = (x | x << 8) & 0x00ff00ff00ff00ffULL;
+    x = (x | x << 4) & 0x0f0f0f0f0f0f0f0fULL; /* byte 7 holds the top nibble */
+    uint64_t letters = ((x + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL; /* >= 10 */
+    x += 0x3030303030303030ULL + letters * ('a' - '0' - 10);
+    x = __builtin_bswap64(x); /* top nibble first in memory */
+    memcpy(dst, &x, 8);
 }
 
 void bmsg_header(uint8_t *dst, uint32_t id, uint64_t seq)
 {
-    put_hex(dst, id & 0xffffff, 3);  /* 6 digits */
-    put_hex(dst + 6, seq, 5);        /* 10 digits */
+    /* 6 digits of id then 10 of seq: the 16 digits of one 64-bit value */
+    uint64_t v = (uint64_t)(id & 0xffffff) << 40 | (seq & 0xffffffffffULL);
+    hex8(dst, (uint32_t)(v >> 32));
+    hex8(dst + 8, (uint32_t)v);
 }
 
 static int unhex(uint8_t c)
