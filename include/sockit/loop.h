@@ -38,7 +38,10 @@ typedef enum sk_io { SK_IO_EPOLL = 0, SK_IO_URING = 1 } sk_io;
  * available (not built in, or refused by the kernel) the loop uses epoll:
  * check sk_loop_io. Returns 0 and sets *out, or a negated errno; *why (if
  * not NULL) is set to a static string saying why io_uring was not used, or
- * NULL when it was (or was not asked for). */
+ * NULL when it was (or was not asked for). An io_uring loop belongs to the
+ * thread that first runs it (the kernel takes its submissions from that
+ * thread only): create handles before that or from its callbacks, as with
+ * every loop, and free it after sk_loop_run returned. */
 int sk_loop_new_io(sk_loop **out, sk_io io, const char **why);
 
 /* The backend the loop really uses. */
