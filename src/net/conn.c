@@ -584,9 +584,9 @@ void sk__conns_tick(sk_loop *loop)
             if (c->ops) { /* io_uring operations still hold it */
                 c->zombie = 1;
                 sk__uring_zombie(loop, 1);
-            }
-            else
+            } else {
                 free_conn(c);
+            }
         }
     }
 }

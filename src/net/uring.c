@@ -34,19 +34,19 @@ typedef struct send_op { /* a sendmsg in flight: its header outlives the submiss
     struct msghdr mh;
     struct iovec iov[SEND_IOV];
     uint8_t flat[SK__OUTQ_FLAT]; /* small pieces gathered into one */
-    struct send_op *next; /* free list */
+    struct send_op *next;        /* free list */
 } send_op;
 
 struct sk__uring {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
-    uint8_t *bufs;       /* BUF_COUNT buffers of BUF_SIZE */
-    unsigned recycled;   /* buffers given back since the last advance */
-    size_t inflight;     /* connection operations not completed yet */
-    size_t zombies;      /* closed connections waiting for their operations */
+    uint8_t *bufs;     /* BUF_COUNT buffers of BUF_SIZE */
+    unsigned recycled; /* buffers given back since the last advance */
+    size_t inflight;   /* connection operations not completed yet */
+    size_t zombies;    /* closed connections waiting for their operations */
     send_op *free_ops;
-    int epoll_again;     /* the last epoll poll found events: poll again, do not block */
-    int enabled;         /* created disabled; enabled by the thread that runs it */
+    int epoll_again; /* the last epoll poll found events: poll again, do not block */
+    int enabled;     /* created disabled; enabled by the thread that runs it */
     int exiting;
 };
 
@@ -99,8 +99,8 @@ static int setup_buffers(struct sk__uring *u)
     u->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
     if (!u->bufs)
         return -ENOMEM;
-    struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)u->br, .ring_entries = BUF_COUNT,
-                                   .bgid = BGID};
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uintptr_t)u->br, .ring_entries = BUF_COUNT, .bgid = BGID};
     int r = io_uring_register_buf_ring(&u->ring, &reg, 0);
     if (r < 0)
         return r;

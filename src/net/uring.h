@@ -37,13 +37,13 @@ int sk__uring_usable(const sk_loop *loop, int fd);
 
 /* Connection operations. Each counts in c->ops until its last completion,
  * which calls back into conn.c (sk__conn_received / sk__conn_sent). */
-void sk__uring_recv(sk_conn *c);        /* arms c's multishot recv */
-void sk__uring_send(sk_conn *c);        /* sends c's queued output: one op at a time */
+void sk__uring_recv(sk_conn *c);            /* arms c's multishot recv */
+void sk__uring_send(sk_conn *c);            /* sends c's queued output: one op at a time */
 void sk__uring_cancel(sk_conn *c, int all); /* cancels the recv (all: every op of c) */
 
 /* conn.c: completions. received: n > 0 bytes at buf (valid only during the
- * call; decoding may unmask it in place), n == 0 end of stream, n < 0 an error; more == 0 when the recv
- * ended. sent: res bytes written or -errno. */
+ * call; decoding may unmask it in place), n == 0 end of stream, n < 0 an error; more == 0 when the
+ * recv ended. sent: res bytes written or -errno. */
 void sk__conn_received(sk_conn *c, uint8_t *buf, int n, int more);
 void sk__conn_sent(sk_conn *c, int res);
 
