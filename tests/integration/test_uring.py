@@ -11,8 +11,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SOCKIT, Server, check, check_eq, free_port, main, recv_exact,  # noqa: E402
-                     recv_until_eof, run_connect, run_sockit, t, tcp_client)
+from harness import (SOCKIT, VALGRIND, Server, check, check_eq, free_port, main,  # noqa: E402
+                     recv_exact, recv_until_eof, run_connect, run_sockit, t, tcp_client)
 
 URING = ["--io", "uring"]
 
@@ -171,4 +171,7 @@ def test_sigterm_drains():
 
 
 if __name__ == "__main__":
+    if VALGRIND:  # memcheck does not model io_uring: a ring's completions never arrive
+        print("skipped: valgrind cannot run io_uring programs (ASan covers these paths)")
+        sys.exit(0)
     main()
