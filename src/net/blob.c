@@ -1,23 +1,20 @@
 /* blob.c — reference-counted immutable byte blobs: a chat broadcast is
  * encoded once into a blob and queued on every member by reference. */
 #include "net/blob_int.h"
+#include "net/cache.h"
 #include "sockit/conn.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A small per-thread cache of empty private blobs spares malloc/free on the
- * echo hot path, where a reply blob lives for one loop iteration. */
-#define CACHE_MAX 16
-static __thread sk_blob *cache[CACHE_MAX];
-static __thread int ncache;
+/* Spare small blobs: on the echo hot path a reply blob lives for one loop
+ * iteration, so it is reused instead of freed. */
+static __thread sk__cache spare;
 
 sk_blob *sk__blob_alloc(size_t cap)
 {
-    sk_blob *b;
-    if (cap <= SK_BLOB_SMALL && ncache > 0) {
-        b = cache[--ncache];
-    } else {
+    sk_blob *b = cap <= SK_BLOB_SMALL ? sk__cache_take(&spare) : NULL;
+    if (!b) {
         size_t c = cap <= SK_BLOB_SMALL ? SK_BLOB_SMALL : cap;
         if (c > SIZE_MAX - sizeof *b)
             return NULL;
@@ -52,11 +49,7 @@ sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len)
     return b;
 }
 
-void sk__blob_cache_flush(void)
-{
-    while (ncache > 0)
-        free(cache[--ncache]);
-}
+void sk__blob_cache_flush(void) { sk__cache_flush(&spare); }
 
 const uint8_t *sk_blob_data(const sk_blob *b) { return b->data; }
 size_t sk_blob_len(const sk_blob *b) { return b->len; }
@@ -71,8 +64,8 @@ void sk_blob_unref(sk_blob *b)
 {
     if (!b || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    if (b->cap == SK_BLOB_SMALL && ncache < CACHE_MAX)
-        cache[ncache++] = b;
+    if (b->cap == SK_BLOB_SMALL)
+        sk__cache_give(&spare, b);
     else
         free(b);
 }

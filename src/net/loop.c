@@ -3,6 +3,7 @@
  * queue and end-of-iteration ticks. */
 #include "net/blob_int.h"
 #include "net/loop_int.h"
+#include "net/outq.h"
 #include "net/uring.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
 
 void sk__loop_update_time(sk_loop *loop)
 {
@@ -209,6 +209,13 @@ static int loop_once(sk_loop *loop)
     return 0;
 }
 
+/* The spare reply buffers of this thread (a loop thread leaves none behind). */
+static void flush_caches(void)
+{
+    sk__blob_cache_flush();
+    sk__outq_cache_flush();
+}
+
 int sk_loop_run(sk_loop *loop)
 {
     while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE)) {
@@ -218,7 +225,7 @@ int sk_loop_run(sk_loop *loop)
     }
     __atomic_store_n(&loop->stop, 0, __ATOMIC_RELEASE);
     sk__uring_settle(loop);
-    sk__blob_cache_flush();
+    flush_caches();
     return 0;
 }
 
@@ -240,6 +247,7 @@ void sk_loop_free(sk_loop *loop)
     close(loop->epfd);
     close(loop->wakefd);
     free(loop);
+    flush_caches(); /* what the last closes gave back */
 }
 
 static uint32_t to_epoll(unsigned events)

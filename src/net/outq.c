@@ -2,14 +2,15 @@
  * a write offset into the oldest; replies are packed into a private tail. */
 #include "net/outq.h"
 #include "net/blob_int.h"
+#include "net/cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Allocated with the first blob queued and freed with the last one written:
- * a burst of replies costs one small malloc (glibc serves it from its
- * per-thread cache), an idle connection nothing. */
+/* Taken with the first blob queued and given back with the last one written
+ * (the smallest from a per-thread cache of spares, so a reply costs no
+ * malloc), an idle connection holds none. */
 struct sk__ring {
     uint32_t head, n, cap;
     size_t off;     /* bytes of the oldest blob already written */
@@ -17,6 +18,18 @@ struct sk__ring {
 };
 
 #define RING_MIN 4 /* a reply and a few broadcasts: one 64-byte chunk */
+
+static __thread sk__cache spare; /* rings of RING_MIN */
+
+static void ring_free(struct sk__ring *r)
+{
+    if (r && r->cap == RING_MIN)
+        sk__cache_give(&spare, r);
+    else
+        free(r);
+}
+
+void sk__outq_cache_flush(void) { sk__cache_flush(&spare); }
 
 static sk_blob *at(const struct sk__ring *r, uint32_t i) { return r->v[(r->head + i) % r->cap]; }
 
@@ -27,7 +40,9 @@ static int grow(sk__outq *q)
     uint32_t cap = old ? old->cap * 2 : RING_MIN;
     if (old && cap < old->cap)
         return -ENOMEM;
-    struct sk__ring *r = malloc(sizeof *r + cap * sizeof r->v[0]);
+    struct sk__ring *r = cap == RING_MIN ? sk__cache_take(&spare) : NULL;
+    if (!r)
+        r = malloc(sizeof *r + cap * sizeof r->v[0]);
     if (!r)
         return -ENOMEM;
     *r = (struct sk__ring){.cap = cap};
@@ -36,7 +51,7 @@ static int grow(sk__outq *q)
             r->v[i] = at(old, i);
         r->n = old->n;
         r->off = old->off;
-        free(old);
+        ring_free(old);
     }
     q->ring = r;
     return 0;
@@ -139,6 +154,6 @@ void sk__outq_free(sk__outq *q)
     struct sk__ring *r = q->ring;
     for (uint32_t i = 0; r && i < r->n; i++)
         sk_blob_unref(at(r, i));
-    free(r);
+    ring_free(r);
     *q = (sk__outq){0};
 }

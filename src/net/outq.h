@@ -44,4 +44,7 @@ void sk__outq_consume(sk__outq *q, size_t n);
 /* Releases everything (no memory is held while the queue is empty). */
 void sk__outq_free(sk__outq *q);
 
+/* Frees this thread's spare rings (sk_loop_run calls it on return). */
+void sk__outq_cache_flush(void);
+
 #endif

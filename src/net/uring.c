@@ -27,9 +27,9 @@
 #define BATCH 256
 
 /* user_data: a pointer with the kind of operation in its low bits. */
-enum { TAG_NONE, TAG_EPOLL, TAG_RECV, TAG_SEND, TAG_SENDMSG, TAG_MASK = 7 };
+enum { TAG_NONE, TAG_EPOLL, TAG_RECV, TAG_SEND, TAG_SEND_OP, TAG_MASK = 7 };
 
-typedef struct send_op { /* a sendmsg in flight: its header outlives the submission */
+typedef struct send_op { /* several pieces in flight: their header or copy outlives the submission */
     sk_conn *c;
     struct msghdr mh;
     struct iovec iov[SEND_IOV];
@@ -213,7 +213,7 @@ static void complete(sk_loop *loop, const struct io_uring_cqe *cqe)
         u->inflight--;
         sk__conn_sent(p, cqe->res);
         break;
-    case TAG_SENDMSG: {
+    case TAG_SEND_OP: {
         send_op *op = p;
         sk_conn *c = op->c;
         op->next = u->free_ops;
@@ -318,27 +318,24 @@ void sk__uring_send(sk_conn *c)
 {
     struct sk__uring *u = c->loop->uring;
     struct iovec iov[SEND_IOV];
+    const struct iovec *v = iov;
+    send_op *op = NULL;
     int n = sk__outq_iov(&c->out, iov, SEND_IOV);
-    send_op *op = n > 1 ? take_op(u) : NULL;
-    if (!op)
-        n = 1; /* one piece (or no memory for a header): a plain send */
-    else if (c->out.bytes <= SK__OUTQ_FLAT)
-        n = sk__outq_gather(&c->out, iov, SEND_IOV, op->flat, sizeof op->flat);
-    struct io_uring_sqe *sqe = get_sqe(u);
-    if (op && n == 1) { /* gathered: the op owns the copy until completion */
-        op->c = c;
-        io_uring_prep_send(sqe, c->fd, op->flat, iov[0].iov_len, MSG_NOSIGNAL);
-        io_uring_sqe_set_data64(sqe, tag(op, TAG_SENDMSG));
-    } else if (n == 1) {
-        io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-        io_uring_sqe_set_data64(sqe, tag(c, TAG_SEND));
+    if (n > 1 && (op = take_op(u))) { /* several pieces: the op keeps their header */
+        op->c = c;                    /* (or their gathered copy) until completion */
+        n = sk__outq_gather(&c->out, op->iov, SEND_IOV, op->flat, sizeof op->flat);
+        v = op->iov;
     } else {
-        op->c = c;
-        memcpy(op->iov, iov, (size_t)n * sizeof *iov);
+        n = 1; /* one piece (or no memory for an op): a plain send of the first */
+    }
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (n == 1) {
+        io_uring_prep_send(sqe, c->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+    } else {
         op->mh = (struct msghdr){.msg_iov = op->iov, .msg_iovlen = (size_t)n};
         io_uring_prep_sendmsg(sqe, c->fd, &op->mh, MSG_NOSIGNAL);
-        io_uring_sqe_set_data64(sqe, tag(op, TAG_SENDMSG));
     }
+    io_uring_sqe_set_data64(sqe, op ? tag(op, TAG_SEND_OP) : tag(c, TAG_SEND));
     u->inflight++;
 }
 

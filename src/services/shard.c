@@ -269,42 +269,40 @@ static void post_cast(sk__shard *sh, const cast *tmpl)
  * shard (this one too) gets the broadcast through its post queue, and the
  * posts to all shards happen under one lock, so each client sees broadcasts
  * and replies in a causal order whichever threads made them (a message sent
- * in answer to another can never overtake it). */
+ * in answer to another can never overtake it). send_cast encodes text into
+ * tmpl, hands it to `to` (NULL: every shard), then drops tmpl's references. */
+static void send_cast(sk_server *s, cast *tmpl, sk__shard *to, const void *text, size_t len)
+{
+    tmpl->seq = UINT64_MAX - 1;
+    cast_encode(s, tmpl, text, len);
+    if (s->nshards == 1) {
+        deliver(&s->shards[0], tmpl);
+    } else {
+        pthread_mutex_lock(&s->cast_lock);
+        tmpl->seq = s->cast_seq++;
+        for (int i = 0; i < s->nshards; i++)
+            if (!to || to == &s->shards[i])
+                post_cast(&s->shards[i], tmpl);
+        pthread_mutex_unlock(&s->cast_lock);
+    }
+    cast_release(tmpl);
+}
+
 void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_t len,
                           int shutdown)
 {
-    cast tmpl = {.except = except, .shutdown = shutdown, .seq = UINT64_MAX - 1};
-    cast_encode(s, &tmpl, text, len);
-    if (s->nshards == 1) {
-        deliver(&s->shards[0], &tmpl);
-    } else {
-        pthread_mutex_lock(&s->cast_lock);
-        tmpl.seq = s->cast_seq++;
-        for (int i = 0; i < s->nshards; i++)
-            post_cast(&s->shards[i], &tmpl);
-        pthread_mutex_unlock(&s->cast_lock);
-    }
-    cast_release(&tmpl);
+    cast tmpl = {.except = except, .shutdown = shutdown};
+    send_cast(s, &tmpl, NULL, text, len);
 }
 
 void sk__server_tell(sk__peer *p, const void *text, size_t len)
 {
-    sk_server *s = p->srv;
     if (!p->conn) { /* a datagram: reply at once */
         sk__peer_send(p, text, len);
         return;
     }
-    cast tmpl = {.only = p->id, .seq = UINT64_MAX - 1};
-    cast_encode(s, &tmpl, text, len);
-    if (s->nshards == 1) {
-        deliver(&s->shards[0], &tmpl);
-    } else {
-        pthread_mutex_lock(&s->cast_lock);
-        tmpl.seq = s->cast_seq++;
-        post_cast(shard_of(p), &tmpl);
-        pthread_mutex_unlock(&s->cast_lock);
-    }
-    cast_release(&tmpl);
+    cast tmpl = {.only = p->id};
+    send_cast(p->srv, &tmpl, shard_of(p), text, len);
 }
 
 size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
