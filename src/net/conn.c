@@ -609,7 +609,11 @@ static int op_done(sk_conn *c)
 }
 
 /* Bytes from the multishot recv: decoded as a read's would be, discarded
- * while closing (as the epoll path leaves them unread, then drains them). */
+ * while closing (as the epoll path leaves them unread, then drains them).
+ * When delivery stops (pressure, pause) the recv is cancelled with the next
+ * submission, so what still arrives is one iteration's worth at most (the
+ * kernel retries a multishot recv a bounded number of times per run); it
+ * waits in c->in like the rest of a read that could not be delivered. */
 static void recv_bytes(sk_conn *c, uint8_t *buf, size_t n)
 {
     if (c->state != C_OPEN)
