@@ -95,23 +95,29 @@ static void on_ticker(sk_timer *t, void *ud)
     run->line_shown = 1;
 }
 
-/* Thread i gets connections [C*i/T, C*(i+1)/T) and its share of -n. */
+/* Thread i gets connections [C*i/T, C*(i+1)/T) and its share of -n. One
+ * worker runs on the main thread's loop: no second thread, so the C
+ * library's system-call wrappers keep their single-threaded fast path. */
 static int start_workers(bench_run *run)
 {
     const bench_cfg *cfg = run->cfg;
     uint32_t t = cfg->threads;
+    int shared = t == 1;
     for (uint32_t i = 0; i < t; i++) {
         bench_worker *w = &run->workers[i];
         uint32_t first = (uint32_t)((uint64_t)cfg->conns * i / t);
         uint32_t end = (uint32_t)((uint64_t)cfg->conns * (i + 1) / t);
         uint64_t budget = cfg->messages ? cfg->messages / t + (i < cfg->messages % t) : UINT64_MAX;
-        if (bw_init(w, cfg, first, end - first, budget, run->loop, on_worker_done, run) < 0) {
+        if (bw_init(w, cfg, first, end - first, budget, run->loop, shared, on_worker_done, run) <
+            0) {
             cli_error("out of memory for %u connections", end - first);
             bw_free(w);
             return 1;
         }
         w->on_ramped = on_worker_ramped;
-        if (pthread_create(&w->thread, NULL, bw_main, w) != 0) {
+        if (shared) {
+            bw_begin(w);
+        } else if (pthread_create(&w->thread, NULL, bw_main, w) != 0) {
             cli_error("cannot start a thread");
             bw_free(w);
             return 1;
@@ -168,7 +174,8 @@ int cmd_bench(cli_opts *o)
     bench_run run = {.cfg = &cfg, .t0_ns = bench_now_ns()};
     run.last_ns = run.t0_ns;
     run.workers = calloc(cfg.threads, sizeof *run.workers);
-    if (!run.workers || sk_loop_new(&run.loop) < 0) {
+    /* the main loop has the workers' backend when it carries the only one */
+    if (!run.workers || (cfg.threads == 1 ? cli_loop_new(o, &run.loop) : sk_loop_new(&run.loop)) < 0) {
         cli_error("out of memory");
         free(run.workers);
         bench_config_free(&cfg);
@@ -184,7 +191,7 @@ int cmd_bench(cli_opts *o)
         stop_all(&run, 1);
     if (run.done < run.started)
         sk_loop_run(run.loop);
-    for (uint32_t i = 0; i < run.started; i++)
+    for (uint32_t i = 0; i < run.started && cfg.threads > 1; i++)
         pthread_join(run.workers[i].thread, NULL);
     int rrc = run.started ? report(&run) : 1;
     rc = rc ? rc : rrc;

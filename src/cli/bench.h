@@ -45,6 +45,7 @@ typedef struct bench_cfg {
     size_t max_frame;
     size_t over_out, over_in; /* framing bytes added to each message sent / received */
     uint32_t conns, threads, depth;
+    uint32_t batch; /* messages one write may carry: >1 only closed-loop on a raw stream */
     size_t size;
     double duration;   /* seconds; 0 = until -n is reached */
     uint64_t messages; /* -n; 0 = until -d is over */
@@ -54,8 +55,8 @@ typedef struct bench_cfg {
     const char *json;
     uint64_t timeout_ms; /* connect timeout; wait for the last replies */
     const cli_opts *cli; /* the command line (--io for the workers' loops) */
-    int header;          /* messages start with the id/seq header (size >= BMSG_HDR) */
-    int match;           /* replies are matched to requests by that header */
+    int header;          /* messages have room for the id/seq header (size >= BMSG_HDR) */
+    int match;           /* messages carry it and replies are matched by it (--verify, datagrams) */
 } bench_cfg;
 
 /* Counters of one worker, and of the whole run once merged. */
@@ -110,7 +111,7 @@ typedef struct bench_conn {
 struct bench_worker {
     const bench_cfg *cfg;
     pthread_t thread;
-    sk_loop *loop, *main_loop;
+    sk_loop *loop, *main_loop; /* the same loop when the worker shares the main thread */
     sk_timer *house;          /* housekeeping: timeouts, datagram expiry, progress */
     void (*on_done)(void *w); /* posted to main_loop when finished */
     void *owner;              /* for on_done */
@@ -131,7 +132,7 @@ struct bench_worker {
     uint64_t deadline_ms;
     unsigned house_ticks;
     uint64_t now_ns; /* time of the read being handled */
-    uint8_t *sendbuf, *ramp;
+    uint8_t *sendbuf, *ramp; /* sendbuf: cfg->batch messages */
     /* rate mode (bench_sched.c) */
     bench_conn **heap;
     uint32_t nheap;
@@ -144,6 +145,9 @@ struct bench_worker {
     uint64_t pub_received, pub_p99;
     uint32_t pub_up;
 };
+
+/* Bytes of messages a raw stream's closed loop writes at once (cfg->batch). */
+#define BENCH_BATCH_BYTES 65536
 
 /* ---- bench_msg.c: the wire format of a message ---- */
 #define BMSG_HDR 16 /* 6 hex digits of connection id, 10 of sequence number */
@@ -162,11 +166,14 @@ void bench_config_free(bench_cfg *cfg);
 
 /* ---- bench_worker.c: one thread, its loop and its connections ---- */
 /* Sets w up for connections first_id .. first_id+n-1, sending at most budget
- * messages; on_done(w) is posted to main_loop when it is finished. Returns 0
- * or -1 (out of memory); call bw_free either way. */
+ * messages; on_done(w) is posted to main_loop when it is finished. With
+ * shared set, w runs on main_loop itself (bw_begin, then whoever runs
+ * main_loop); else on a loop of its own in its own thread (bw_main). Returns
+ * 0 or -1 (out of memory); call bw_free either way. */
 int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n, uint64_t budget,
-            sk_loop *main_loop, void (*on_done)(void *), void *owner);
-void *bw_main(void *w);         /* thread body */
+            sk_loop *main_loop, int shared, void (*on_done)(void *), void *owner);
+void bw_begin(bench_worker *w); /* on w's loop thread: start connecting */
+void *bw_main(void *w);         /* thread body: bw_begin, then run w's own loop */
 void bw_stop(bench_worker *w);  /* any thread: stop sending, drain, close */
 void bw_force(bench_worker *w); /* any thread: close everything now */
 void bw_go(bench_worker *w);    /* any thread, --ramp: the ramp is over, start sending */

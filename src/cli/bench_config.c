@@ -111,6 +111,12 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
         cfg->over_in = ws_overhead(cfg->size, 0);
         setup_ws(cfg);
     }
+    cfg->batch = 1;
+    if (!cfg->dgram && !cfg->ws && cfg->out_frame == SK_FRAME_RAW && cfg->rate <= 0) {
+        /* closed loop on a raw stream: what one top-up allows goes out as one write */
+        size_t fit = cfg->size < BENCH_BATCH_BYTES ? BENCH_BATCH_BYTES / cfg->size : 1;
+        cfg->batch = fit < cfg->depth ? (uint32_t)fit : cfg->depth;
+    }
     cfg->progress = isatty(2);
 }
 

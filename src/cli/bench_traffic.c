@@ -43,25 +43,37 @@ static void expire(bench_conn *c, uint64_t seq)
     c->w->in_flight--;
 }
 
-/* Sends message c->sent, timed from start_ns. Returns 0, or -1 when nothing
- * more can be sent now (the connection may have been closed). */
-static int send_one(bench_conn *c, uint64_t start_ns)
+/* Writes message seq of c at dst: its id/sequence header, and with --verify
+ * the payload that header implies. Unmatched messages keep the ramp letters
+ * sendbuf starts with. */
+static void fill(const bench_conn *c, uint8_t *dst, uint64_t seq)
+{
+    const bench_cfg *cfg = c->w->cfg;
+    bmsg_header(dst, c->id, seq);
+    if (cfg->verify)
+        memcpy(dst + BMSG_HDR, bmsg_want(c->w->ramp, c->id, seq) + BMSG_HDR,
+               cfg->size - BMSG_HDR);
+}
+
+/* Sends messages c->sent .. c->sent+n-1 (n <= cfg->batch) in one write,
+ * timed from start_ns. Returns 0, or -1 when nothing more can be sent now
+ * (the connection may have been closed). */
+static int send_some(bench_conn *c, uint32_t n, uint64_t start_ns)
 {
     bench_worker *w = c->w;
     const bench_cfg *cfg = w->cfg;
-    uint64_t seq = c->sent;
-    if (seq - c->lo > w->ring_mask) { /* ring full (only after reordering): drop the oldest */
-        expire(c, c->lo);
-        advance(c);
+    uint64_t first = c->sent, end = first + n, mask = w->ring_mask;
+    for (uint64_t seq = first; seq < end && (cfg->match || end - 1 - c->lo > mask); seq++) {
+        if (seq - c->lo > mask) { /* ring full (only after reordering): drop the oldest */
+            expire(c, c->lo);
+            advance(c);
+        }
+        if (cfg->match)
+            fill(c, w->sendbuf + (size_t)(seq - first) * cfg->size, seq);
     }
-    if (cfg->header) {
-        bmsg_header(w->sendbuf, c->id, seq);
-        if (cfg->verify)
-            memcpy(w->sendbuf + BMSG_HDR, bmsg_want(w->ramp, c->id, seq) + BMSG_HDR,
-                   cfg->size - BMSG_HDR);
-    }
-    int r = c->conn ? sk_conn_send(c->conn, w->sendbuf, cfg->size)
-                    : sk_dgram_send(c->dg, w->sendbuf, cfg->size, NULL);
+    size_t len = (size_t)n * cfg->size; /* raw: n messages are n * size bytes as they are */
+    int r = c->conn ? sk_conn_send(c->conn, w->sendbuf, len)
+                    : sk_dgram_send(c->dg, w->sendbuf, len, NULL);
     if (r == -EAGAIN || r == -ENOBUFS) { /* a full datagram buffer: retried later */
         w->st.errors[BE_SEND]++;
         return -1;
@@ -70,14 +82,16 @@ static int send_one(bench_conn *c, uint64_t start_ns)
         bc_fail(c, BE_SEND, r);
         return -1;
     }
-    bench_slot *s = slot_of(c, seq);
-    s->t_ns = start_ns;
-    s->tag = seq << 2 | SLOT_OUT;
-    c->sent++;
-    c->in_flight++;
-    w->in_flight++;
-    w->st.sent++;
-    w->st.bytes_sent += cfg->size + cfg->over_out;
+    bench_slot *ring = c->ring; /* locals: the stores below could alias the fields */
+    for (uint64_t seq = first; seq < end; seq++) {
+        ring[seq & mask].t_ns = start_ns;
+        ring[seq & mask].tag = seq << 2 | SLOT_OUT;
+    }
+    c->sent = end;
+    c->in_flight += n;
+    w->in_flight += n;
+    w->st.sent += n;
+    w->st.bytes_sent += n * (cfg->size + cfg->over_out);
     if (w->st.sent >= w->budget)
         bw_enter_drain(w);
     return 0;
@@ -91,7 +105,7 @@ static void top_up_rate(bench_conn *c)
     bench_worker *w = c->w;
     while (c->state == BC_UP && c->in_flight < w->cfg->depth && can_send(w) &&
            c->sched_ns <= w->now_ns) {
-        if (send_one(c, c->sched_ns) < 0)
+        if (send_some(c, 1, c->sched_ns) < 0)
             return;
         c->sched_n++;
         c->sched_ns = c->sched_base + (uint64_t)((double)c->sched_n * w->interval_ns);
@@ -107,9 +121,15 @@ void bt_top_up(bench_conn *c)
         top_up_rate(c);
         return;
     }
-    while (c->state == BC_UP && c->in_flight < w->cfg->depth && can_send(w))
-        if (send_one(c, w->now_ns) < 0)
+    while (c->state == BC_UP && c->in_flight < w->cfg->depth && can_send(w)) {
+        uint64_t n = w->cfg->depth - c->in_flight;
+        if (n > w->cfg->batch)
+            n = w->cfg->batch;
+        if (n > w->budget - w->st.sent)
+            n = w->budget - w->st.sent;
+        if (send_some(c, (uint32_t)n, w->now_ns) < 0)
             return;
+    }
 }
 
 void bt_start(bench_conn *c)
@@ -125,6 +145,23 @@ void bt_start(bench_conn *c)
 
 /* ---- replies ---- */
 
+/* Counts the answer to the request in slot s (state SLOT_OUT or SLOT_EXPIRED,
+ * sequence seq) and its latency. */
+static void record_reply(bench_conn *c, bench_slot *s, uint64_t seq)
+{
+    bench_worker *w = c->w;
+    if (state_of(s) == SLOT_OUT) {
+        c->in_flight--;
+        w->in_flight--;
+    }
+    s->tag = seq << 2 | SLOT_RCVD;
+    w->st.received++;
+    uint64_t lat = w->now_ns > s->t_ns ? w->now_ns - s->t_ns : 0;
+    hist_record(&w->st.hist, lat);
+    if (w->window)
+        hist_record(w->window, lat);
+}
+
 /* Request seq was answered (ok = its bytes were right, when checked). */
 static void complete(bench_conn *c, uint64_t seq, int ok)
 {
@@ -135,17 +172,8 @@ static void complete(bench_conn *c, uint64_t seq, int ok)
         w->st.errors[BE_DUP]++; /* answered before (or so long ago the slot is reused) */
         return;
     }
-    if (st == SLOT_OUT) {
-        c->in_flight--;
-        w->in_flight--;
-    }
-    s->tag = seq << 2 | SLOT_RCVD;
-    w->st.received++;
+    record_reply(c, s, seq);
     w->st.t_last_rx_ns = w->now_ns;
-    uint64_t lat = w->now_ns > s->t_ns ? w->now_ns - s->t_ns : 0;
-    hist_record(&w->st.hist, lat);
-    if (w->window)
-        hist_record(w->window, lat);
     if (!ok)
         w->st.errors[BE_CORRUPT]++;
     if (c->have_rx && seq < c->max_rx)
@@ -153,6 +181,50 @@ static void complete(bench_conn *c, uint64_t seq, int ok)
     else
         c->max_rx = seq, c->have_rx = 1;
     advance(c);
+}
+
+/* Raw stream without --verify: k more replies came back. A stream cannot
+ * tell them apart, so they answer the k oldest requests, in order (as
+ * complete(c, c->lo, 1) would, k times, without its checks for datagrams
+ * and matched replies). */
+static void complete_oldest(bench_conn *c, uint64_t k)
+{
+    bench_worker *w = c->w;
+    if (k > c->sent - c->lo)
+        k = c->sent - c->lo; /* replies to nothing (a greeting, say) are not counted */
+    if (k == 0)
+        return;
+    bench_slot *ring = c->ring; /* locals: the stores below could alias the fields */
+    uint64_t mask = w->ring_mask, lo = c->lo, now = w->now_ns, done = 0;
+    for (; done < k; done++, lo++) {
+        bench_slot *s = &ring[lo & mask];
+        if (state_of(s) != SLOT_OUT)
+            break; /* not seen on streams, but exact if it were: see below */
+        s->tag = lo << 2 | SLOT_RCVD;
+        uint64_t lat = now > s->t_ns ? now - s->t_ns : 0;
+        hist_record(&w->st.hist, lat);
+        if (w->window)
+            hist_record(w->window, lat);
+    }
+    c->lo = lo;
+    c->in_flight -= (uint32_t)done;
+    w->in_flight -= done;
+    w->st.received += done;
+    w->st.t_last_rx_ns = now;
+    c->max_rx = lo - 1, c->have_rx = 1;
+    for (; done < k && c->lo < c->sent; done++) { /* the rest one by one, with every check */
+        uint64_t before = c->lo;
+        complete(c, before, 1);
+        if (c->lo == before)
+            break;
+    }
+}
+
+/* After the replies of one read (or one frame, or datagram): send what they
+ * made room for, all together, or see whether the drain is over. */
+static void replies_done(bench_conn *c)
+{
+    bench_worker *w = c->w;
     if (w->phase == PH_RUN)
         bt_top_up(c);
     else if (w->in_flight == 0)
@@ -212,13 +284,7 @@ static void raw_check(bench_conn *c, const uint8_t *p, size_t n)
 
 static void raw_complete(bench_conn *c)
 {
-    const bench_cfg *cfg = c->w->cfg;
     c->rx_off = 0;
-    if (!cfg->verify) {
-        if (c->lo < c->sent)
-            complete(c, c->lo, 1);
-        return;
-    }
     uint32_t id = 0;
     uint64_t seq = 0;
     int hv = bmsg_parse(c->rx_hdr, &id, &seq) == 0;
@@ -237,25 +303,34 @@ void bt_on_stream(bench_conn *c, const uint8_t *msg, size_t len)
     if (cfg->whole) { /* a frame, or a WebSocket message */
         w->st.bytes_received += len + cfg->over_in;
         reply_whole(c, msg, len);
+        replies_done(c);
         return;
     }
     w->st.bytes_received += len;
+    if (!cfg->verify) { /* only the byte count matters: size bytes make one reply */
+        uint64_t have = c->rx_off + len;
+        c->rx_off = have % cfg->size;
+        complete_oldest(c, have / cfg->size);
+        replies_done(c);
+        return;
+    }
     while (len && c->state != BC_DONE) {
         size_t take = cfg->size - c->rx_off;
         if (take > len)
             take = len;
-        if (cfg->verify)
-            raw_check(c, msg, take);
+        raw_check(c, msg, take);
         c->rx_off += take, msg += take, len -= take;
         if (c->rx_off == cfg->size)
             raw_complete(c);
     }
+    replies_done(c);
 }
 
 void bt_on_datagram(bench_conn *c, const uint8_t *msg, size_t len)
 {
     c->w->st.bytes_received += len;
     reply_whole(c, msg, len);
+    replies_done(c);
 }
 
 void bt_expire(bench_conn *c, uint64_t timeout_ns)

@@ -20,7 +20,8 @@ static void finish(bench_worker *w)
     sk_timer_stop(w->house);
     if (sk_loop_post(w->main_loop, w->on_done, w) < 0)
         cli_error("out of memory");
-    sk_loop_stop(w->loop);
+    if (w->loop != w->main_loop) /* a shared loop is stopped by on_done's owner */
+        sk_loop_stop(w->loop);
 }
 
 void bw_enter_drain(bench_worker *w)
@@ -171,7 +172,7 @@ static void on_house(sk_timer *t, void *ud)
 /* ---- life cycle ---- */
 
 int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n, uint64_t budget,
-            sk_loop *main_loop, void (*on_done)(void *), void *owner)
+            sk_loop *main_loop, int shared, void (*on_done)(void *), void *owner)
 {
     memset(w, 0, sizeof *w);
     w->cfg = cfg;
@@ -192,12 +193,14 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->ring_mask = ring - 1;
     if (cfg->rate > 0)
         w->interval_ns = (double)cfg->conns * 1e9 / cfg->rate;
-    if (cli_loop_new(cfg->cli, &w->loop) < 0)
+    if (shared)
+        w->loop = main_loop;
+    else if (cli_loop_new(cfg->cli, &w->loop) < 0)
         return -1;
     w->house = sk_timer_new(w->loop, on_house, w);
     w->conns = calloc(n, sizeof *w->conns);
     w->rings = calloc((size_t)n * ring, sizeof *w->rings);
-    w->sendbuf = malloc(cfg->size);
+    w->sendbuf = malloc(cfg->size * cfg->batch);
     w->ramp = malloc(cfg->size + 32);
     w->window = cfg->progress ? malloc(sizeof *w->window) : NULL;
     if (!w->house || !w->conns || !w->rings || !w->sendbuf || !w->ramp ||
@@ -206,20 +209,26 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     if (w->window)
         hist_reset(w->window);
     bmsg_ramp(w->ramp, cfg->size + 32);
-    memcpy(w->sendbuf, w->ramp, cfg->size); /* without --verify only the header changes */
+    for (uint32_t i = 0; i < cfg->batch; i++) /* without --verify only the header changes */
+        memcpy(w->sendbuf + (size_t)i * cfg->size, w->ramp, cfg->size);
     for (uint32_t i = 0; i < n; i++)
         w->conns[i] = (bench_conn){.w = w, .id = first_id + i, .ring = w->rings + (size_t)i * ring};
     return cfg->rate > 0 ? bs_init(w) : 0;
 }
 
-void *bw_main(void *arg)
+void bw_begin(bench_worker *w)
 {
-    bench_worker *w = arg;
     if (w->cfg->rate > 0)
         bs_thread_init();
     w->now_ns = w->st.t_start_ns = bench_now_ns();
     sk_timer_start(w->house, HOUSE_MS, HOUSE_MS);
     bc_start_connects(w);
+}
+
+void *bw_main(void *arg)
+{
+    bench_worker *w = arg;
+    bw_begin(w);
     if (w->phase != PH_DONE)
         sk_loop_run(w->loop);
     return NULL;
@@ -265,7 +274,7 @@ void bw_free(bench_worker *w)
     sk_timer_free(w->house);
     if (w->cfg && w->cfg->rate > 0)
         bs_free(w);
-    if (w->loop)
+    if (w->loop && w->loop != w->main_loop)
         sk_loop_free(w->loop); /* runs stops posted after the end: they see PH_DONE */
     free(w->conns);
     free(w->rings);

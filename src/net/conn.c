@@ -295,7 +295,9 @@ static int write_now(sk_conn *c)
         uint8_t flat[SK__OUTQ_FLAT];
         int k = sk__outq_gather(&c->out, iov, 64, flat, sizeof flat);
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)k};
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        /* one piece (the usual reply): send() skips sendmsg's msghdr and iovec copies */
+        ssize_t n = k == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                           : sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
