@@ -24,8 +24,17 @@ sk_blob *sk__blob_alloc(size_t cap)
         b->cap = c;
     }
     b->refs = 1;
-    b->priv = 0;
+    b->priv = SK__BLOB_SHARED;
     b->len = 0;
+    b->data = (uint8_t *)(b + 1);
+    return b;
+}
+
+sk_blob *sk__blob_lend(const void *p, size_t len)
+{
+    sk_blob *b = malloc(sizeof *b); /* the header alone (cap 0: freed, never cached) */
+    if (b)
+        *b = (sk_blob){.refs = 1, .priv = SK__BLOB_LENT, .len = len, .data = (uint8_t *)p};
     return b;
 }
 

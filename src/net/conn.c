@@ -228,6 +228,37 @@ static void flush_now(sk_conn *c)
         write_out(c);
 }
 
+/* Lending: while the bytes of one read in the loop's buffer are delivered
+ * to c, a large reply that lies inside them (an echo) is queued by reference
+ * instead of copied; the write right after the delivery sends it from there,
+ * and whatever of it the kernel did not take is copied before the buffer is
+ * read into again. (Not on io_uring, whose sends complete later.) */
+static void lend_begin(sk_conn *c, const uint8_t *buf, size_t n)
+{
+    if (!c->uring)
+        c->loop->lend = (struct sk__lend){.conn = c, .lo = buf, .hi = buf + n};
+}
+
+static void lend_end(sk_conn *c)
+{
+    struct sk__lend *l = &c->loop->lend;
+    int used = l->conn == c && l->used;
+    *l = (struct sk__lend){0};
+    if (used && sk__outq_own(&c->out) < 0) {
+        sk__outq_free(&c->out); /* nothing may point into the buffer after this */
+        sk__conn_finalize(c, -ENOMEM);
+    }
+}
+
+/* Whether len bytes at p may be queued by c by reference (see lend_begin). */
+static int lendable(const sk_conn *c, const void *p, size_t len)
+{
+    const struct sk__lend *l = &c->loop->lend;
+    uintptr_t a = (uintptr_t)p;
+    return len >= SK__LEND_MIN && l->conn == c && a >= (uintptr_t)l->lo &&
+           a <= (uintptr_t)l->hi && len <= (uintptr_t)l->hi - a;
+}
+
 /* n fresh bytes are at buf: the loop's (or ring's) buffer when shared,
  * else the tail of c->in. Decodes them and sends the replies. */
 static void take_input(sk_conn *c, uint8_t *buf, size_t n, int shared)
@@ -241,12 +272,15 @@ static void take_input(sk_conn *c, uint8_t *buf, size_t n, int shared)
     if (!shared) {
         sk__buf_added(&c->in, n);
         process_buffered(c);
-    } else {
-        size_t used = deliver(c, buf, n);
-        if (c->state == C_OPEN && used < n && sk__buf_append(&c->in, buf + used, n - used) < 0)
-            sk__conn_finalize(c, -ENOMEM);
+        flush_now(c);
+        return;
     }
+    lend_begin(c, buf, n);
+    size_t used = deliver(c, buf, n);
+    if (c->state == C_OPEN && used < n && sk__buf_append(&c->in, buf + used, n - used) < 0)
+        sk__conn_finalize(c, -ENOMEM);
     flush_now(c);
+    lend_end(c);
 }
 
 static void do_read(sk_conn *c)
@@ -429,12 +463,25 @@ int sk__conn_after_queue(sk_conn *c)
     return 0;
 }
 
+/* Queues a large piece of the input being delivered by reference. */
+static int lend(sk_conn *c, const void *data, size_t len)
+{
+    if (sk__outq_lend(&c->out, data, len) < 0)
+        return -ENOMEM;
+    c->loop->lend.used = 1;
+    return 0;
+}
+
 int sk_conn_write(sk_conn *c, const void *data, size_t len)
 {
     if (c->state != C_OPEN)
         return SK_ECLOSED;
     if (len == 0)
         return 0;
+    if (lendable(c, data, len)) {
+        int r = lend(c, data, len);
+        return r < 0 ? r : sk__conn_after_queue(c);
+    }
     uint8_t *dst = sk__outq_reserve(&c->out, len);
     if (!dst)
         return -ENOMEM;
@@ -456,6 +503,43 @@ int sk_conn_send_blob(sk_conn *c, sk_blob *b)
     return sk__conn_after_queue(c);
 }
 
+/* A frame whose payload is lent: its header (and line trailer) copied
+ * around it. A failure after the header is queued closes c: its stream
+ * would be cut mid-frame. */
+static int send_lent(sk_conn *c, const void *msg, size_t len)
+{
+    sk_frame mode = (sk_frame)c->out_frame;
+    uint8_t hdr[8];
+    int h = sk_frame_header(mode, len, hdr);
+    if (h < 0)
+        return h;
+    const char *trailer = sk_frame_trailer(mode);
+    size_t tlen = strlen(trailer);
+    int queued = 0;
+    uint8_t *dst;
+    if (h) {
+        if (!(dst = sk__outq_reserve(&c->out, (size_t)h)))
+            return -ENOMEM;
+        memcpy(dst, hdr, (size_t)h);
+        sk__outq_added(&c->out, (size_t)h);
+        queued = 1;
+    }
+    if (lend(c, msg, len) < 0)
+        goto fail;
+    queued = 1;
+    if (tlen) {
+        if (!(dst = sk__outq_reserve(&c->out, tlen)))
+            goto fail;
+        memcpy(dst, trailer, tlen);
+        sk__outq_added(&c->out, tlen);
+    }
+    return sk__conn_after_queue(c);
+fail:
+    if (queued) /* part of the frame is queued: the stream would be cut mid-frame */
+        sk__conn_finalize(c, -ENOMEM);
+    return -ENOMEM;
+}
+
 int sk_conn_send(sk_conn *c, const void *msg, size_t len)
 {
     if (c->state != C_OPEN)
@@ -464,6 +548,8 @@ int sk_conn_send(sk_conn *c, const void *msg, size_t len)
         return sk__ws_send(c, msg, len);
     if (c->out_frame == SK_FRAME_RAW) /* no header, no trailer: the bytes as they are */
         return sk_conn_write(c, msg, len);
+    if (lendable(c, msg, len))
+        return send_lent(c, msg, len);
     ssize_t n = sk_frame_encoded_size((sk_frame)c->out_frame, len);
     if (n <= 0)
         return (int)n;

@@ -15,6 +15,7 @@
 enum { C_OPEN, C_CLOSING, C_LINGER, C_CLOSED };
 
 #define SK_LINGER_MS 2000
+#define SK__LEND_MIN 4096 /* smaller replies are copied into the output queue */
 
 struct sk_conn {
     struct sk__ws *ws;  /* WebSocket state, or NULL for plain framing */

@@ -73,6 +73,11 @@ struct sk_loop {
     struct sk_conn *pending;  /* connections with output to flush or input to process */
     struct sk_conn *closed;   /* connections whose on_close is due */
     uint8_t *rdbuf;           /* shared read buffer: idle connections hold none */
+    struct sk__lend {         /* conn.c: rdbuf bytes being delivered to conn, which */
+        struct sk_conn *conn; /* may queue replies inside them by reference until */
+        const uint8_t *lo, *hi; /* its write right after (NULL: no delivery) */
+        int used;             /* something was lent */
+    } lend;
     struct sk__uring *uring;  /* the io_uring backend (uring.c), or NULL: epoll */
 };
 

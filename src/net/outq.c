@@ -72,12 +72,12 @@ static sk_blob *tail(const sk__outq *q) { return q->ring ? at(q->ring, q->ring->
 uint8_t *sk__outq_reserve(sk__outq *q, size_t n)
 {
     sk_blob *t = tail(q);
-    if (t && t->priv && t->cap - t->len >= n)
+    if (t && t->priv == SK__BLOB_TAIL && t->cap - t->len >= n)
         return t->data + t->len;
     sk_blob *b = sk__blob_alloc(n);
     if (!b)
         return NULL;
-    b->priv = 1;
+    b->priv = SK__BLOB_TAIL;
     if (push(q, b) < 0) {
         sk_blob_unref(b);
         return NULL;
@@ -97,6 +97,38 @@ int sk__outq_push(sk__outq *q, sk_blob *b)
         return -ENOMEM;
     sk_blob_ref(b);
     q->bytes += b->len;
+    return 0;
+}
+
+int sk__outq_lend(sk__outq *q, const void *p, size_t len)
+{
+    sk_blob *b = sk__blob_lend(p, len);
+    if (!b || push(q, b) < 0) {
+        sk_blob_unref(b);
+        return -ENOMEM;
+    }
+    q->bytes += len;
+    return 0;
+}
+
+int sk__outq_own(sk__outq *q)
+{
+    struct sk__ring *r = q->ring;
+    for (uint32_t i = 0; r && i < r->n; i++) {
+        sk_blob **slot = &r->v[(r->head + i) % r->cap];
+        if ((*slot)->priv != SK__BLOB_LENT)
+            continue;
+        size_t off = i == 0 ? r->off : 0, left = (*slot)->len - off;
+        sk_blob *own = sk__blob_alloc(left);
+        if (!own)
+            return -ENOMEM;
+        memcpy(own->data, (*slot)->data + off, left);
+        own->len = left;
+        sk_blob_unref(*slot);
+        *slot = own;
+        if (i == 0)
+            r->off = 0;
+    }
     return 0;
 }
 

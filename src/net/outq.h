@@ -24,6 +24,16 @@ void sk__outq_added(sk__outq *q, size_t n);
 /* Queues a reference to a shared blob (takes a new reference). 0 or -ENOMEM. */
 int sk__outq_push(sk__outq *q, sk_blob *b);
 
+/* Queues len bytes at p by reference, without copying them: the caller
+ * keeps them unchanged until they are written or sk__outq_own has copied
+ * them. 0 or -ENOMEM (nothing queued). */
+int sk__outq_lend(sk__outq *q, const void *p, size_t len);
+
+/* Copies the unwritten part of every lent piece into memory of the queue's
+ * own, so the lender may reuse its buffer. 0, or -ENOMEM (the queue still
+ * refers to lent memory: the caller must free it before reusing that). */
+int sk__outq_own(sk__outq *q);
+
 /* Fills up to max iovecs with the queued bytes, oldest first; returns the count. */
 int sk__outq_iov(const sk__outq *q, struct iovec *iov, int max);
 

@@ -1336,6 +1336,68 @@ static void test_extra_bytes(void)
     sk_loop_free(loop);
 }
 
+/* ---- 14. large echoes queued by reference into the read buffer ---- */
+
+/* Each message is echoed with sk_conn_send from on_message; one of 4 KiB or
+ * more is queued pointing into the loop's read buffer (epoll), not copied.
+ * The peer reads nothing at first, so most of every echo stays queued while
+ * the peer's next messages are read into that same buffer: the echoes that
+ * finally arrive must still be byte for byte what was sent, in order. */
+static void lent_echo_hook(rec *r, const uint8_t *msg, size_t len)
+{
+    CHECK_EQ_INT(sk_conn_send(r->c, msg, len), 0);
+}
+
+static void run_lent_echo(sk_frame mode, size_t size, int rounds)
+{
+    static const sk_conn_cbs cbs = {r_message, r_eof, r_drain, r_read, r_close, NULL};
+    sk_loop *loop = new_loop();
+    sk_conn_opts o = {.in_frame = mode, .out_frame = mode, .keep_reading = 1,
+                      .high_water = (size_t)64 << 20};
+    rec r;
+    rec_open(&r, loop, SOCK_STREAM, &cbs, &o);
+    r.hook = lent_echo_hook;
+    bytes sent = {0};
+    uint8_t *msg = malloc(size);
+    size_t most_queued = 0;
+    for (int k = 0; k < rounds; k++) { /* one message per iteration: one read each */
+        for (size_t i = 0; i < size; i++)
+            msg[i] = (uint8_t)('a' + (i * 7 + (size_t)k * 3) % 26);
+        bytes frame = {0};
+        encode(&frame, mode, msg, size);
+        write_all(r.peer, frame.p, frame.len);
+        bytes_add(&sent, frame.p, frame.len);
+        bytes_free(&frame);
+        run_for(loop, 5);
+        if (sk_conn_queued(r.c) > most_queued)
+            most_queued = sk_conn_queued(r.c);
+    }
+    CHECK(most_queued > 3 * size); /* echoes waited in the queue while more was read */
+    peer_rx rx;
+    peer_rx_start(&rx, loop, r.peer);
+    rx.limit = 0;
+    while (rx.got.len < sent.len && !rx.err && r.closes == 0)
+        run_for(loop, 20);
+    CHECK_EQ_INT(rx.got.len, sent.len);
+    CHECK(rx.got.len == sent.len && memcmp(rx.got.p, sent.p, sent.len) == 0);
+    if (mode != SK_FRAME_RAW) /* raw: a message per read, however the socket splits them */
+        CHECK_EQ_INT(r.nmsg, rounds);
+    CHECK_EQ_INT(sk_conn_queued(r.c), 0);
+    peer_rx_stop(&rx);
+    rec_finish(&r);
+    CHECK_EQ_INT(r.close_err, 0);
+    bytes_free(&sent);
+    free(msg);
+    sk_loop_free(loop);
+}
+
+static void test_lent_echo(void)
+{
+    run_lent_echo(SK_FRAME_RAW, 60000, 12);
+    run_lent_echo(SK_FRAME_LEN32BE, 16384, 24);
+    run_lent_echo(SK_FRAME_LINE, 8192, 40);
+}
+
 static void run_all(void)
 {
     test_framing_modes();
@@ -1351,6 +1413,7 @@ static void run_all(void)
     test_pause_resume();
     test_flush_and_counters();
     test_extra_bytes();
+    test_lent_echo();
 }
 
 int main(void)
