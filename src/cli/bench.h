@@ -199,6 +199,10 @@ void bt_expire(bench_conn *c, uint64_t timeout_ns); /* datagrams: give up on old
 void bt_conn_ended(bench_conn *c);                  /* release its in-flight messages and timer */
 
 /* ---- bench_sched.c: rate mode's nanosecond schedule ---- */
+/* How early a scheduled send may go (timed from when it really went), so
+ * that one timer wake-up sends every slot due within it: with thousands of
+ * connections a wake-up per slot costs more CPU than the sends themselves. */
+#define BS_EARLY_NS 1000000u
 int bs_init(bench_worker *w); /* after the loop and conns exist; -1 on failure */
 void bs_thread_init(void);    /* in the worker thread: fine timer slack */
 void bs_wait(bench_conn *c);  /* wake c at c->sched_ns (then bt_top_up) */

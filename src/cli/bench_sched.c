@@ -97,7 +97,7 @@ static void on_tick(sk_watch *wt, int fd, unsigned ev, void *ud)
     w->armed_ns = 0;
     w->now_ns = bench_now_ns();
     w->in_tick = 1;
-    while (w->nheap && w->heap[0]->sched_ns <= w->now_ns) {
+    while (w->nheap && w->heap[0]->sched_ns <= w->now_ns + BS_EARLY_NS) {
         bench_conn *c = w->heap[0];
         bs_remove(c);
         bt_top_up(c); /* queues c again only for a later time */

@@ -99,13 +99,14 @@ static int send_some(bench_conn *c, uint32_t n, uint64_t start_ns)
 
 /* Rate mode: sends what is due, each timed from its scheduled time (so a
  * stalled server cannot hide latency: coordinated omission is corrected),
- * then sleeps until the next due time. */
+ * then sleeps until the next due time. A send due within BS_EARLY_NS goes
+ * now, timed from now: one wake-up serves many connections' slots. */
 static void top_up_rate(bench_conn *c)
 {
     bench_worker *w = c->w;
     while (c->state == BC_UP && c->in_flight < w->cfg->depth && can_send(w) &&
-           c->sched_ns <= w->now_ns) {
-        if (send_some(c, 1, c->sched_ns) < 0)
+           c->sched_ns <= w->now_ns + BS_EARLY_NS) {
+        if (send_some(c, 1, c->sched_ns < w->now_ns ? c->sched_ns : w->now_ns) < 0)
             return;
         c->sched_n++;
         c->sched_ns = c->sched_base + (uint64_t)((double)c->sched_n * w->interval_ns);
