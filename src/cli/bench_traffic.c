@@ -196,22 +196,15 @@ static void complete_oldest(bench_conn *c, uint64_t k)
     if (k == 0)
         return;
     bench_slot *ring = c->ring; /* locals: the stores below could alias the fields */
-    uint64_t mask = w->ring_mask, lo = c->lo, now = w->now_ns, done = 0;
+    uint64_t mask = w->ring_mask, lo = c->lo, done = 0;
     for (; done < k; done++, lo++) {
         bench_slot *s = &ring[lo & mask];
         if (state_of(s) != SLOT_OUT)
             break; /* not seen on streams, but exact if it were: see below */
-        s->tag = lo << 2 | SLOT_RCVD;
-        uint64_t lat = now > s->t_ns ? now - s->t_ns : 0;
-        hist_record(&w->st.hist, lat);
-        if (w->window)
-            hist_record(w->window, lat);
+        record_reply(c, s, lo);
     }
     c->lo = lo;
-    c->in_flight -= (uint32_t)done;
-    w->in_flight -= done;
-    w->st.received += done;
-    w->st.t_last_rx_ns = now;
+    w->st.t_last_rx_ns = w->now_ns;
     c->max_rx = lo - 1, c->have_rx = 1;
     for (; done < k && c->lo < c->sent; done++) { /* the rest one by one, with every check */
         uint64_t before = c->lo;
