@@ -235,16 +235,22 @@ static void flush_now(sk_conn *c)
  * read into again. (Not on io_uring, whose sends complete later.) */
 static void lend_begin(sk_conn *c, const uint8_t *buf, size_t n)
 {
-    if (!c->uring)
-        c->loop->lend = (struct sk__lend){.conn = c, .lo = buf, .hi = buf + n};
+    struct sk__lend *l = &c->loop->lend;
+    if (c->uring)
+        return;
+    l->conn = c;
+    l->lo = buf;
+    l->hi = buf + n;
 }
 
 static void lend_end(sk_conn *c)
 {
     struct sk__lend *l = &c->loop->lend;
-    int used = l->conn == c && l->used;
-    *l = (struct sk__lend){0};
-    if (used && sk__outq_own(&c->out) < 0) {
+    l->conn = NULL;
+    if (!l->used)
+        return;
+    l->used = 0;
+    if (sk__outq_own(&c->out) < 0) {
         sk__outq_free(&c->out); /* nothing may point into the buffer after this */
         sk__conn_finalize(c, -ENOMEM);
     }
