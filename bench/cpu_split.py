@@ -17,14 +17,12 @@ Usage: bench/cpu_split.py [--server epoll|sockit|sockit-uring] [--secs S]
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "bench", "build")
+from run import BUILD, ROOT, free_port, wait_listening  # the suite's own helpers
 
 # (share name, symbols whose inclusive ("children") time counts for it)
 TCP_SEND = ["tcp_sendmsg"]
@@ -33,31 +31,12 @@ EPOLL = ["do_epoll_wait"]
 URING_WAIT = ["__do_sys_io_uring_enter", "__se_sys_io_uring_enter", "__x64_sys_io_uring_enter"]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def server_cmd(name, port):
     sockit = os.path.join(ROOT, "build", "sockit")
     if name == "epoll":
         return [os.path.join(BUILD, "epoll_echo"), "127.0.0.1", str(port)]
     extra = ["--io", "uring"] if name == "sockit-uring" else []
     return [sockit, "serve", "echo", "tcp://127.0.0.1:%d" % port, "--nodelay", "--threads", "1"] + extra
-
-
-def wait_port(port, secs=5):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def children_share(report, names):
@@ -84,7 +63,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="cpu_split.")
     data = os.path.join(tmp, "perf.data")
     try:
-        if not wait_port(port):
+        if not wait_listening(port, srv):
             sys.exit("cpu_split: the server did not start")
         load = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "pingpong"), "127.0.0.1",
                                  str(port), "100", "1", "64", str(args.secs + 2)],
