@@ -98,9 +98,13 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
  * connection) and queues it. The bytes are written right after the read whose
  * messages led to them (all replies of one read go out in one write), or at
  * the end of the loop iteration when sent from elsewhere (a timer, another
- * connection). Returns 0, SK_EFRAMEBIG when the frame header cannot hold len,
- * SK_ECLOSED when the connection is closing, -ENOMEM, or SK_EQUEUE when
- * max_queue is exceeded (the connection then closes). */
+ * connection). The caller's bytes are copied, so msg may be reused at once;
+ * a large reply that is part of the message being delivered to c (an echo of
+ * on_message's msg) is instead sent straight from the library's read buffer,
+ * which stays untouched until then. Returns 0, SK_EFRAMEBIG when the frame
+ * header cannot hold len, SK_ECLOSED when the connection is closing, -ENOMEM
+ * (a frame whose header was already queued also closes the connection), or
+ * SK_EQUEUE when max_queue is exceeded (the connection then closes). */
 int sk_conn_send(sk_conn *c, const void *msg, size_t len);
 
 /* Queues a reference to b's bytes as they are (already framed, e.g. by
