@@ -175,7 +175,8 @@ int cmd_bench(cli_opts *o)
     run.last_ns = run.t0_ns;
     run.workers = calloc(cfg.threads, sizeof *run.workers);
     /* the main loop has the workers' backend when it carries the only one */
-    if (!run.workers || (cfg.threads == 1 ? cli_loop_new(o, &run.loop) : sk_loop_new(&run.loop)) < 0) {
+    if (!run.workers ||
+        (cfg.threads == 1 ? cli_loop_new(o, &run.loop) : sk_loop_new(&run.loop)) < 0) {
         cli_error("out of memory");
         free(run.workers);
         bench_config_free(&cfg);
@@ -191,8 +192,9 @@ int cmd_bench(cli_opts *o)
         stop_all(&run, 1);
     if (run.done < run.started)
         sk_loop_run(run.loop);
-    for (uint32_t i = 0; i < run.started && cfg.threads > 1; i++)
-        pthread_join(run.workers[i].thread, NULL);
+    for (uint32_t i = 0; i < run.started; i++)
+        if (run.workers[i].loop != run.loop) /* not the one run on this thread */
+            pthread_join(run.workers[i].thread, NULL);
     int rrc = run.started ? report(&run) : 1;
     rc = rc ? rc : rrc;
     for (uint32_t i = 0; i < run.started; i++)
