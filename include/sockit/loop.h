@@ -101,8 +101,10 @@ void sk_watch_free(sk_watch *w);
 /* Creates a stopped timer. Returns NULL on out-of-memory. */
 sk_timer *sk_timer_new(sk_loop *loop, sk_timer_cb cb, void *ud);
 
-/* (Re)starts the timer: fires after ms, then every repeat_ms if non-zero. */
-void sk_timer_start(sk_timer *t, uint64_t ms, uint64_t repeat_ms);
+/* (Re)starts the timer: fires after ms, then every repeat_ms if non-zero.
+ * Returns 0, or -ENOMEM when the loop's timer heap cannot grow (the timer
+ * is then stopped: a caller that relies on it must handle that). */
+int sk_timer_start(sk_timer *t, uint64_t ms, uint64_t repeat_ms);
 
 /* Stops the timer; it will not fire until started again. */
 void sk_timer_stop(sk_timer *t);

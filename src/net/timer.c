@@ -2,6 +2,7 @@
  * thousands of idle timeouts cost O(log n) each. */
 #include "net/loop_int.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -66,7 +67,7 @@ static int heap_push(sk_loop *l, sk_timer *t)
         size_t cap = l->capheap ? l->capheap * 2 : 16;
         sk_timer **h = realloc(l->heap, cap * sizeof *h);
         if (!h)
-            return -1;
+            return -ENOMEM;
         l->heap = h;
         l->capheap = cap;
     }
@@ -88,13 +89,13 @@ sk_timer *sk_timer_new(sk_loop *loop, sk_timer_cb cb, void *ud)
     return t;
 }
 
-void sk_timer_start(sk_timer *t, uint64_t ms, uint64_t repeat_ms)
+int sk_timer_start(sk_timer *t, uint64_t ms, uint64_t repeat_ms)
 {
     sk_timer_stop(t);
     t->due = t->loop->now + ms;
     t->seq = t->loop->timer_seq++;
     t->repeat = repeat_ms;
-    heap_push(t->loop, t); /* on out-of-memory the timer simply stays stopped */
+    return heap_push(t->loop, t); /* on out-of-memory the timer stays stopped */
 }
 
 void sk_timer_stop(sk_timer *t)
@@ -133,7 +134,7 @@ void sk__timers_run(sk_loop *loop)
     while (loop->nheap > 0 && loop->heap[0]->due <= now && loop->heap[0]->seq < limit) {
         sk_timer *t = loop->heap[0];
         heap_remove(loop, t);
-        if (t->repeat)
+        if (t->repeat) /* its heap slot was just freed: re-adding it cannot fail */
             sk_timer_start(t, t->repeat, t->repeat);
         t->cb(t, t->ud);
     }
