@@ -37,6 +37,7 @@ enum {
     SK_EHTTPBIG = -4025,       /* HTTP header block over 8 KiB or 64 headers */
     SK_EWSHANDSHAKE = -4026,   /* WebSocket handshake refused or invalid */
     SK_EWSNOCLOSE = -4027,     /* peer closed without a WebSocket close frame [1006] */
+    SK_EIOBACKEND = -4028,     /* unknown I/O backend name (not epoll or uring) */
 };
 
 /* Returns a static, human-readable description of err (an SK_E* code or a

@@ -47,7 +47,8 @@ int sk_loop_new_io(sk_loop **out, sk_io io, const char **why);
 /* The backend the loop really uses. */
 sk_io sk_loop_io(const sk_loop *loop);
 
-/* Parses "epoll" or "uring" (also "io_uring"). Returns 0 or -1. */
+/* Parses "epoll" or "uring" (also "io_uring"). Returns 0, or SK_EIOBACKEND
+ * (*out unchanged). */
 int sk_io_parse(const char *name, sk_io *out);
 
 /* Runs until sk_loop_stop() is called. Returns 0, or a negated errno if

@@ -36,6 +36,7 @@ const char *sk_strerror(int err)
     case SK_EHTTPBIG: return "HTTP header block too large";
     case SK_EWSHANDSHAKE: return "WebSocket handshake failed";
     case SK_EWSNOCLOSE: return "closed without a WebSocket close frame (1006)";
+    case SK_EIOBACKEND: return "unknown I/O backend (use epoll or uring)";
     default: break;
     }
     if (err < 0 && err > -4000)

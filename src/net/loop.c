@@ -1,10 +1,11 @@
 /* loop.c — the core of the event loop: an epoll poller (or the io_uring
- * backend of uring.c), deferred frees of watchers, the cross-thread post
- * queue and end-of-iteration ticks. */
+ * backend of loop_uring.c), deferred frees of watchers, the cross-thread
+ * post queue and end-of-iteration ticks (the layers' parts, then the user's). */
 #include "net/blob_int.h"
 #include "net/loop_int.h"
 #include "net/outq.h"
-#include "net/uring.h"
+#include "net/loop_uring.h"
+#include "sockit/error.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -103,7 +104,7 @@ int sk_io_parse(const char *name, sk_io *out)
     else if (strcmp(name, "uring") == 0 || strcmp(name, "io_uring") == 0)
         *out = SK_IO_URING;
     else
-        return -1;
+        return SK_EIOBACKEND;
     return 0;
 }
 
@@ -138,6 +139,15 @@ int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg)
     if (first)
         wake(loop);
     return 0;
+}
+
+void sk__loop_set_part(sk_loop *loop, int id, const sk__part *part) { loop->parts[id] = *part; }
+
+void sk__loop_tick_parts(sk_loop *loop)
+{
+    for (int i = 0; i < SK__PARTS; i++)
+        if (loop->parts[i].tick)
+            loop->parts[i].tick(loop, loop->parts[i].st);
 }
 
 int sk_loop_on_tick(sk_loop *loop, sk_tick_cb cb, void *ud)
@@ -202,7 +212,7 @@ static int loop_once(sk_loop *loop)
     if (r < 0)
         return r;
     sk__timers_run(loop);
-    sk__conns_tick(loop);
+    sk__loop_tick_parts(loop);
     for (size_t i = 0; i < loop->nticks; i++)
         loop->ticks[i].cb(loop, loop->ticks[i].ud);
     free_dead_watchers(loop);
@@ -233,7 +243,9 @@ void sk_loop_free(sk_loop *loop)
 {
     if (!loop)
         return;
-    sk__conns_tick(loop); /* connections aborted last: their on_close, then free */
+    for (int i = 0; i < SK__PARTS; i++) /* connections aborted last: their on_close, then free */
+        if (loop->parts[i].fini)
+            loop->parts[i].fini(loop, loop->parts[i].st);
     sk__signals_free(loop);
     if (loop->wake_watch)
         sk_watch_free(loop->wake_watch);

@@ -14,9 +14,17 @@
  * finds itself from the sk__io's address. */
 typedef struct sk__io sk__io;
 typedef void (*sk__io_cb)(sk__io *io, unsigned events);
+/* io_uring (loop_uring.c): an operation of io's owner completed: kind
+ * SK__UOP_RECV (n bytes at buf, or none when buf is NULL; more: the
+ * multishot receive goes on) or SK__UOP_SEND; res is bytes or -errno. */
+typedef void (*sk__uop_cb)(sk__io *io, int kind, int res, uint8_t *buf, int more);
+enum { SK__UOP_RECV, SK__UOP_SEND };
 
 struct sk__io {
-    sk__io_cb cb;
+    union {
+        sk__io_cb cb;    /* epoll events */
+        sk__uop_cb done; /* io_uring completions (an owner never uses both) */
+    };
     int fd;
     uint8_t events;     /* what epoll is asked for */
     uint8_t registered; /* in the epoll set: one with no events is taken out, so a
@@ -55,6 +63,16 @@ typedef struct sk__tick {
     void *ud;
 } sk__tick;
 
+/* Per-loop state of a layer above the loop (the connections' queue of work):
+ * tick runs after every iteration, before the user's ticks; fini once when
+ * the loop is freed, before anything else goes. The loop knows no more of it. */
+typedef struct sk__part {
+    void (*tick)(sk_loop *loop, void *st);
+    void (*fini)(sk_loop *loop, void *st);
+    void *st;
+} sk__part;
+enum { SK__PART_CONNS, SK__PARTS };
+
 struct sk_loop {
     int epfd;
     int wakefd;              /* eventfd: sk_loop_post / sk_loop_stop wake the loop */
@@ -70,22 +88,21 @@ struct sk_loop {
     sk__tick *ticks;
     size_t nticks;
     struct sk__signals *signals;
-    struct sk_conn *pending;  /* connections with output to flush or input to process */
-    struct sk_conn *closed;   /* connections whose on_close is due */
-    uint8_t *rdbuf;           /* shared read buffer: idle connections hold none */
-    struct sk__lend {         /* conn.c: rdbuf bytes being delivered to conn, which */
-        struct sk_conn *conn; /* may queue replies inside them by reference until */
-        const uint8_t *lo, *hi; /* its write right after (NULL: no delivery) */
-        int used;             /* something was lent */
-    } lend;
-    struct sk__uring *uring;  /* the io_uring backend (uring.c), or NULL: epoll */
+    uint8_t *rdbuf;           /* shared read buffer: idle connections and sockets hold none */
+    sk__part parts[SK__PARTS];
+    struct sk__uring *uring;  /* the io_uring backend (loop_uring.c), or NULL: epoll */
 };
 
 #define SK_MAX_EVENTS 256     /* epoll events taken per wait */
 #define SK_RDBUF_SIZE 131072 /* one read takes a 64 KiB burst plus its frame headers */
 
-/* conn.c: flushes pending output and runs due on_close callbacks. */
-void sk__conns_tick(sk_loop *loop);
+/* loop.c: the state of part id (NULL until set). */
+static inline void *sk__loop_part(const sk_loop *loop, int id) { return loop->parts[id].st; }
+/* loop.c: sets part id (once per loop). */
+void sk__loop_set_part(sk_loop *loop, int id, const sk__part *part);
+/* loop.c: runs every part's tick now (as at the end of an iteration), e.g.
+ * so that connections aborted outside the loop get their on_close. */
+void sk__loop_tick_parts(sk_loop *loop);
 
 /* loop.c: an embedded registration. start adds fd to loop's epoll set (0 or
  * -errno); set changes the events (0 or -errno; a no-op when unchanged or

@@ -1,10 +1,11 @@
-/* wsconn.c — WebSocket on a connection (RFC 6455): the server answers the
- * upgrade (or serves its page, 404, 426), the client sends it and checks the
- * 101; then frames are decoded into messages, pings answered, and closes
- * exchanged with a status code. The codecs in proto/ do the parsing. */
+/* wsconn.c — the WebSocket protocol of a connection (RFC 6455): the server
+ * answers the upgrade (or serves its page, 404, 426), the client sends it
+ * and checks the 101; then frames are decoded into messages, pings
+ * answered, and closes exchanged with a status code. The codecs in proto/
+ * do the parsing; the connection is reached only through layers.h. */
 #include "net/blob_int.h"
 #include "net/conn_int.h"
-#include "net/wsconn.h"
+#include "net/layers.h"
 #include "proto/http.h"
 #include "proto/utf8.h"
 #include "proto/ws.h"
@@ -33,6 +34,7 @@ typedef struct sk__ws {
     size_t scanned;         /* handshake bytes already seen without a complete head */
 } sk__ws;
 
+static sk__ws *ws_of(const sk_conn *c) { return c->proto; }
 static int is_server(const sk__ws *ws) { return !ws->o->client; }
 
 /* ---- writing frames ---- */
@@ -45,26 +47,39 @@ static void next_mask(sk__ws *ws, uint8_t key[4])
     memcpy(key, &x, 4);
 }
 
-/* Queues one frame on q (the output, or the held queue). */
-static int put_frame(sk_conn *c, sk__outq *q, unsigned opcode, const void *p, size_t n)
+/* The one frame writer (queued frames and broadcast blobs): a final frame
+ * at dst, its header hdr[0..h) made by sk__ws_write_header, then the
+ * payload, masked when key is not NULL. Returns the frame's size. */
+static size_t write_frame(uint8_t *dst, const uint8_t *hdr, int h, const void *p, size_t n,
+                          const uint8_t *key)
 {
-    sk__ws *ws = c->ws;
-    uint8_t hdr[SK__WS_MAX_HEADER], key[4];
-    if (!is_server(ws))
-        next_mask(ws, key);
-    int h = sk__ws_write_header(hdr, true, opcode, n, is_server(ws) ? NULL : key);
-    if (h < 0)
-        return h;
-    uint8_t *dst = sk__outq_reserve(q, (size_t)h + n);
-    if (!dst)
-        return -ENOMEM;
     memcpy(dst, hdr, (size_t)h);
     if (n)
         memcpy(dst + h, p, n);
-    if (!is_server(ws))
+    if (key)
         sk__ws_mask(dst + h, n, key, 0);
-    sk__outq_added(q, (size_t)h + n);
-    return q == &c->out ? sk__conn_after_queue(c) : 0;
+    return (size_t)h + n;
+}
+
+/* Queues one frame on the output, or on the held queue while the
+ * handshake is not done. */
+static int put_frame(sk_conn *c, int hold, unsigned opcode, const void *p, size_t n)
+{
+    sk__ws *ws = ws_of(c);
+    uint8_t hdr[SK__WS_MAX_HEADER], k[4], *key = is_server(ws) ? NULL : k;
+    if (key)
+        next_mask(ws, key);
+    int h = sk__ws_write_header(hdr, true, opcode, n, key);
+    if (h < 0)
+        return h;
+    uint8_t *dst = hold ? sk__outq_reserve(&ws->held, (size_t)h + n) : sk__conn_reserve(c, (size_t)h + n);
+    if (!dst)
+        return -ENOMEM;
+    size_t size = write_frame(dst, hdr, h, p, n, key);
+    if (!hold)
+        return sk__conn_commit(c, size);
+    sk__outq_added(&ws->held, size);
+    return 0;
 }
 
 static unsigned data_opcode(const sk__ws *ws, const void *msg, size_t len)
@@ -74,33 +89,34 @@ static unsigned data_opcode(const sk__ws *ws, const void *msg, size_t len)
     return SK__WS_TEXT;
 }
 
-int sk__ws_send(sk_conn *c, const void *msg, size_t len)
+static int ws_send(sk_conn *c, const void *msg, size_t len)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     if (ws->state > WS_OPEN)
         return SK_ECLOSED;
     if (len > c->max_frame)
         return SK_EFRAMEBIG;
-    return put_frame(c, ws->state == WS_OPEN ? &c->out : &ws->held, data_opcode(ws, msg, len),
-                     msg, len);
+    return put_frame(c, ws->state == WS_HANDSHAKE, data_opcode(ws, msg, len), msg, len);
 }
 
-int sk__ws_hold(sk_conn *c, sk_blob *b)
+/* A blob (already a frame) goes out as it is, held until the handshake is done. */
+static int ws_send_blob(sk_conn *c, sk_blob *b)
 {
-    return c->ws->state == WS_HANDSHAKE ? sk__outq_push(&c->ws->held, b) : SK_ECLOSED;
+    sk__ws *ws = ws_of(c);
+    if (ws->state == WS_OPEN)
+        return sk__conn_push(c, b);
+    return ws->state == WS_HANDSHAKE ? sk__outq_push(&ws->held, b) : SK_ECLOSED;
 }
-
-int sk__ws_is_open(const sk_conn *c) { return c->ws->state == WS_OPEN; }
 
 /* Sends a close frame (once) and closes the connection after it is out. */
 static void close_with(sk_conn *c, unsigned code, int err)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     if (ws->state == WS_OPEN) {
         uint8_t payload[SK__WS_MAX_CONTROL];
         int n = sk__ws_close_payload(payload, code == SK__WS_CLOSE_NO_STATUS ? 0 : code, NULL, 0);
         if (n >= 0)
-            put_frame(c, &c->out, SK__WS_CLOSE, payload, (size_t)n);
+            put_frame(c, 0, SK__WS_CLOSE, payload, (size_t)n);
     }
     ws->state = WS_DONE;
     sk_conn_close(c, err);
@@ -110,19 +126,22 @@ static void close_with(sk_conn *c, unsigned code, int err)
 
 static void opened(sk_conn *c)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     ws->state = WS_OPEN;
     sk_blob *b;
     while ((b = sk__outq_head(&ws->held))) { /* held messages go out first, in order */
-        sk__outq_push(&c->out, b);
+        int r = sk__conn_push(c, b);
         sk__outq_consume(&ws->held, sk_blob_len(b));
+        if (r < 0) {
+            sk_conn_abort(c, r); /* a message lost from the middle: end the connection */
+            return;
+        }
     }
-    if (c->out.bytes)
-        sk__conn_after_queue(c);
-    if (ws->ping)
-        sk_timer_start(ws->ping, ws->o->ping_ms, ws->o->ping_ms);
-    if (c->cbs->on_open)
-        c->cbs->on_open(c, c->ud);
+    if (ws->ping && sk_timer_start(ws->ping, ws->o->ping_ms, ws->o->ping_ms) < 0) {
+        sk_conn_abort(c, -ENOMEM);
+        return;
+    }
+    sk__conn_opened(c);
 }
 
 static int path_is(const sk__http_request *req, const char *want)
@@ -150,7 +169,7 @@ static void answer_http(sk_conn *c, int status, const char *type, const char *bo
                      status == 426 ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" : "");
     sk_conn_write(c, head, (size_t)n);
     sk_conn_write(c, body, blen);
-    c->ws->state = WS_DONE;
+    ws_of(c)->state = WS_DONE;
     sk_conn_close(c, 0);
 }
 
@@ -160,7 +179,7 @@ static void answer_http(sk_conn *c, int status, const char *type, const char *bo
 static void answer_page(sk_conn *c, const char *wspath)
 {
     static const char token[] = "__SOCKIT_WS_PATH__";
-    const char *page = c->ws->o->page, *at = strstr(page, token);
+    const char *page = ws_of(c)->o->page, *at = strstr(page, token);
     if (!at) {
         answer_http(c, 200, "text/html; charset=utf-8", page);
         return;
@@ -175,7 +194,7 @@ static void answer_page(sk_conn *c, const char *wspath)
     size_t before = (size_t)(at - page), after = strlen(at + sizeof token - 1);
     char *body = malloc(before + n + after + 1);
     if (!body) {
-        sk__conn_finalize(c, -ENOMEM);
+        sk_conn_abort(c, -ENOMEM);
         return;
     }
     memcpy(body, page, before);
@@ -191,13 +210,13 @@ static void refuse_upgrade(sk_conn *c, sk__ws_hs why)
     int n = sk__ws_reject_response(out, sizeof out, why);
     if (n > 0)
         sk_conn_write(c, out, (size_t)n);
-    c->ws->state = WS_DONE;
+    ws_of(c)->state = WS_DONE;
     sk_conn_close(c, SK_EWSHANDSHAKE);
 }
 
 static void accept_upgrade(sk_conn *c, const sk__http_request *req, const char *key, size_t klen)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     const char *proto = NULL;
     if (ws->o->accept_protocols) {
         size_t n = 0;
@@ -237,7 +256,7 @@ static int head_may_be_complete(sk__ws *ws, const uint8_t *buf, size_t len)
 /* Server: one request head. Returns the bytes it took, 0 for "need more". */
 static size_t server_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     sk__http_request req;
     if (!head_may_be_complete(ws, buf, len) && len < SK__HTTP_MAX_HEAD)
         return 0;
@@ -270,7 +289,7 @@ static size_t server_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 /* Client: the server's answer to our request. */
 static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     sk__http_response res;
     if (!head_may_be_complete(ws, buf, len) && len < SK__HTTP_MAX_HEAD)
         return 0;
@@ -282,7 +301,7 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
     if (r < 0 || sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen) !=
                      SK__WS_HS_OK) {
         ws->state = WS_DONE;
-        sk__conn_finalize(c, SK_EWSHANDSHAKE);
+        sk_conn_abort(c, SK_EWSHANDSHAKE);
         return len;
     }
     snprintf(ws->protocol, sizeof ws->protocol, "%.*s", (int)(plen < 63 ? plen : 63),
@@ -295,16 +314,15 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 
 static void on_event(sk_conn *c, const sk__ws_event *ev)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     switch (ev->type) {
     case SK__WS_EV_TEXT:
     case SK__WS_EV_BINARY:
         ws->last_binary = ev->type == SK__WS_EV_BINARY;
-        if (c->cbs->on_message)
-            c->cbs->on_message(c, ev->data, ev->len, c->ud);
+        sk__conn_emit(c, ev->data, ev->len);
         break;
     case SK__WS_EV_PING:
-        put_frame(c, &c->out, SK__WS_PONG, ev->data, ev->len);
+        put_frame(c, 0, SK__WS_PONG, ev->data, ev->len);
         break;
     case SK__WS_EV_CLOSE: /* answer with the same code, then close */
         close_with(c, ev->code, 0);
@@ -317,9 +335,10 @@ static void on_event(sk_conn *c, const sk__ws_event *ev)
 static size_t read_frames(sk_conn *c, uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    while (sk__conn_can_deliver(c) && c->ws->state == WS_OPEN) {
+    sk__ws *ws = ws_of(c);
+    while (sk__conn_can_deliver(c) && ws->state == WS_OPEN) {
         sk__ws_event ev;
-        ssize_t k = sk__ws_reader_next(&c->ws->rd, buf + off, len - off, &ev);
+        ssize_t k = sk__ws_reader_next(&ws->rd, buf + off, len - off, &ev);
         if (k < 0) {
             close_with(c, sk__ws_close_code_for((int)k), (int)k);
             return len;
@@ -329,12 +348,12 @@ static size_t read_frames(sk_conn *c, uint8_t *buf, size_t len)
             break;
         on_event(c, &ev);
     }
-    return c->ws->state == WS_OPEN ? off : len; /* after a close, input is ignored */
+    return ws->state == WS_OPEN ? off : len; /* after a close, input is ignored */
 }
 
-size_t sk__ws_input(sk_conn *c, uint8_t *buf, size_t len)
+static size_t ws_input(sk_conn *c, uint8_t *buf, size_t len)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     size_t off = 0;
     if (len == 0)
         return 0;
@@ -348,15 +367,15 @@ size_t sk__ws_input(sk_conn *c, uint8_t *buf, size_t len)
     return off + read_frames(c, buf + off, len - off);
 }
 
-void sk__ws_eof(sk_conn *c)
+/* The peer's FIN: a close handshake that finished is a normal end,
+ * anything else an abnormal one (1006). Closes c. */
+static int ws_finish(sk_conn *c, const uint8_t *rest, size_t len)
 {
-    sk__ws *ws = c->ws;
-    int r = ws->state == WS_OPEN ? sk__ws_reader_finish(&ws->rd, c->in.len) : 0;
-    sk__buf_free(&c->in);
-    if (c->state != C_OPEN)
-        return;
-    /* A FIN without a close frame is an abnormal closure (1006). */
-    sk_conn_close(c, ws->state == WS_OPEN ? (r ? r : SK_EWSNOCLOSE) : 0);
+    sk__ws *ws = ws_of(c);
+    int r = ws->state == WS_OPEN ? sk__ws_reader_finish(&ws->rd, len) : 0;
+    if (sk__conn_open(c)) /* a FIN without a close frame is an abnormal closure (1006) */
+        sk_conn_close(c, ws->state == WS_OPEN ? (r ? r : SK_EWSNOCLOSE) : 0);
+    return 1;
 }
 
 /* ---- lifecycle ---- */
@@ -364,12 +383,15 @@ void sk__ws_eof(sk_conn *c)
 static void on_ping(sk_timer *t, void *ud)
 {
     sk_conn *c = ud;
-    if (c->ws->state == WS_OPEN && c->state == C_OPEN)
-        put_frame(c, &c->out, SK__WS_PING, "sockit", 6);
+    if (ws_of(c)->state == WS_OPEN && sk__conn_open(c))
+        put_frame(c, 0, SK__WS_PING, "sockit", 6);
 }
 
-int sk__ws_attach(sk_conn *c, const sk_ws_opts *o)
+static void ws_free(sk_conn *c);
+
+static int ws_attach(sk_conn *c, const sk_conn_opts *co)
 {
+    const sk_ws_opts *o = co->ws;
     sk__ws *ws = calloc(1, sizeof *ws);
     if (!ws)
         return -ENOMEM;
@@ -381,7 +403,7 @@ int sk__ws_attach(sk_conn *c, const sk_ws_opts *o)
         free(ws);
         return -ENOMEM;
     }
-    c->ws = ws;
+    c->proto = ws;
     if (!o->client)
         return 0;
     char req[1024];
@@ -391,42 +413,61 @@ int sk__ws_attach(sk_conn *c, const sk_ws_opts *o)
                                   o->path ? o->path : "/", ws->key, o->protocols, NULL);
     ws->rng |= 1;
     if (n < 0 || sk_conn_write(c, req, (size_t)n) < 0) {
-        sk__ws_free(c);
+        ws_free(c);
         return n == -EINVAL ? -EINVAL : -ENOMEM;
     }
     return 0;
 }
 
-void sk__ws_shutdown(sk_conn *c)
+/* Our end of output is the close handshake: a close frame (1000), then c closes. */
+static int ws_shutdown(sk_conn *c)
 {
     close_with(c, SK__WS_CLOSE_NORMAL, 0);
+    return 1;
 }
 
-void sk__ws_close(sk_conn *c, int err)
+/* sk_conn_close while open: a close frame with the code that fits err (1000
+ * for 0, 1001 for a timeout), then c closes. */
+static int ws_close(sk_conn *c, int err)
 {
+    if (ws_of(c)->state != WS_OPEN)
+        return 0;
     unsigned code = err == 0            ? SK__WS_CLOSE_NORMAL
                     : err == SK_ETIMEOUT ? SK__WS_CLOSE_GOING_AWAY
                                          : sk__ws_close_code_for(err);
     close_with(c, code, err);
+    return 1;
 }
 
-void sk__ws_free(sk_conn *c)
+static void ws_free(sk_conn *c)
 {
-    sk__ws *ws = c->ws;
+    sk__ws *ws = ws_of(c);
     if (!ws)
         return;
     sk__ws_reader_free(&ws->rd);
     sk__outq_free(&ws->held);
     sk_timer_free(ws->ping);
     free(ws);
-    c->ws = NULL;
+    c->proto = NULL;
 }
 
-int sk_conn_is_ws(const sk_conn *c) { return c->ws != NULL; }
+static size_t ws_held(const sk_conn *c) { return ws_of(c) ? ws_of(c)->held.bytes : 0; }
 
-size_t sk__ws_held(const sk_conn *c) { return c->ws ? c->ws->held.bytes : 0; }
+const sk__proto sk__proto_ws = {
+    .attach = ws_attach,
+    .input = ws_input,
+    .finish = ws_finish,
+    .send = ws_send,
+    .send_blob = ws_send_blob,
+    .close = ws_close,
+    .shutdown = ws_shutdown,
+    .held = ws_held,
+    .free = ws_free,
+};
 
-const char *sk_conn_ws_protocol(const sk_conn *c) { return c->ws ? c->ws->protocol : ""; }
+int sk_conn_is_ws(const sk_conn *c) { return ws_of(c) != NULL; }
+
+const char *sk_conn_ws_protocol(const sk_conn *c) { return ws_of(c) ? ws_of(c)->protocol : ""; }
 
 sk_blob *sk_blob_ws(const void *msg, size_t len)
 {
@@ -436,11 +477,7 @@ sk_blob *sk_blob_ws(const void *msg, size_t len)
     if (h < 0)
         return NULL;
     sk_blob *b = sk__blob_alloc((size_t)h + len);
-    if (!b)
-        return NULL;
-    memcpy(b->data, hdr, (size_t)h);
-    if (len)
-        memcpy(b->data + h, msg, len);
-    b->len = (size_t)h + len;
+    if (b)
+        b->len = write_frame(b->data, hdr, h, msg, len, NULL);
     return b;
 }

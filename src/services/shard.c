@@ -405,7 +405,7 @@ static void teardown(void *arg)
     sk__shard *sh = arg;
     for (sk__peer *p = sh->peers; p; p = p->next)
         sk_conn_abort(p->conn, SK_ECLOSED);
-    sk__conns_tick(sh->loop); /* run the clients' on_close while the server is alive */
+    sk__loop_tick_parts(sh->loop); /* run the clients' on_close while the server is alive */
     sk_timer_free(sh->idle);
     sh->idle = NULL;
     sk__server_free_scratch();

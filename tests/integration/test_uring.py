@@ -38,8 +38,8 @@ def test_uring_is_used():
         check("io_uring not available" not in srv.log(),
               "the server fell back to epoll: %s" % srv.log().strip()[-300:])
         check_eq(uring_fds(srv.pid), 2, "io_uring instances (one per loop thread)")
-    with Server("echo", "tcp://127.0.0.1:%d" % port) as srv:
-        check_eq(uring_fds(srv.pid), 0, "io_uring instances of the default (epoll) backend")
+    with Server("echo", "tcp://127.0.0.1:%d" % port, "--io", "epoll") as srv:
+        check_eq(uring_fds(srv.pid), 0, "io_uring instances of the epoll backend")
 
 
 def test_bad_backend_refused():

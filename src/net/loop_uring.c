@@ -1,8 +1,8 @@
-/* uring.c — the io_uring backend: the ring and its group of receive buffers,
- * waiting and dispatching completions, and the operations of a connection
- * (multishot recv, send, cancel). Compiled in when liburing is found. */
-#include "net/uring.h"
-#include "net/conn_int.h"
+/* loop_uring.c — the io_uring backend of the loop: the ring and its group
+ * of receive buffers, waiting and dispatching completions to the owners of
+ * the operations (multishot recv, send, cancel on a socket). Compiled in
+ * when liburing is found. */
+#include "net/loop_uring.h"
 #include "net/loop_int.h"
 
 #include <errno.h>
@@ -30,7 +30,7 @@
 enum { TAG_NONE, TAG_EPOLL, TAG_RECV, TAG_SEND, TAG_SEND_OP, TAG_MASK = 7 };
 
 typedef struct send_op { /* several pieces in flight: their header or copy outlives the submission */
-    sk_conn *c;
+    sk__io *io;
     struct msghdr mh;
     struct iovec iov[SEND_IOV];
     uint8_t flat[SK__OUTQ_FLAT]; /* small pieces gathered into one */
@@ -204,22 +204,25 @@ static void complete(sk_loop *loop, const struct io_uring_cqe *cqe)
             buf = u->bufs + (size_t)bid * BUF_SIZE;
         if (!more)
             u->inflight--;
-        sk__conn_received(p, buf, buf || cqe->res <= 0 ? cqe->res : -EIO, more);
+        sk__io *io = p;
+        io->done(io, SK__UOP_RECV, buf || cqe->res <= 0 ? cqe->res : -EIO, buf, more);
         if (buf)
             recycle(u, bid);
         break;
     }
-    case TAG_SEND:
+    case TAG_SEND: {
+        sk__io *io = p;
         u->inflight--;
-        sk__conn_sent(p, cqe->res);
+        io->done(io, SK__UOP_SEND, cqe->res, NULL, 0);
         break;
+    }
     case TAG_SEND_OP: {
         send_op *op = p;
-        sk_conn *c = op->c;
+        sk__io *io = op->io;
         op->next = u->free_ops;
         u->free_ops = op;
         u->inflight--;
-        sk__conn_sent(c, cqe->res);
+        io->done(io, SK__UOP_SEND, cqe->res, NULL, 0);
         break;
     }
     default: /* a cancel's own completion */
@@ -293,14 +296,14 @@ int sk__uring_usable(const sk_loop *loop, int fd)
            type == SOCK_STREAM;
 }
 
-void sk__uring_recv(sk_conn *c)
+void sk__uring_recv(sk_loop *loop, sk__io *io)
 {
-    struct sk__uring *u = c->loop->uring;
+    struct sk__uring *u = loop->uring;
     struct io_uring_sqe *sqe = get_sqe(u);
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    io_uring_prep_recv_multishot(sqe, io->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
-    io_uring_sqe_set_data64(sqe, tag(c, TAG_RECV));
+    io_uring_sqe_set_data64(sqe, tag(io, TAG_RECV));
     u->inflight++;
 }
 
@@ -314,38 +317,38 @@ static send_op *take_op(struct sk__uring *u)
     return op;
 }
 
-void sk__uring_send(sk_conn *c)
+void sk__uring_send(sk_loop *loop, sk__io *io, const sk__outq *q)
 {
-    struct sk__uring *u = c->loop->uring;
+    struct sk__uring *u = loop->uring;
     struct iovec iov[SEND_IOV];
     const struct iovec *v = iov;
     send_op *op = NULL;
-    int n = sk__outq_iov(&c->out, iov, SEND_IOV);
+    int n = sk__outq_iov(q, iov, SEND_IOV);
     if (n > 1 && (op = take_op(u))) { /* several pieces: the op keeps their header */
-        op->c = c;                    /* (or their gathered copy) until completion */
-        n = sk__outq_gather(&c->out, op->iov, SEND_IOV, op->flat, sizeof op->flat);
+        op->io = io;                  /* (or their gathered copy) until completion */
+        n = sk__outq_gather(q, op->iov, SEND_IOV, op->flat, sizeof op->flat);
         v = op->iov;
     } else {
         n = 1; /* one piece (or no memory for an op): a plain send of the first */
     }
     struct io_uring_sqe *sqe = get_sqe(u);
     if (n == 1) {
-        io_uring_prep_send(sqe, c->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, io->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
     } else {
         op->mh = (struct msghdr){.msg_iov = op->iov, .msg_iovlen = (size_t)n};
-        io_uring_prep_sendmsg(sqe, c->fd, &op->mh, MSG_NOSIGNAL);
+        io_uring_prep_sendmsg(sqe, io->fd, &op->mh, MSG_NOSIGNAL);
     }
-    io_uring_sqe_set_data64(sqe, op ? tag(op, TAG_SEND_OP) : tag(c, TAG_SEND));
+    io_uring_sqe_set_data64(sqe, op ? tag(op, TAG_SEND_OP) : tag(io, TAG_SEND));
     u->inflight++;
 }
 
-void sk__uring_cancel(sk_conn *c, int all)
+void sk__uring_cancel(sk_loop *loop, sk__io *io, int all)
 {
-    struct io_uring_sqe *sqe = get_sqe(c->loop->uring);
-    if (all) /* the fd is still open (closed after the last completion): it names c's ops */
-        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+    struct io_uring_sqe *sqe = get_sqe(loop->uring);
+    if (all) /* the fd is still open (closed after the last completion): it names io's ops */
+        io_uring_prep_cancel_fd(sqe, io->fd, IORING_ASYNC_CANCEL_ALL);
     else
-        io_uring_prep_cancel64(sqe, tag(c, TAG_RECV), 0);
+        io_uring_prep_cancel64(sqe, tag(io, TAG_RECV), 0);
     io_uring_sqe_set_data64(sqe, TAG_NONE);
 }
 
@@ -362,8 +365,8 @@ void sk__uring_settle(sk_loop *loop) {}
 void sk__uring_zombie(sk_loop *loop, int delta) {}
 int sk__uring_wait(sk_loop *loop, int timeout_ms) { return -ENOTSUP; }
 int sk__uring_usable(const sk_loop *loop, int fd) { return 0; }
-void sk__uring_recv(sk_conn *c) {}
-void sk__uring_send(sk_conn *c) {}
-void sk__uring_cancel(sk_conn *c, int all) {}
+void sk__uring_recv(sk_loop *loop, sk__io *io) {}
+void sk__uring_send(sk_loop *loop, sk__io *io, const sk__outq *q) {}
+void sk__uring_cancel(sk_loop *loop, sk__io *io, int all) {}
 
 #endif
