@@ -38,6 +38,13 @@ all: $(BUILD)/sockit $(BUILD)/libsockit.a $(BUILD)/libsockit.so
 deps:
 	@scripts/install-deps.sh
 
+# Library objects hide every symbol but the SK_EXTERN ones (include/sockit/
+# export.h), so libsockit.so exports only the public sk_ API. Static linking
+# (CLI, unit tests) still resolves the internal sk__ functions.
+$(LIB_OBJ): ALL_CFLAGS += -fvisibility=hidden
+# The flags live here: objects built with older ones are rebuilt.
+$(LIB_OBJ) $(CLI_OBJ): Makefile
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
