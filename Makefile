@@ -7,6 +7,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
+SOMAJOR := 0
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -38,6 +39,13 @@ all: $(BUILD)/sockit $(BUILD)/libsockit.a $(BUILD)/libsockit.so
 deps:
 	@scripts/install-deps.sh
 
+# Library objects hide every symbol but the SK_EXTERN ones (include/sockit/
+# export.h), so libsockit.so exports only the public sk_ API. Static linking
+# (CLI, unit tests) still resolves the internal sk__ functions.
+$(LIB_OBJ): ALL_CFLAGS += -fvisibility=hidden
+# The flags live here: objects built with older ones are rebuilt.
+$(LIB_OBJ) $(CLI_OBJ): Makefile
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -47,7 +55,7 @@ $(BUILD)/libsockit.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libsockit.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libsockit.so.0 $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libsockit.so.$(SOMAJOR) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/sockit: $(CLI_OBJ) $(BUILD)/libsockit.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsockit.a $(LDFLAGS) $(LDLIBS)
@@ -97,16 +105,22 @@ fuzz: deps $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/corpus/$$n fuzz/seeds/$$n 2>&1 | tail -n 2 || exit 1; \
 	done
 
+# make install [PREFIX=/usr/local] [DESTDIR=staging dir]: the CLI, the static
+# library, the shared one as libsockit.so.VERSION with the soname link
+# libsockit.so.0 (what programs load) and the development link libsockit.so
+# (what -lsockit finds), the headers, and sockit.pc. The .pc's prefix is
+# PREFIX: DESTDIR only stages the files, as packagers expect.
+INSTDIR := $(DESTDIR)$(PREFIX)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sockit \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(BUILD)/sockit $(DESTDIR)$(PREFIX)/bin/sockit
-	install -m 644 $(BUILD)/libsockit.a $(DESTDIR)$(PREFIX)/lib/libsockit.a
-	install -m 755 $(BUILD)/libsockit.so $(DESTDIR)$(PREFIX)/lib/libsockit.so.0
-	ln -sf libsockit.so.0 $(DESTDIR)$(PREFIX)/lib/libsockit.so
-	install -m 644 include/sockit/*.h $(DESTDIR)$(PREFIX)/include/sockit/
+	install -d $(INSTDIR)/bin $(INSTDIR)/lib/pkgconfig $(INSTDIR)/include/sockit
+	install -m 755 $(BUILD)/sockit $(INSTDIR)/bin/sockit
+	install -m 644 $(BUILD)/libsockit.a $(INSTDIR)/lib/libsockit.a
+	install -m 755 $(BUILD)/libsockit.so $(INSTDIR)/lib/libsockit.so.$(VERSION)
+	ln -sf libsockit.so.$(VERSION) $(INSTDIR)/lib/libsockit.so.$(SOMAJOR)
+	ln -sf libsockit.so.$(SOMAJOR) $(INSTDIR)/lib/libsockit.so
+	install -m 644 include/sockit/*.h $(INSTDIR)/include/sockit/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LDLIBS)|' sockit.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
+	  > $(INSTDIR)/lib/pkgconfig/sockit.pc
 
 clean:
 	rm -rf build build-asan

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -48,17 +50,17 @@ typedef struct sk_sockaddr {
  * digits, '-', '.', '_' (at most 253 bytes). A unix path is at most 107 bytes
  * ("@name": a name of at most 106) with no control bytes; a ws path is
  * visible ASCII except '#', at most 107 bytes. */
-int sk_url_parse(const char *text, sk_url *out, char *err, size_t errlen);
+SK_EXTERN int sk_url_parse(const char *text, sk_url *out, char *err, size_t errlen);
 
 /* Returns 1 for datagram schemes (udp, unixgram), 0 otherwise. */
-int sk_url_is_dgram(const sk_url *url);
+SK_EXTERN int sk_url_is_dgram(const sk_url *url);
 
 /* Returns 1 for the unix schemes, 0 otherwise. */
-int sk_url_is_unix(const sk_url *url);
+SK_EXTERN int sk_url_is_unix(const sk_url *url);
 
 /* Formats url back into canonical text ("tcp://[::1]:80", "unix:///tmp/s").
  * Returns the length written (truncated to buflen-1, always NUL-terminated). */
-int sk_url_format(const sk_url *url, char *buf, size_t buflen);
+SK_EXTERN int sk_url_format(const sk_url *url, char *buf, size_t buflen);
 
 /* Resolves url into up to max addresses (in getaddrinfo order, duplicates
  * dropped). "*" gives [::] then 0.0.0.0 when passive is 1 (bind the first
@@ -68,13 +70,13 @@ int sk_url_format(const sk_url *url, char *buf, size_t buflen);
  * name, with no NUL counted. Returns the number of addresses (>= 1),
  * SK_ERESOLVE with a reason in err when the name does not resolve, SK_EURL
  * for a bad url, or -EINVAL when url or out is NULL or max < 1. */
-int sk_url_resolve(const sk_url *url, int passive, sk_sockaddr *out, int max, char *err,
-                   size_t errlen);
+SK_EXTERN int sk_url_resolve(const sk_url *url, int passive, sk_sockaddr *out, int max, char *err,
+                             size_t errlen);
 
 /* Formats a socket address for logs: "127.0.0.1:5000", "[::1]:5000",
  * "/tmp/sock", "@abstract", or "unnamed" for an unbound unix peer.
  * Returns the length written (always NUL-terminated, truncated to buflen-1). */
-int sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
+SK_EXTERN int sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
 
 #ifdef __cplusplus
 }

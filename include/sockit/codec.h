@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,13 +34,13 @@ typedef enum sk_frame {
 
 /* Parses a mode name ("raw", "line", "len8", "len16be", ... "len64le").
  * Returns 0 and sets *out, or SK_EFRAMEMODE for an unknown name. */
-int sk_frame_from_name(const char *name, sk_frame *out);
+SK_EXTERN int sk_frame_from_name(const char *name, sk_frame *out);
 
 /* Returns the mode's name ("len32le"), or "?" for an invalid value. Static. */
-const char *sk_frame_name(sk_frame mode);
+SK_EXTERN const char *sk_frame_name(sk_frame mode);
 
 /* Size in bytes of the mode's length header (0 for raw, line and invalid modes). */
-size_t sk_frame_header_size(sk_frame mode);
+SK_EXTERN size_t sk_frame_header_size(sk_frame mode);
 
 /* Finds the first message at the start of buf[0..len).
  * Returns the number of bytes the whole frame occupies (> 0) and points
@@ -55,8 +57,8 @@ size_t sk_frame_header_size(sk_frame mode);
  * be resynchronised, so the caller should drop the connection.
  * RAW returns all of buf as one message (0 when len is 0) and ignores max_frame.
  * Never reads past len; no allocation, no I/O, no state between calls. */
-ssize_t sk_frame_decode(sk_frame mode, size_t max_frame, const uint8_t *buf, size_t len,
-                        const uint8_t **msg, size_t *msg_len);
+SK_EXTERN ssize_t sk_frame_decode(sk_frame mode, size_t max_frame, const uint8_t *buf, size_t len,
+                                  const uint8_t **msg, size_t *msg_len);
 
 /* Called when the peer closed with buf[0..len) still undecoded, i.e. after
  * sk_frame_decode has returned 0 for it (finish does not look for frames).
@@ -64,28 +66,28 @@ ssize_t sk_frame_decode(sk_frame mode, size_t max_frame, const uint8_t *buf, siz
  * final unterminated line (LINE; no "\r" is stripped, since there is no "\n")
  * or chunk (RAW); SK_ETRUNC for a cut-off length-prefixed frame;
  * SK_EFRAMEMODE for an invalid mode. */
-int sk_frame_finish(sk_frame mode, const uint8_t *buf, size_t len, const uint8_t **msg,
-                    size_t *msg_len);
+SK_EXTERN int sk_frame_finish(sk_frame mode, const uint8_t *buf, size_t len, const uint8_t **msg,
+                              size_t *msg_len);
 
 /* Writes the frame header for a payload of msg_len bytes into hdr (at least 8
  * bytes; only the first sk_frame_header_size(mode) are written). Returns the
  * header size (0 for raw and line), SK_EFRAMEMODE for an invalid mode, or
  * SK_EFRAMEBIG when msg_len does not fit the header (len8 > 255, len16 > 65535, len32 > 2^31-1,
  * len64 > 2^63-1). Line mode adds a trailer instead: see sk_frame_trailer. */
-int sk_frame_header(sk_frame mode, size_t msg_len, uint8_t hdr[8]);
+SK_EXTERN int sk_frame_header(sk_frame mode, size_t msg_len, uint8_t hdr[8]);
 
 /* Returns the bytes that follow each payload: "\n" for LINE, "" otherwise. Static.
  * A LINE payload must not contain "\n", nor end with "\r" (it would be stripped). */
-const char *sk_frame_trailer(sk_frame mode);
+SK_EXTERN const char *sk_frame_trailer(sk_frame mode);
 
 /* The size of msg_len payload bytes encoded as one frame of mode (header,
  * payload, trailer), or SK_EFRAMEBIG when msg_len does not fit the header. */
-ssize_t sk_frame_encoded_size(sk_frame mode, size_t msg_len);
+SK_EXTERN ssize_t sk_frame_encoded_size(sk_frame mode, size_t msg_len);
 
 /* Writes msg[0..len) as one frame of mode into dst, which must hold
  * sk_frame_encoded_size(mode, len) bytes. Returns that size, or SK_EFRAMEBIG
  * (nothing written). */
-ssize_t sk_frame_encode(sk_frame mode, const void *msg, size_t len, uint8_t *dst);
+SK_EXTERN ssize_t sk_frame_encode(sk_frame mode, const void *msg, size_t len, uint8_t *dst);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include "sockit/codec.h"
 #include "sockit/loop.h"
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,19 +22,19 @@ typedef struct sk_conn sk_conn;
 typedef struct sk_blob sk_blob;
 
 /* A blob holding a copy of data[0..len). One reference; NULL on OOM. */
-sk_blob *sk_blob_new(const void *data, size_t len);
+SK_EXTERN sk_blob *sk_blob_new(const void *data, size_t len);
 
 /* A blob holding msg encoded as one frame of mode (header, payload, trailer).
  * One reference; NULL on OOM or when len does not fit the header. */
-sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len);
+SK_EXTERN sk_blob *sk_blob_frame(sk_frame mode, const void *msg, size_t len);
 
 /* Takes another reference (returns b) / drops one (frees at zero; NULL ok). */
-sk_blob *sk_blob_ref(sk_blob *b);
-void sk_blob_unref(sk_blob *b);
+SK_EXTERN sk_blob *sk_blob_ref(sk_blob *b);
+SK_EXTERN void sk_blob_unref(sk_blob *b);
 
 /* The bytes of a blob; valid while a reference is held. */
-const uint8_t *sk_blob_data(const sk_blob *b);
-size_t sk_blob_len(const sk_blob *b);
+SK_EXTERN const uint8_t *sk_blob_data(const sk_blob *b);
+SK_EXTERN size_t sk_blob_len(const sk_blob *b);
 
 /* Callbacks of a connection; any may be NULL. Every callback may call any
  * sk_conn function on any connection, including closing its own: the
@@ -91,8 +93,8 @@ typedef struct sk_conn_opts {
  * (closed on every path, including failure). cbs is not copied: it must
  * outlive the connection (usually a static table); opts may be NULL.
  * Returns the connection or NULL (errno set). */
-sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
-                     void *ud);
+SK_EXTERN sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs,
+                               const sk_conn_opts *opts, void *ud);
 
 /* Encodes msg with the output framing (a WebSocket data frame on a WebSocket
  * connection) and queues it. The bytes are written right after the read whose
@@ -105,67 +107,67 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
  * header cannot hold len, SK_ECLOSED when the connection is closing, -ENOMEM
  * (a frame whose header was already queued also closes the connection), or
  * SK_EQUEUE when max_queue is exceeded (the connection then closes). */
-int sk_conn_send(sk_conn *c, const void *msg, size_t len);
+SK_EXTERN int sk_conn_send(sk_conn *c, const void *msg, size_t len);
 
 /* Queues a reference to b's bytes as they are (already framed, e.g. by
  * sk_blob_frame); the caller keeps its own reference. Same return codes. */
-int sk_conn_send_blob(sk_conn *c, sk_blob *b);
+SK_EXTERN int sk_conn_send_blob(sk_conn *c, sk_blob *b);
 
 /* A server-to-client WebSocket frame holding msg (text when it is valid
  * UTF-8, else binary), to broadcast to WebSocket connections with
  * sk_conn_send_blob. One reference; NULL on OOM. */
-sk_blob *sk_blob_ws(const void *msg, size_t len);
+SK_EXTERN sk_blob *sk_blob_ws(const void *msg, size_t len);
 
 /* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */
-int sk_conn_is_ws(const sk_conn *c);
+SK_EXTERN int sk_conn_is_ws(const sk_conn *c);
 
 /* The subprotocol agreed in the WebSocket handshake ("" if none). Owned by c. */
-const char *sk_conn_ws_protocol(const sk_conn *c);
+SK_EXTERN const char *sk_conn_ws_protocol(const sk_conn *c);
 
 /* Queues raw bytes without framing. Same return codes as sk_conn_send. */
-int sk_conn_write(sk_conn *c, const void *data, size_t len);
+SK_EXTERN int sk_conn_write(sk_conn *c, const void *data, size_t len);
 
 /* Writes everything queued now instead of at the end of the iteration.
  * Returns 0 or a negated errno (the connection is then closing). */
-int sk_conn_flush(sk_conn *c);
+SK_EXTERN int sk_conn_flush(sk_conn *c);
 
 /* Half-closes: sends FIN after the queued output is written; reading goes on. */
-void sk_conn_shutdown(sk_conn *c);
+SK_EXTERN void sk_conn_shutdown(sk_conn *c);
 
 /* Graceful close: stops delivering input, writes what is queued, sends FIN,
  * then discards input until the peer's FIN (at most 2 s) before closing, so
  * unread input never turns the close into a reset that would destroy replies
  * the peer has not read yet. Then on_close(err). Idempotent; safe from any
  * callback. */
-void sk_conn_close(sk_conn *c, int err);
+SK_EXTERN void sk_conn_close(sk_conn *c, int err);
 
 /* Immediate close: drops queued output; on_close fires at the end of the
  * current iteration. */
-void sk_conn_abort(sk_conn *c, int err);
+SK_EXTERN void sk_conn_abort(sk_conn *c, int err);
 
 /* Stops / restarts reading (a user-level backpressure switch). */
-void sk_conn_pause(sk_conn *c);
-void sk_conn_resume(sk_conn *c);
+SK_EXTERN void sk_conn_pause(sk_conn *c);
+SK_EXTERN void sk_conn_resume(sk_conn *c);
 
 /* Changes framing at any time (affects bytes not yet decoded). */
-void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame);
+SK_EXTERN void sk_conn_set_framing(sk_conn *c, sk_frame in, sk_frame out, size_t max_frame);
 
 /* The opts->extra bytes allocated in one block with c (one malloc per
  * connection instead of two for a per-connection record): zeroed, aligned
  * like malloc'd memory, owned by c and freed with it right after on_close
  * returns. Meaningless when extra was 0. */
-void *sk_conn_extra(sk_conn *c);
+SK_EXTERN void *sk_conn_extra(sk_conn *c);
 
 /* Accessors. sk_conn_peer formats the peer address into a per-thread
  * buffer valid until the next call ("?" once the fd is closed). */
-int sk_conn_fd(const sk_conn *c);
-size_t sk_conn_queued(const sk_conn *c);
-uint64_t sk_conn_bytes_in(const sk_conn *c);
-uint64_t sk_conn_bytes_out(const sk_conn *c);
-const char *sk_conn_peer(const sk_conn *c);
-void *sk_conn_userdata(const sk_conn *c);
-void sk_conn_set_userdata(sk_conn *c, void *ud);
-sk_loop *sk_conn_loop(const sk_conn *c);
+SK_EXTERN int sk_conn_fd(const sk_conn *c);
+SK_EXTERN size_t sk_conn_queued(const sk_conn *c);
+SK_EXTERN uint64_t sk_conn_bytes_in(const sk_conn *c);
+SK_EXTERN uint64_t sk_conn_bytes_out(const sk_conn *c);
+SK_EXTERN const char *sk_conn_peer(const sk_conn *c);
+SK_EXTERN void *sk_conn_userdata(const sk_conn *c);
+SK_EXTERN void sk_conn_set_userdata(sk_conn *c, void *ud);
+SK_EXTERN sk_loop *sk_conn_loop(const sk_conn *c);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
 #ifndef SOCKIT_ERROR_H
 #define SOCKIT_ERROR_H
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,7 +44,7 @@ enum {
 
 /* Returns a static, human-readable description of err (an SK_E* code or a
  * negated errno). Never returns NULL; the string must not be freed. */
-const char *sk_strerror(int err);
+SK_EXTERN const char *sk_strerror(int err);
 
 #ifdef __cplusplus
 }

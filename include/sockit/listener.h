@@ -7,6 +7,8 @@
 #include "sockit/loop.h"
 #include "sockit/sockopt.h"
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,22 +28,23 @@ typedef void (*sk_accept_err_cb)(sk_listener *l, int err, void *ud);
  * nobody listens on is replaced; a live one is an error (-EADDRINUSE).
  * Returns 0 and sets *out, or a negated errno / SK_EURL / SK_ERESOLVE with a
  * one-line reason in err. The caller frees *out with sk_listener_free. */
-int sk_listen(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, sk_accept_cb cb,
-              sk_accept_err_cb err_cb, void *ud, sk_listener **out, char *err, size_t errlen);
+SK_EXTERN int sk_listen(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, sk_accept_cb cb,
+                        sk_accept_err_cb err_cb, void *ud, sk_listener **out, char *err,
+                        size_t errlen);
 
 /* The bound address (useful with port 0) formatted for humans, owned by l. */
-const char *sk_listener_name(const sk_listener *l);
+SK_EXTERN const char *sk_listener_name(const sk_listener *l);
 
 /* The listening fd (e.g. for getsockname). */
-int sk_listener_fd(const sk_listener *l);
+SK_EXTERN int sk_listener_fd(const sk_listener *l);
 
 /* Stops or resumes accepting (new clients then wait in the backlog). */
-void sk_listener_pause(sk_listener *l);
-void sk_listener_resume(sk_listener *l);
+SK_EXTERN void sk_listener_pause(sk_listener *l);
+SK_EXTERN void sk_listener_resume(sk_listener *l);
 
 /* Closes the listening socket (and unlinks a unix socket path it created);
  * safe from any callback. */
-void sk_listener_free(sk_listener *l);
+SK_EXTERN void sk_listener_free(sk_listener *l);
 
 /* Connected (status 0, fd >= 0 owned by the callee) or failed (status is a
  * negated errno such as -ECONNREFUSED, fd -1). */
@@ -51,8 +54,8 @@ typedef void (*sk_connect_cb)(int fd, int status, void *ud);
  * Returns 0 (cb then fires later from the loop, exactly once), or a negated
  * errno when the connect failed at once, e.g. -ENOENT or -ECONNREFUSED for a
  * unix path (cb never fires). */
-int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,
-               void *ud);
+SK_EXTERN int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts,
+                         sk_connect_cb cb, void *ud);
 
 /* Like sk_connect, but first binds the socket to local (e.g. 127.0.0.2 with
  * port 0, to spread many connections over several source addresses). For
@@ -62,8 +65,8 @@ int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, 
  * later from the loop, exactly once), or a negated errno when the socket,
  * the bind (e.g. -EADDRNOTAVAIL) or the connect failed at once (cb never
  * fires). */
-int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
-                    const sk_sockopts *opts, sk_connect_cb cb, void *ud);
+SK_EXTERN int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                              const sk_sockopts *opts, sk_connect_cb cb, void *ud);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 
 #include "sockit/loop.h"
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,15 +25,15 @@ typedef void (*sk_reader_end_cb)(void *ud, int err);
 /* Starts reading fd (a terminal, pipe, socket or regular file; lines = 1
  * splits lines, 0 hands on chunks as read). Returns the reader, or NULL with
  * errno set. fd stays owned by the caller. Callbacks fire from the loop. */
-sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line, sk_reader_data_cb on_data,
-                         sk_reader_end_cb on_end, void *ud);
+SK_EXTERN sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line,
+                                   sk_reader_data_cb on_data, sk_reader_end_cb on_end, void *ud);
 
 /* Stops / restarts reading (backpressure); callbacks do not fire while paused. */
-void sk_reader_pause(sk_reader *in);
-void sk_reader_resume(sk_reader *in);
+SK_EXTERN void sk_reader_pause(sk_reader *in);
+SK_EXTERN void sk_reader_resume(sk_reader *in);
 
 /* Stops reading and frees the reader (safe from its own callbacks). */
-void sk_reader_free(sk_reader *in);
+SK_EXTERN void sk_reader_free(sk_reader *in);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #include "sockit/loop.h"
 #include "sockit/sockopt.h"
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,44 +54,44 @@ typedef struct sk_server_opts {
 } sk_server_opts;
 
 /* Fills o with the defaults above (service "echo"). */
-void sk_server_opts_init(sk_server_opts *o);
+SK_EXTERN void sk_server_opts_init(sk_server_opts *o);
 
 /* Returns 1 if name is a built-in service, else 0. */
-int sk_service_exists(const char *name);
+SK_EXTERN int sk_service_exists(const char *name);
 
 /* Space-separated names of the built-in services (static string). */
-const char *sk_service_names(void);
+SK_EXTERN const char *sk_service_names(void);
 
 /* Creates a server on loop, starting opts->threads - 1 more loop threads
  * (call sk_loop_on_signal before this so they inherit the signal mask).
  * opts is copied (strings must outlive the server). Returns 0 and sets *out,
  * or SK_ESERVICE / -ENOMEM / -EAGAIN with a reason in err. */
-int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
-                  size_t errlen);
+SK_EXTERN int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
+                            size_t errlen);
 
 /* Adds a listener (tcp, unix, ws: stream; udp, unixgram: datagram; a ws://
  * listener also serves the built-in page at GET /). Returns 0, or
  * the error of sk_listen / sk_dgram_bind with a reason in err. */
-int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen);
+SK_EXTERN int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen);
 
 /* Number of listeners, and the bound name of listener i (owned by s). */
-int sk_server_listener_count(const sk_server *s);
-const char *sk_server_listener_name(const sk_server *s, int i);
+SK_EXTERN int sk_server_listener_count(const sk_server *s);
+SK_EXTERN const char *sk_server_listener_name(const sk_server *s, int i);
 
 /* Number of connected stream clients (all threads). */
-size_t sk_server_conn_count(const sk_server *s);
+SK_EXTERN size_t sk_server_conn_count(const sk_server *s);
 
 /* Number of event-loop threads serving clients (the caller's included). */
-int sk_server_thread_count(const sk_server *s);
+SK_EXTERN int sk_server_thread_count(const sk_server *s);
 
 /* Graceful stop: closes the listeners, lets every client's queued replies
  * flush (up to drain_ms, then drops them), and calls done(s, ud) from the loop
  * once no client is left. Idempotent. */
-void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud);
+SK_EXTERN void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud);
 
 /* Frees the server: closes listeners, aborts clients at once, joins its
  * threads. Call it after sk_loop_run has returned, never from a callback. */
-void sk_server_free(sk_server *s);
+SK_EXTERN void sk_server_free(sk_server *s);
 
 #ifdef __cplusplus
 }

@@ -8,13 +8,22 @@
 #include "sockit/conn.h"
 #include "sockit/dgram.h"
 #include "sockit/error.h"
+#include "sockit/export.h"
 #include "sockit/listener.h"
 #include "sockit/loop.h"
 #include "sockit/reader.h"
 #include "sockit/server.h"
 #include "sockit/sockopt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The library version, e.g. "0.1.0" (static string). */
-const char *sk_version(void);
+SK_EXTERN const char *sk_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,8 @@
 #ifndef SOCKIT_SOCKOPT_H
 #define SOCKIT_SOCKOPT_H
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -18,12 +20,12 @@ typedef struct sk_sockopts {
 } sk_sockopts;
 
 /* Fills o with the defaults listed above. */
-void sk_sockopts_init(sk_sockopts *o);
+SK_EXTERN void sk_sockopts_init(sk_sockopts *o);
 
 /* Applies the options that fit the socket (TCP-only options are skipped for
  * unix and datagram sockets). listener = 1 adds the bind-time options.
  * Returns 0 or the negated errno of the first setsockopt that failed. */
-int sk_sockopts_apply(int fd, const sk_sockopts *o, int listener);
+SK_EXTERN int sk_sockopts_apply(int fd, const sk_sockopts *o, int listener);
 
 #ifdef __cplusplus
 }
