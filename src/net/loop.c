@@ -228,6 +228,8 @@ static void flush_caches(void)
 
 int sk_loop_run(sk_loop *loop)
 {
+    sk__loop_tick_parts(loop); /* work queued before the run (a send before sk_loop_run)
+                                * is not left waiting for the first event */
     while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE)) {
         int r = loop_once(loop);
         if (r < 0)
