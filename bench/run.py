@@ -49,6 +49,32 @@ def sockit_ws_argv(sockit, extra):
     return lambda port: [sockit, "serve", "echo", "ws://%s:%d/" % (HOST, port), "--nodelay"] + extra
 
 
+BASE_OF = {"sockit": "base", "sockit-uring": "base-uring", "sockit-len32be": "base-len32be",
+           "sockit-ws": "base-ws", "sockit-ws-uring": "base-ws-uring"}
+
+
+def baseline_servers(base, one_thread):
+    """--baseline: the same sockit servers run from another build (a refactor's
+    before), named base*, each measured right after its sockit twin."""
+    return {
+        "base": (sockit_argv(base, "raw", one_thread), "raw"),
+        "base-uring": (sockit_argv(base, "raw", one_thread + ["--io", "uring"]), "raw"),
+        "base-len32be": (sockit_argv(base, "len32be", one_thread), "len32be"),
+        "base-ws": (sockit_ws_argv(base, one_thread), "ws"),
+        "base-ws-uring": (sockit_ws_argv(base, one_thread + ["--io", "uring"]), "ws"),
+    }
+
+
+def with_baseline(names):
+    """A scenario's servers with each sockit server's baseline twin after it."""
+    out = []
+    for n in names:
+        out.append(n)
+        if n in BASE_OF:
+            out.append(BASE_OF[n])
+    return out
+
+
 def servers(sockit, one_thread):
     return {
         "sockit-ws": (sockit_ws_argv(sockit, one_thread), "ws"),
@@ -479,7 +505,7 @@ def ratios_table(results):
                     ("sockit-ws", "python-websockets"), ("sockit-ws-uring", "epoll"),
                     ("sockit-ws-uring", "lws")]}
     for sc, res in results.items():
-        for a, b in pairs.get(sc.split("-")[0], []):
+        for a, b in pairs.get(sc.split("-")[0], []) + list(BASE_OF.items()):
             if a in res and b in res:
                 rs, med_rs = paired_cpu(res, a, b)
                 rows.append("| %s | %s / %s | %s | %s | %s (%s) | %s | %s | %s |" % (
@@ -530,6 +556,8 @@ def parse_args():
     ap.add_argument("--keep-callgrind", action="store_true",
                     help="copy the callgrind profiles to bench/build/ (for callgrind_annotate)")
     ap.add_argument("--sockit", default=os.path.join(ROOT, "build", "sockit"))
+    ap.add_argument("--baseline", help="another sockit binary (e.g. the build before a refactor): "
+                    "each sockit server also runs from it as base*, paired round by round")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
     return ap.parse_args()
 
@@ -647,6 +675,8 @@ def main():
     chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only]
     if args.server:  # keep the scenario's reference (last) server: ratios need it
         chosen = [s[:4] + ([n for n in s[4] if n in args.server or n == s[4][-1]],) for s in chosen]
+    if args.baseline:
+        chosen = [s[:4] + (with_baseline(s[4]),) for s in chosen]
     TMP = tempfile.mkdtemp(prefix="sockit-bench.")
     atexit.register(kill_all)
     signal.signal(signal.SIGTERM, on_signal)
@@ -660,6 +690,8 @@ def main():
     facts.update(snap)
     tools = [] if args.no_syscalls else ["strace"] + (["perf"] if perf_works() else [])
     table_ = servers(args.sockit, sockit_one_thread(args.sockit))
+    if args.baseline:
+        table_.update(baseline_servers(os.path.abspath(args.baseline), sockit_one_thread(args.baseline)))
     facts["servers"] = {n: show_argv(a) for n, (a, _) in table_.items()}
     print(header(cmd, facts), end="", flush=True)
     results, md = {}, []

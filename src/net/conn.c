@@ -575,6 +575,8 @@ static void conns_tick(sk_loop *loop, void *st)
     }
 }
 
+static int conns_busy(const void *st) { return ((const conns *)st)->pending != NULL; }
+
 /* The loop is being freed: connections aborted last get their on_close. */
 static void conns_fini(sk_loop *loop, void *st)
 {
@@ -589,7 +591,7 @@ static conns *conns_for(sk_loop *loop)
     if (cs || !(cs = calloc(1, sizeof *cs)))
         return cs;
     sk__loop_set_part(loop, SK__PART_CONNS,
-                      &(sk__part){.tick = conns_tick, .fini = conns_fini, .st = cs});
+                      &(sk__part){.tick = conns_tick, .busy = conns_busy, .fini = conns_fini, .st = cs});
     return cs;
 }
 

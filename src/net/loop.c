@@ -204,10 +204,20 @@ int sk__loop_poll_epoll(sk_loop *loop, int timeout_ms)
     return n;
 }
 
+/* Whether a part has work queued outside a callback (a send before
+ * sk_loop_run): the wait must not block, so its tick comes at once. */
+static int parts_busy(const sk_loop *loop)
+{
+    for (int i = 0; i < SK__PARTS; i++)
+        if (loop->parts[i].busy && loop->parts[i].busy(loop->parts[i].st))
+            return 1;
+    return 0;
+}
+
 /* One iteration: wait (bounded by the next timer), dispatch, timers, ticks. */
 static int loop_once(sk_loop *loop)
 {
-    int timeout = sk__timers_timeout(loop);
+    int timeout = parts_busy(loop) ? 0 : sk__timers_timeout(loop);
     int r = loop->uring ? sk__uring_wait(loop, timeout) : sk__loop_poll_epoll(loop, timeout);
     if (r < 0)
         return r;
@@ -228,8 +238,6 @@ static void flush_caches(void)
 
 int sk_loop_run(sk_loop *loop)
 {
-    sk__loop_tick_parts(loop); /* work queued before the run (a send before sk_loop_run)
-                                * is not left waiting for the first event */
     while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE)) {
         int r = loop_once(loop);
         if (r < 0)

@@ -64,10 +64,12 @@ typedef struct sk__tick {
 } sk__tick;
 
 /* Per-loop state of a layer above the loop (the connections' queue of work):
- * tick runs after every iteration, before the user's ticks; fini once when
- * the loop is freed, before anything else goes. The loop knows no more of it. */
+ * tick runs after every iteration, before the user's ticks; busy says that
+ * work is queued (the wait then does not block); fini runs once when the
+ * loop is freed, before anything else goes. The loop knows no more of it. */
 typedef struct sk__part {
     void (*tick)(sk_loop *loop, void *st);
+    int (*busy)(const void *st);
     void (*fini)(sk_loop *loop, void *st);
     void *st;
 } sk__part;
