@@ -15,10 +15,10 @@ typedef struct sk_reader sk_reader;
 
 /* One line (without "\n" or "\r\n") in line mode, or one chunk in raw mode.
  * data is valid only during the call. */
-typedef void (*sk_reader_data_cb)(void *ud, const char *data, size_t len);
+typedef void (*sk_reader_data_cb)(sk_reader *r, const char *data, size_t len, void *ud);
 /* End of input: err is 0 at EOF, else a negated errno (or -EMSGSIZE for a
  * line longer than max_line). No callback fires after this one. */
-typedef void (*sk_reader_end_cb)(void *ud, int err);
+typedef void (*sk_reader_end_cb)(sk_reader *r, int err, void *ud);
 
 /* Starts reading fd (a terminal, pipe, socket or regular file; lines = 1
  * splits lines, 0 hands on chunks as read). Returns the reader, or NULL with

@@ -101,7 +101,7 @@ static void send_msg(client *cl, const char *data, size_t len)
         sk_reader_pause(cl->in); /* resumed by on_drain */
 }
 
-static void on_stdin(void *ud, const char *data, size_t len)
+static void on_stdin(sk_reader *r, const char *data, size_t len, void *ud)
 {
     client *cl = ud;
     if (cl->tty && len == 0) { /* the REPL skips empty lines */
@@ -111,7 +111,7 @@ static void on_stdin(void *ud, const char *data, size_t len)
     send_msg(cl, data, len);
 }
 
-static void on_stdin_end(void *ud, int err)
+static void on_stdin_end(sk_reader *r, int err, void *ud)
 {
     client *cl = ud;
     if (err) {

@@ -35,7 +35,7 @@ static void end(sk_reader *in, int err)
         sk_watch_set(in->w, 0);
     if (in->t)
         sk_timer_stop(in->t);
-    in->on_end(in->ud, err);
+    in->on_end(in, err, in->ud);
 }
 
 static int keep_pending(sk_reader *in, const char *p, size_t n)
@@ -61,7 +61,7 @@ static void emit_line(sk_reader *in, const char *p, size_t n)
 {
     if (n && p[n - 1] == '\r')
         n--;
-    in->on_data(in->ud, p, n);
+    in->on_data(in, p, n, in->ud);
 }
 
 /* Splits a chunk into lines; an unfinished tail waits in in->pending. */
@@ -101,7 +101,7 @@ static void read_once(sk_reader *in)
         if (!in->freed)
             end(in, n == 0 ? 0 : -errno);
     } else if (!in->lines) {
-        in->on_data(in->ud, buf, (size_t)n);
+        in->on_data(in, buf, (size_t)n, in->ud);
     } else {
         int r = split_lines(in, buf, (size_t)n);
         if (r < 0 && !in->freed)
