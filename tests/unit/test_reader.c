@@ -1,0 +1,301 @@
+/* test_reader.c — unit tests for sk_reader on a pipe and a regular file:
+ * lines split across reads, "\r\n" split across reads, max_line, EOF. */
+#include "sockit/loop.h"
+#include "sockit/reader.h"
+
+#include "check.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define MAXLINES 16
+
+typedef struct got {
+    sk_reader *r;
+    char line[MAXLINES][64];
+    size_t len[MAXLINES];
+    int n;
+    int ended, err;
+    int free_at; /* free the reader from on_data at this line (1-based; 0: never) */
+} got;
+
+static void on_data(sk_reader *r, const char *data, size_t len, void *ud)
+{
+    got *g = ud;
+    CHECK(r == g->r);
+    CHECK(!g->ended);
+    if (g->n < MAXLINES) {
+        size_t k = len < sizeof g->line[0] ? len : sizeof g->line[0] - 1;
+        memcpy(g->line[g->n], data, k);
+        g->len[g->n] = len;
+    }
+    if (++g->n == g->free_at) {
+        sk_reader_free(r);
+        g->r = NULL;
+    }
+}
+
+static void on_end(sk_reader *r, int err, void *ud)
+{
+    got *g = ud;
+    CHECK(r == g->r);
+    CHECK(!g->ended);
+    g->ended = 1;
+    g->err = err;
+}
+
+/* ---- the loop ---- */
+
+typedef int (*cond_fn)(void *ud);
+static cond_fn g_cond;
+static void *g_cond_ud;
+
+static void tick_cb(sk_loop *loop, void *ud)
+{
+    if (g_cond && g_cond(g_cond_ud))
+        sk_loop_stop(loop);
+}
+
+static void stop_cb(sk_timer *t, void *ud) { sk_loop_stop(ud); }
+
+/* Runs until cond(ud) (checked after each iteration) or ms pass; returns cond(ud). */
+static int run_until(sk_loop *loop, cond_fn cond, void *ud, unsigned ms)
+{
+    sk_timer *t = sk_timer_new(loop, stop_cb, loop);
+    CHECK(t && sk_timer_start(t, ms, 0) == 0);
+    g_cond = cond;
+    g_cond_ud = ud;
+    CHECK_EQ_INT(sk_loop_run(loop), 0);
+    g_cond = NULL;
+    sk_timer_free(t);
+    return cond(ud);
+}
+
+static int ended(void *ud) { return ((got *)ud)->ended; }
+
+static int drained(void *ud)
+{
+    int avail = -1;
+    return ioctl(*(int *)ud, FIONREAD, &avail) == 0 && avail == 0;
+}
+
+typedef struct pipe_reader {
+    sk_loop *loop;
+    int fds[2];
+    got g;
+} pipe_reader;
+
+static void open_pipe(pipe_reader *p, int lines, size_t max_line)
+{
+    memset(p, 0, sizeof *p);
+    if (sk_loop_new(&p->loop) != 0 || sk_loop_on_tick(p->loop, tick_cb, NULL) != 0 ||
+        pipe(p->fds) != 0) {
+        perror("setup");
+        exit(1);
+    }
+    p->g.r = sk_reader_new(p->loop, p->fds[0], lines, max_line, on_data, on_end, &p->g);
+    CHECK(p->g.r != NULL);
+}
+
+/* Writes s and lets the reader take all of it in (one read or more), so that
+ * the next feed lands in a read of its own. */
+static void feed(pipe_reader *p, const char *s)
+{
+    CHECK_EQ_INT(write(p->fds[1], s, strlen(s)), (long long)strlen(s));
+    CHECK(run_until(p->loop, drained, &p->fds[0], 2000));
+}
+
+/* Closes the writing end and waits for on_end. */
+static void finish(pipe_reader *p)
+{
+    close(p->fds[1]);
+    p->fds[1] = -1;
+    CHECK(run_until(p->loop, ended, &p->g, 2000));
+}
+
+static void close_pipe(pipe_reader *p)
+{
+    sk_reader_free(p->g.r);
+    if (p->fds[1] >= 0)
+        close(p->fds[1]);
+    close(p->fds[0]);
+    sk_loop_free(p->loop);
+}
+
+static int is_line(const got *g, int i, const char *want)
+{
+    return i < g->n && g->len[i] == strlen(want) && memcmp(g->line[i], want, g->len[i]) == 0;
+}
+
+/* ---- tests ---- */
+
+static void test_line_split_across_reads(void)
+{
+    pipe_reader p;
+    open_pipe(&p, 1, 100);
+    feed(&p, "hel");
+    CHECK_EQ_INT(p.g.n, 0);
+    feed(&p, "lo\nwor");
+    CHECK_EQ_INT(p.g.n, 1);
+    feed(&p, "ld\n1\n2\n\n");
+    finish(&p);
+    CHECK_EQ_INT(p.g.n, 5);
+    CHECK(is_line(&p.g, 0, "hello"));
+    CHECK(is_line(&p.g, 1, "world"));
+    CHECK(is_line(&p.g, 2, "1"));
+    CHECK(is_line(&p.g, 3, "2"));
+    CHECK(is_line(&p.g, 4, ""));
+    CHECK_EQ_INT(p.g.err, 0);
+    close_pipe(&p);
+}
+
+static void test_crlf_split_across_reads(void)
+{
+    pipe_reader p;
+    open_pipe(&p, 1, 100);
+    feed(&p, "abc\r");
+    CHECK_EQ_INT(p.g.n, 0);
+    feed(&p, "\n\r");
+    feed(&p, "\na\rb\r\n");
+    finish(&p);
+    CHECK_EQ_INT(p.g.n, 3);
+    CHECK(is_line(&p.g, 0, "abc"));
+    CHECK(is_line(&p.g, 1, ""));
+    CHECK(is_line(&p.g, 2, "a\rb")); /* only a "\r" just before the "\n" goes */
+    CHECK_EQ_INT(p.g.err, 0);
+    close_pipe(&p);
+}
+
+/* max_line counts the line without its "\n" or "\r\n". */
+static void test_max_line(void)
+{
+    pipe_reader p;
+    open_pipe(&p, 1, 4);
+    feed(&p, "abcd\r\nwxyz\n");
+    feed(&p, "ab");
+    feed(&p, "cd\r");
+    feed(&p, "\n");
+    CHECK_EQ_INT(p.g.n, 3);
+    CHECK(is_line(&p.g, 0, "abcd"));
+    CHECK(is_line(&p.g, 1, "wxyz"));
+    CHECK(is_line(&p.g, 2, "abcd"));
+    feed(&p, "ok\nabcde\nnever\n"); /* one byte over, in a single read */
+    CHECK(p.g.ended);
+    CHECK_EQ_INT(p.g.err, -EMSGSIZE);
+    CHECK_EQ_INT(p.g.n, 4);
+    CHECK(is_line(&p.g, 3, "ok"));
+    close_pipe(&p);
+}
+
+static void test_long_line_across_reads(void)
+{
+    pipe_reader p;
+    open_pipe(&p, 1, 4);
+    feed(&p, "abc");
+    feed(&p, "de");
+    CHECK(!p.g.ended); /* "abcde" could still be "abcd\r" ... */
+    feed(&p, "f");     /* ... but no longer */
+    CHECK(p.g.ended);
+    CHECK_EQ_INT(p.g.err, -EMSGSIZE);
+    CHECK_EQ_INT(p.g.n, 0);
+    close_pipe(&p);
+}
+
+static void test_last_line_at_eof(void)
+{
+    pipe_reader p;
+    open_pipe(&p, 1, 100);
+    feed(&p, "one\ntw");
+    feed(&p, "o");
+    finish(&p);
+    CHECK_EQ_INT(p.g.n, 2);
+    CHECK(is_line(&p.g, 0, "one"));
+    CHECK(is_line(&p.g, 1, "two"));
+    CHECK_EQ_INT(p.g.err, 0);
+    close_pipe(&p);
+
+    open_pipe(&p, 1, 100);
+    feed(&p, "x\r"); /* the "\n" never comes: the "\r" goes all the same */
+    finish(&p);
+    CHECK_EQ_INT(p.g.n, 1);
+    CHECK(is_line(&p.g, 0, "x"));
+    CHECK_EQ_INT(p.g.err, 0);
+    close_pipe(&p);
+
+    open_pipe(&p, 1, 100);
+    feed(&p, "done\n");
+    finish(&p); /* nothing left over: no empty last line */
+    CHECK_EQ_INT(p.g.n, 1);
+    close_pipe(&p);
+
+    open_pipe(&p, 1, 4);
+    feed(&p, "abcde"); /* too long, and no "\n" to end it */
+    finish(&p);
+    CHECK_EQ_INT(p.g.n, 0);
+    CHECK_EQ_INT(p.g.err, -EMSGSIZE);
+    close_pipe(&p);
+}
+
+static void test_raw_chunks(void)
+{
+    pipe_reader p;
+    open_pipe(&p, 0, 2);
+    feed(&p, "ab\ncd\r\n"); /* raw: no splitting, no limit */
+    feed(&p, "ef");
+    finish(&p);
+    CHECK_EQ_INT(p.g.n, 2);
+    CHECK(is_line(&p.g, 0, "ab\ncd\r\n"));
+    CHECK(is_line(&p.g, 1, "ef"));
+    CHECK_EQ_INT(p.g.err, 0);
+    close_pipe(&p);
+}
+
+/* A regular file is read from a timer; freeing the reader from its own
+ * callback stops it at once (and touches no freed memory). */
+static void test_regular_file(int free_at)
+{
+    char path[] = "/tmp/sockit-reader-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    CHECK_EQ_INT(write(fd, "a\nb\r\nc", 6), 6);
+    lseek(fd, 0, SEEK_SET);
+    sk_loop *loop;
+    CHECK_EQ_INT(sk_loop_new(&loop), 0);
+    CHECK_EQ_INT(sk_loop_on_tick(loop, tick_cb, NULL), 0);
+    got g = {.free_at = free_at};
+    g.r = sk_reader_new(loop, fd, 1, 100, on_data, on_end, &g);
+    CHECK(g.r != NULL);
+    if (free_at) {
+        run_until(loop, ended, &g, 200); /* times out: on_end never comes */
+        CHECK_EQ_INT(g.n, free_at);
+        CHECK(!g.ended);
+    } else {
+        CHECK(run_until(loop, ended, &g, 2000));
+        CHECK_EQ_INT(g.n, 3);
+        CHECK(is_line(&g, 1, "b"));
+        CHECK(is_line(&g, 2, "c"));
+        CHECK_EQ_INT(g.err, 0);
+        sk_reader_free(g.r);
+    }
+    close(fd);
+    sk_loop_free(loop);
+}
+
+int main(void)
+{
+    test_line_split_across_reads();
+    test_crlf_split_across_reads();
+    test_max_line();
+    test_long_line_across_reads();
+    test_last_line_at_eof();
+    test_raw_chunks();
+    test_regular_file(0);
+    test_regular_file(1);
+    test_regular_file(3);
+    return check_done("test_reader");
+}
