@@ -30,7 +30,9 @@ sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line, sk_r
                          sk_reader_end_cb on_end, void *ud);
 
 /* Stops / restarts reading (backpressure). Once paused, no more reads are
- * made; the lines of the read in progress are still handed on. */
+ * made; the lines of the read in progress are still handed on. on_end may
+ * fire from inside sk_reader_resume, with -ENOMEM, when reading a regular
+ * file cannot be rescheduled. */
 void sk_reader_pause(sk_reader *in);
 void sk_reader_resume(sk_reader *in);
 

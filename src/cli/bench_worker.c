@@ -207,12 +207,17 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     else if (cli_loop_new(cfg->cli, &w->loop) < 0)
         return -1;
     w->house = sk_timer_new(w->loop, on_house, w);
+    /* Started here, before w's thread runs its loop, so that a housekeeping
+     * timer that cannot start (no timeouts: the run might never end) fails
+     * the setup like any other shortage of memory. */
+    if (!w->house || sk_timer_start(w->house, HOUSE_MS, HOUSE_MS) < 0)
+        return -1;
     w->conns = calloc(n, sizeof *w->conns);
     w->rings = calloc((size_t)n * ring, sizeof *w->rings);
     w->sendbuf = malloc(cfg->size * cfg->batch);
     w->ramp = malloc(cfg->size + 32);
     w->window = cfg->progress ? malloc(sizeof *w->window) : NULL;
-    if (!w->house || !w->conns || !w->rings || !w->sendbuf || !w->ramp ||
+    if (!w->conns || !w->rings || !w->sendbuf || !w->ramp ||
         (cfg->progress && !w->window))
         return -1;
     if (w->window)
@@ -230,7 +235,6 @@ void bw_begin(bench_worker *w)
     if (w->cfg->rate > 0)
         bs_thread_init();
     w->now_ns = w->st.t_start_ns = bench_now_ns();
-    sk_timer_start(w->house, HOUSE_MS, HOUSE_MS);
     bc_start_connects(w);
 }
 

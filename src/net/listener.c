@@ -64,10 +64,10 @@ static void on_accept_error(sk_listener *l, int e)
         l->err_cb(l, -e, l->ud);
     if (l->closed)
         return;
-    if (shed_one(l) < 0) { /* cannot even shed: stop polling for a moment */
+    /* Cannot even shed: stop polling for a moment. Unless the timer that
+     * resumes it cannot start: better to keep polling than to never accept again. */
+    if (shed_one(l) < 0 && sk_timer_start(l->retry, SK_EMFILE_RETRY_MS, 0) == 0)
         sk_watch_set(l->w, 0);
-        sk_timer_start(l->retry, SK_EMFILE_RETRY_MS, 0);
-    }
 }
 
 static void on_readable(sk_watch *w, int lfd, unsigned ev, void *ud)

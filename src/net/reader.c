@@ -132,8 +132,10 @@ static void on_readable(sk_watch *w, int fd, unsigned ev, void *ud) { read_once(
 static void on_timer(sk_timer *t, void *ud)
 {
     sk_reader *in = ud;
-    if (read_once(in) == 0 && !in->ended && !in->paused)
-        sk_timer_start(in->t, 0, 0);
+    if (read_once(in) < 0 || in->ended || in->paused)
+        return;
+    if (sk_timer_start(in->t, 0, 0) < 0)
+        end(in, -ENOMEM); /* without its timer a regular file would never be read on */
 }
 
 sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line,
@@ -153,8 +155,11 @@ sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line,
     in->w = sk_watch_new(loop, fd, SK_READABLE, on_readable, in);
     if (!in->w && errno == EPERM) { /* a regular file: always "ready" */
         in->t = sk_timer_new(loop, on_timer, in);
-        if (in->t)
-            sk_timer_start(in->t, 0, 0);
+        if (in->t && sk_timer_start(in->t, 0, 0) < 0) {
+            sk_timer_free(in->t);
+            in->t = NULL;
+            errno = ENOMEM;
+        }
     }
     if (!in->w && !in->t) {
         free(in);
@@ -181,8 +186,8 @@ void sk_reader_resume(sk_reader *in)
         return;
     if (in->w)
         sk_watch_set(in->w, SK_READABLE);
-    if (in->t)
-        sk_timer_start(in->t, 0, 0);
+    if (in->t && sk_timer_start(in->t, 0, 0) < 0)
+        end(in, -ENOMEM); /* without its timer a regular file would never be read on */
 }
 
 void sk_reader_free(sk_reader *in)
