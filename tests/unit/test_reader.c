@@ -131,126 +131,62 @@ static int is_line(const got *g, int i, const char *want)
     return i < g->n && g->len[i] == strlen(want) && memcmp(g->line[i], want, g->len[i]) == 0;
 }
 
-/* ---- tests ---- */
+/* ---- pipe cases ---- */
 
-static void test_line_split_across_reads(void)
+#define NOT_ENDED 1
+
+typedef struct reader_case {
+    const char *what;
+    int lines;
+    size_t max_line;
+    const char *feed[5]; /* each one is taken in by a read of its own */
+    int eof;             /* then the writing end is closed */
+    const char *want[6]; /* every line (or chunk) handed on */
+    int err;             /* on_end's err, or NOT_ENDED: it has not fired */
+} reader_case;
+
+static const reader_case cases[] = {
+    {"a line split across reads", 1, 100, {"hel"}, 0, {NULL}, NOT_ENDED},
+    {"a line split across reads", 1, 100, {"hel", "lo\nwor"}, 0, {"hello"}, NOT_ENDED},
+    {"a line split across reads", 1, 100, {"hel", "lo\nwor", "ld\n1\n2\n\n"}, 1,
+     {"hello", "world", "1", "2", ""}, 0},
+    {"\"\\r\\n\" split across reads", 1, 100, {"abc\r"}, 0, {NULL}, NOT_ENDED},
+    {"\"\\r\\n\" split across reads", 1, 100, {"abc\r", "\n\r", "\na\rb\r\n"}, 1,
+     {"abc", "", "a\rb"}, 0}, /* only a "\r" just before the "\n" goes */
+    {"max_line counts neither \"\\n\" nor \"\\r\\n\"", 1, 4,
+     {"abcd\r\nwxyz\n", "ab", "cd\r", "\n"}, 0, {"abcd", "wxyz", "abcd"}, NOT_ENDED},
+    {"a line one byte over max_line, inside one read", 1, 4, {"ok\nabcde\nnever\n"}, 0, {"ok"},
+     -EMSGSIZE},
+    {"a long line across reads: \"abcde\" could still be \"abcd\\r\"", 1, 4, {"abc", "de"}, 0,
+     {NULL}, NOT_ENDED},
+    {"a long line across reads: ... but \"abcdef\" cannot", 1, 4, {"abc", "de", "f"}, 0, {NULL},
+     -EMSGSIZE},
+    {"the last line at EOF", 1, 100, {"one\ntw", "o"}, 1, {"one", "two"}, 0},
+    {"the last line at EOF loses a \"\\r\" too", 1, 100, {"x\r"}, 1, {"x"}, 0},
+    {"nothing left at EOF: no empty last line", 1, 100, {"done\n"}, 1, {"done"}, 0},
+    {"a last line over max_line at EOF", 1, 4, {"abcde"}, 1, {NULL}, -EMSGSIZE},
+    {"raw: chunks as read, no splitting, no limit", 0, 2, {"ab\ncd\r\n", "ef"}, 1,
+     {"ab\ncd\r\n", "ef"}, 0},
+};
+
+static void run_case(const reader_case *c)
 {
     pipe_reader p;
-    open_pipe(&p, 1, 100);
-    feed(&p, "hel");
-    CHECK_EQ_INT(p.g.n, 0);
-    feed(&p, "lo\nwor");
-    CHECK_EQ_INT(p.g.n, 1);
-    feed(&p, "ld\n1\n2\n\n");
-    finish(&p);
-    CHECK_EQ_INT(p.g.n, 5);
-    CHECK(is_line(&p.g, 0, "hello"));
-    CHECK(is_line(&p.g, 1, "world"));
-    CHECK(is_line(&p.g, 2, "1"));
-    CHECK(is_line(&p.g, 3, "2"));
-    CHECK(is_line(&p.g, 4, ""));
-    CHECK_EQ_INT(p.g.err, 0);
-    close_pipe(&p);
-}
-
-static void test_crlf_split_across_reads(void)
-{
-    pipe_reader p;
-    open_pipe(&p, 1, 100);
-    feed(&p, "abc\r");
-    CHECK_EQ_INT(p.g.n, 0);
-    feed(&p, "\n\r");
-    feed(&p, "\na\rb\r\n");
-    finish(&p);
-    CHECK_EQ_INT(p.g.n, 3);
-    CHECK(is_line(&p.g, 0, "abc"));
-    CHECK(is_line(&p.g, 1, ""));
-    CHECK(is_line(&p.g, 2, "a\rb")); /* only a "\r" just before the "\n" goes */
-    CHECK_EQ_INT(p.g.err, 0);
-    close_pipe(&p);
-}
-
-/* max_line counts the line without its "\n" or "\r\n". */
-static void test_max_line(void)
-{
-    pipe_reader p;
-    open_pipe(&p, 1, 4);
-    feed(&p, "abcd\r\nwxyz\n");
-    feed(&p, "ab");
-    feed(&p, "cd\r");
-    feed(&p, "\n");
-    CHECK_EQ_INT(p.g.n, 3);
-    CHECK(is_line(&p.g, 0, "abcd"));
-    CHECK(is_line(&p.g, 1, "wxyz"));
-    CHECK(is_line(&p.g, 2, "abcd"));
-    feed(&p, "ok\nabcde\nnever\n"); /* one byte over, in a single read */
-    CHECK(p.g.ended);
-    CHECK_EQ_INT(p.g.err, -EMSGSIZE);
-    CHECK_EQ_INT(p.g.n, 4);
-    CHECK(is_line(&p.g, 3, "ok"));
-    close_pipe(&p);
-}
-
-static void test_long_line_across_reads(void)
-{
-    pipe_reader p;
-    open_pipe(&p, 1, 4);
-    feed(&p, "abc");
-    feed(&p, "de");
-    CHECK(!p.g.ended); /* "abcde" could still be "abcd\r" ... */
-    feed(&p, "f");     /* ... but no longer */
-    CHECK(p.g.ended);
-    CHECK_EQ_INT(p.g.err, -EMSGSIZE);
-    CHECK_EQ_INT(p.g.n, 0);
-    close_pipe(&p);
-}
-
-static void test_last_line_at_eof(void)
-{
-    pipe_reader p;
-    open_pipe(&p, 1, 100);
-    feed(&p, "one\ntw");
-    feed(&p, "o");
-    finish(&p);
-    CHECK_EQ_INT(p.g.n, 2);
-    CHECK(is_line(&p.g, 0, "one"));
-    CHECK(is_line(&p.g, 1, "two"));
-    CHECK_EQ_INT(p.g.err, 0);
-    close_pipe(&p);
-
-    open_pipe(&p, 1, 100);
-    feed(&p, "x\r"); /* the "\n" never comes: the "\r" goes all the same */
-    finish(&p);
-    CHECK_EQ_INT(p.g.n, 1);
-    CHECK(is_line(&p.g, 0, "x"));
-    CHECK_EQ_INT(p.g.err, 0);
-    close_pipe(&p);
-
-    open_pipe(&p, 1, 100);
-    feed(&p, "done\n");
-    finish(&p); /* nothing left over: no empty last line */
-    CHECK_EQ_INT(p.g.n, 1);
-    close_pipe(&p);
-
-    open_pipe(&p, 1, 4);
-    feed(&p, "abcde"); /* too long, and no "\n" to end it */
-    finish(&p);
-    CHECK_EQ_INT(p.g.n, 0);
-    CHECK_EQ_INT(p.g.err, -EMSGSIZE);
-    close_pipe(&p);
-}
-
-static void test_raw_chunks(void)
-{
-    pipe_reader p;
-    open_pipe(&p, 0, 2);
-    feed(&p, "ab\ncd\r\n"); /* raw: no splitting, no limit */
-    feed(&p, "ef");
-    finish(&p);
-    CHECK_EQ_INT(p.g.n, 2);
-    CHECK(is_line(&p.g, 0, "ab\ncd\r\n"));
-    CHECK(is_line(&p.g, 1, "ef"));
-    CHECK_EQ_INT(p.g.err, 0);
+    open_pipe(&p, c->lines, c->max_line);
+    for (int i = 0; i < 5 && c->feed[i]; i++)
+        feed(&p, c->feed[i]);
+    if (c->eof)
+        finish(&p);
+    int n = 0;
+    while (n < 6 && c->want[n])
+        n++;
+    int ok = p.g.n == n && (c->err == NOT_ENDED ? !p.g.ended : p.g.ended && p.g.err == c->err);
+    for (int i = 0; i < n; i++)
+        ok = ok && is_line(&p.g, i, c->want[i]);
+    if (!ok)
+        fprintf(stderr, "case '%s': %d lines, ended %d, err %d\n", c->what, p.g.n, p.g.ended,
+                p.g.err);
+    CHECK(ok);
     close_pipe(&p);
 }
 
@@ -288,12 +224,8 @@ static void test_regular_file(int free_at)
 
 int main(void)
 {
-    test_line_split_across_reads();
-    test_crlf_split_across_reads();
-    test_max_line();
-    test_long_line_across_reads();
-    test_last_line_at_eof();
-    test_raw_chunks();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i]);
     test_regular_file(0);
     test_regular_file(1);
     test_regular_file(3);
