@@ -16,6 +16,7 @@ typedef struct bench_run {
     uint64_t t0_ns, last_ns, last_rx;
     uint64_t ramp_ns; /* --ramp: t0 to the go */
     int line_shown;
+    int failed; /* the run was cut short by an error already reported */
 } bench_run;
 
 static void stop_all(bench_run *run, int force)
@@ -24,10 +25,14 @@ static void stop_all(bench_run *run, int force)
         (force ? bw_force : bw_stop)(&run->workers[i]);
 }
 
-static void start_clock(bench_run *run)
+/* Starts -d's clock. Returns 0, or -1 when it cannot start (nothing would
+ * end the run). */
+static int start_clock(bench_run *run)
 {
-    if (run->cfg->duration > 0)
-        sk_timer_start(run->clock, (uint64_t)(run->cfg->duration * 1000 + 0.5), 0);
+    if (run->cfg->duration > 0 &&
+        sk_timer_start(run->clock, (uint64_t)(run->cfg->duration * 1000 + 0.5), 0) < 0)
+        return -1;
+    return 0;
 }
 
 /* --ramp: worker w has every connection up or failed (or is over). Once all
@@ -44,9 +49,14 @@ static void on_worker_ramped(void *arg)
     run->ramp_ns = bench_now_ns() - run->t0_ns;
     if (run->signals || run->done == run->started)
         return;
+    if (start_clock(run) < 0) {
+        cli_error("out of memory");
+        run->failed = 1;
+        stop_all(run, 0);
+        return;
+    }
     for (uint32_t i = 0; i < run->started; i++)
         bw_go(&run->workers[i]);
-    start_clock(run);
 }
 
 static void on_worker_done(void *arg)
@@ -133,9 +143,9 @@ static int start_timers(bench_run *run)
     run->ticker = sk_timer_new(run->loop, on_ticker, run);
     if (!run->clock || !run->ticker)
         return -1;
-    if (!run->cfg->ramp)
-        start_clock(run);
-    if (run->cfg->progress)
+    if (!run->cfg->ramp && start_clock(run) < 0)
+        return -1;
+    if (run->cfg->progress) /* if it cannot start, only the progress line is missing */
         sk_timer_start(run->ticker, 1000, 1000);
     return 0;
 }
@@ -196,7 +206,7 @@ int cmd_bench(cli_opts *o)
         if (run.workers[i].loop != run.loop) /* not the one run on this thread */
             pthread_join(run.workers[i].thread, NULL);
     int rrc = run.started ? report(&run) : 1;
-    rc = rc ? rc : rrc;
+    rc = rc ? rc : run.failed ? 1 : rrc;
     for (uint32_t i = 0; i < run.started; i++)
         bw_free(&run.workers[i]);
     sk_timer_free(run.clock);

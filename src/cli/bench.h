@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cli/histogram.h"
 #include "cli/options.h"
@@ -120,6 +121,12 @@ struct bench_worker {
     int ramping;
     void (*on_ramped)(void *w);
     int ramp_seen; /* main thread only: this worker's ramp end was counted */
+    /* Calls back up, set by bw_init: the files depend one way, worker ->
+     * conn -> traffic -> sched, and the lower ones reach the upper ones only
+     * through these. None is on the per-message path. */
+    void (*progress)(bench_worker *w); /* something ended: maybe the next phase */
+    void (*drain)(bench_worker *w);    /* the budget is spent: stop sending */
+    void (*fail)(bench_conn *c, int kind, int err); /* a send failed: count it, close c */
     bench_conn *conns;
     bench_slot *rings; /* storage of every connection's ring */
     uint32_t nconns, next_connect, scan_from;
@@ -134,6 +141,7 @@ struct bench_worker {
     uint64_t now_ns; /* time of the read being handled */
     uint8_t *sendbuf, *ramp; /* sendbuf: cfg->batch messages */
     /* rate mode (bench_sched.c) */
+    void (*on_due)(bench_worker *w); /* sends what is due (bench_traffic.c) */
     bench_conn **heap;
     uint32_t nheap;
     int tfd, in_tick;
@@ -148,6 +156,14 @@ struct bench_worker {
 
 /* Bytes of messages a raw stream's closed loop writes at once (cfg->batch). */
 #define BENCH_BATCH_BYTES 65536
+
+/* The clock every file reads: monotonic nanoseconds (vDSO: no system call). */
+static inline uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- bench_msg.c: the wire format of a message ---- */
 #define BMSG_HDR 16 /* 6 hex digits of connection id, 10 of sequence number */
@@ -178,10 +194,6 @@ void bw_stop(bench_worker *w);  /* any thread: stop sending, drain, close */
 void bw_force(bench_worker *w); /* any thread: close everything now */
 void bw_go(bench_worker *w);    /* any thread, --ramp: the ramp is over, start sending */
 void bw_free(bench_worker *w);  /* after the thread was joined */
-/* On the worker thread: stop sending (budget spent, stop asked, nothing
- * left); move on to the next phase when the current one is over. */
-void bw_enter_drain(bench_worker *w);
-void bw_progress(bench_worker *w);
 
 /* ---- bench_conn.c: connecting, connection callbacks, their end ---- */
 void bc_start_connects(bench_worker *w);               /* up to the in-flight cap */
@@ -190,9 +202,8 @@ void bc_fail(bench_conn *c, int kind, int err);        /* count it and close c *
 void bc_done(bench_conn *c);                           /* c is over: count it ok or failed */
 
 /* ---- bench_traffic.c: sending, matching replies, verifying ---- */
-uint64_t bench_now_ns(void);
+int bt_init(bench_worker *w);  /* after the loop and conns exist (rate mode: the schedule); -1 on failure */
 void bt_start(bench_conn *c);  /* the connection is up: start sending */
-void bt_top_up(bench_conn *c); /* send what depth, budget and schedule allow */
 void bt_on_stream(bench_conn *c, const uint8_t *msg, size_t len);
 void bt_on_datagram(bench_conn *c, const uint8_t *msg, size_t len);
 void bt_expire(bench_conn *c, uint64_t timeout_ns); /* datagrams: give up on old ones */
@@ -203,9 +214,12 @@ void bt_conn_ended(bench_conn *c);                  /* release its in-flight mes
  * that one timer wake-up sends every slot due within it: with thousands of
  * connections a wake-up per slot costs more CPU than the sends themselves. */
 #define BS_EARLY_NS 1000000u
-int bs_init(bench_worker *w); /* after the loop and conns exist; -1 on failure */
-void bs_thread_init(void);    /* in the worker thread: fine timer slack */
-void bs_wait(bench_conn *c);  /* wake c at c->sched_ns (then bt_top_up) */
+/* After the loop and conns exist: on_due(w) runs on each wake-up of the
+ * schedule and takes the due connections with bs_pop_due. -1 on failure. */
+int bs_init(bench_worker *w, void (*on_due)(bench_worker *w));
+void bs_thread_init(void);   /* in the worker thread: fine timer slack */
+void bs_wait(bench_conn *c); /* wake at c->sched_ns (on_due then pops c) */
+bench_conn *bs_pop_due(bench_worker *w, uint64_t by_ns); /* earliest due by by_ns, dequeued; or NULL */
 void bs_remove(bench_conn *c);
 void bs_free(bench_worker *w);
 

@@ -1,5 +1,6 @@
 /* bench_conn.c — the connections of a bench worker: paced connects (stream)
- * or sockets (datagram), their callbacks, and how each one ends and is counted. */
+ * or sockets (datagram), their callbacks, and how each one ends and is counted.
+ * Between bench_worker.c (reached through w->progress) and bench_traffic.c. */
 #include "cli/bench.h"
 
 #include <errno.h>
@@ -59,7 +60,7 @@ void bc_done(bench_conn *c)
         w->st.conns_failed++;
     else
         w->st.conns_ok++;
-    bw_progress(w);
+    w->progress(w);
 }
 
 void bc_fail(bench_conn *c, int kind, int err)
@@ -181,7 +182,7 @@ static void on_connected(int fd, int status, void *ud)
             close(fd);
         c->state = BC_DONE;
         w->abandoned--;
-        bw_progress(w);
+        w->progress(w);
         return;
     }
     w->connecting--;
@@ -192,7 +193,7 @@ static void on_connected(int fd, int status, void *ud)
         close(fd);
         c->state = BC_DONE;
         w->st.conns_ok++;
-        bw_progress(w);
+        w->progress(w);
     } else {
         const bench_cfg *cfg = w->cfg;
         sk_conn_opts co = {.in_frame = cfg->in_frame,
@@ -248,5 +249,5 @@ void bc_start_connects(bench_worker *w)
     while (w->phase == PH_RUN && w->next_connect < w->nconns && w->connecting < w->connect_cap)
         start_one(&w->conns[w->next_connect++]);
     w->busy--;
-    bw_progress(w);
+    w->progress(w);
 }

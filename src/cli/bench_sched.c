@@ -1,5 +1,6 @@
 /* bench_sched.c — rate mode's clock: a min-heap of connections by their next
- * scheduled send, behind one nanosecond timerfd per worker (loop timers tick in ms). */
+ * scheduled send, behind one nanosecond timerfd per worker (loop timers tick in ms).
+ * The lowest of the bench files: it calls none of them (on_due is a pointer). */
 #include "cli/bench.h"
 
 #include <errno.h>
@@ -87,7 +88,17 @@ void bs_wait(bench_conn *c)
         arm(w);
 }
 
-/* Sends everything that is due, then sleeps until the next due time. */
+bench_conn *bs_pop_due(bench_worker *w, uint64_t by_ns)
+{
+    if (!w->nheap || w->heap[0]->sched_ns > by_ns)
+        return NULL;
+    bench_conn *c = w->heap[0];
+    bs_remove(c);
+    return c;
+}
+
+/* Lets on_due send everything that is due (one indirect call per wake-up,
+ * not per send), then sleeps until the next due time. */
 static void on_tick(sk_watch *wt, int fd, unsigned ev, void *ud)
 {
     bench_worker *w = ud;
@@ -95,19 +106,15 @@ static void on_tick(sk_watch *wt, int fd, unsigned ev, void *ud)
     if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
         return;
     w->armed_ns = 0;
-    w->now_ns = bench_now_ns();
     w->in_tick = 1;
-    while (w->nheap && w->heap[0]->sched_ns <= w->now_ns + BS_EARLY_NS) {
-        bench_conn *c = w->heap[0];
-        bs_remove(c);
-        bt_top_up(c); /* queues c again only for a later time */
-    }
+    w->on_due(w);
     w->in_tick = 0;
     arm(w);
 }
 
-int bs_init(bench_worker *w)
+int bs_init(bench_worker *w, void (*on_due)(bench_worker *w))
 {
+    w->on_due = on_due;
     for (uint32_t i = 0; i < w->nconns; i++)
         w->conns[i].heap_idx = NOT_QUEUED;
     w->heap = calloc(w->nconns ? w->nconns : 1, sizeof *w->heap);

@@ -1,17 +1,11 @@
 /* bench_traffic.c — the per-message path of `sockit bench`: sending within
- * depth, budget and rate schedule; matching replies to requests; --verify. */
+ * depth, budget and rate schedule; matching replies to requests; --verify.
+ * Below bench_conn.c: it reaches the worker and conn only through w->drain,
+ * w->progress and w->fail, none of them per message. */
 #include "cli/bench.h"
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
-
-uint64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int can_send(const bench_worker *w)
 {
@@ -79,7 +73,7 @@ static int send_some(bench_conn *c, uint32_t n, uint64_t start_ns)
         return -1;
     }
     if (r < 0) {
-        bc_fail(c, BE_SEND, r);
+        w->fail(c, BE_SEND, r);
         return -1;
     }
     bench_slot *ring = c->ring; /* locals: the stores below could alias the fields */
@@ -93,7 +87,7 @@ static int send_some(bench_conn *c, uint32_t n, uint64_t start_ns)
     w->st.sent += n;
     w->st.bytes_sent += n * (cfg->size + cfg->over_out);
     if (w->st.sent >= w->budget)
-        bw_enter_drain(w);
+        w->drain(w);
     return 0;
 }
 
@@ -115,7 +109,17 @@ static void top_up_rate(bench_conn *c)
         bs_wait(c); /* else a reply (or the datagram expiry scan) resumes */
 }
 
-void bt_top_up(bench_conn *c)
+/* Rate mode, on a wake-up of the schedule: sends for every connection due. */
+static void send_due(bench_worker *w)
+{
+    w->now_ns = bench_now_ns();
+    bench_conn *c;
+    while ((c = bs_pop_due(w, w->now_ns + BS_EARLY_NS)))
+        top_up_rate(c); /* queues c again only for a later time */
+}
+
+/* Sends what depth, budget and schedule allow. */
+static void top_up(bench_conn *c)
 {
     bench_worker *w = c->w;
     if (w->cfg->rate > 0) {
@@ -133,6 +137,8 @@ void bt_top_up(bench_conn *c)
     }
 }
 
+int bt_init(bench_worker *w) { return w->cfg->rate > 0 ? bs_init(w, send_due) : 0; }
+
 void bt_start(bench_conn *c)
 {
     bench_worker *w = c->w;
@@ -141,7 +147,7 @@ void bt_start(bench_conn *c)
         c->sched_base = w->now_ns + (uint64_t)(w->interval_ns * ((double)c->id / w->cfg->conns));
         c->sched_ns = c->sched_base;
     }
-    bt_top_up(c);
+    top_up(c);
 }
 
 /* ---- replies ---- */
@@ -210,9 +216,9 @@ static void replies_done(bench_conn *c)
 {
     bench_worker *w = c->w;
     if (w->phase == PH_RUN)
-        bt_top_up(c);
+        top_up(c);
     else if (w->in_flight == 0)
-        bw_progress(w);
+        w->progress(w);
 }
 
 /* A reply whose header was parsed (hv) or not. Streams attribute a reply
@@ -328,7 +334,7 @@ void bt_expire(bench_conn *c, uint64_t timeout_ns)
         c->lo++;
     }
     if (w->phase == PH_RUN)
-        bt_top_up(c);
+        top_up(c);
 }
 
 void bt_conn_ended(bench_conn *c)

@@ -1,5 +1,7 @@
 /* bench_worker.c — one bench thread: its loop, the phases run -> drain ->
- * close, and housekeeping (connect timeouts, datagram expiry, progress). */
+ * close, and housekeeping (connect timeouts, datagram expiry, progress).
+ * The top of the bench files: conn and traffic call back through w->progress,
+ * w->drain and w->fail, which bw_init sets. */
 #include "cli/bench.h"
 
 #include <errno.h>
@@ -13,6 +15,8 @@
 
 /* ---- phases ---- */
 
+static void progress(bench_worker *w);
+
 static void finish(bench_worker *w)
 {
     w->phase = PH_DONE;
@@ -24,7 +28,8 @@ static void finish(bench_worker *w)
         sk_loop_stop(w->loop);
 }
 
-void bw_enter_drain(bench_worker *w)
+/* Stops sending (budget spent, stop asked, nothing left). */
+static void enter_drain(bench_worker *w)
 {
     if (w->phase != PH_RUN)
         return;
@@ -33,7 +38,7 @@ void bw_enter_drain(bench_worker *w)
     w->deadline_ms = sk_loop_now(w->loop) + w->cfg->timeout_ms;
     w->st.conns_not_started += w->nconns - w->next_connect;
     w->next_connect = w->nconns;
-    bw_progress(w);
+    progress(w);
 }
 
 /* Half-closes every stream (the server closes after its last reply) and
@@ -58,7 +63,7 @@ static void enter_close(bench_worker *w)
         }
     }
     w->busy--;
-    bw_progress(w);
+    progress(w);
 }
 
 /* The close deadline passed: abort what is left, stop waiting for connects. */
@@ -92,7 +97,8 @@ static void ramp_done(bench_worker *w)
         cli_error("out of memory");
 }
 
-void bw_progress(bench_worker *w)
+/* Moves on to the next phase when the current one is over. */
+static void progress(bench_worker *w)
 {
     if (w->busy)
         return;
@@ -100,7 +106,7 @@ void bw_progress(bench_worker *w)
         (w->phase != PH_RUN || (w->next_connect == w->nconns && w->connecting == 0)))
         ramp_done(w);
     if (w->phase == PH_RUN && w->next_connect == w->nconns && w->connecting == 0 && w->open == 0)
-        bw_enter_drain(w); /* every connection is over: nothing left to do */
+        enter_drain(w); /* every connection is over: nothing left to do */
     else if (w->phase == PH_DRAIN && w->in_flight == 0)
         enter_close(w);
     else if (w->phase == PH_CLOSE && w->open == 0 && w->connecting == 0 &&
@@ -183,6 +189,9 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->budget = budget;
     w->tfd = -1;
     w->ramping = cfg->ramp;
+    w->progress = progress;
+    w->drain = enter_drain;
+    w->fail = bc_fail;
     hist_reset(&w->st.hist);
     w->connect_cap = CONNECTS_IN_FLIGHT / cfg->threads;
     if (w->connect_cap < 16)
@@ -198,12 +207,17 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     else if (cli_loop_new(cfg->cli, &w->loop) < 0)
         return -1;
     w->house = sk_timer_new(w->loop, on_house, w);
+    /* Started here, before w's thread runs its loop, so that a housekeeping
+     * timer that cannot start (no timeouts: the run might never end) fails
+     * the setup like any other shortage of memory. */
+    if (!w->house || sk_timer_start(w->house, HOUSE_MS, HOUSE_MS) < 0)
+        return -1;
     w->conns = calloc(n, sizeof *w->conns);
     w->rings = calloc((size_t)n * ring, sizeof *w->rings);
     w->sendbuf = malloc(cfg->size * cfg->batch);
     w->ramp = malloc(cfg->size + 32);
     w->window = cfg->progress ? malloc(sizeof *w->window) : NULL;
-    if (!w->house || !w->conns || !w->rings || !w->sendbuf || !w->ramp ||
+    if (!w->conns || !w->rings || !w->sendbuf || !w->ramp ||
         (cfg->progress && !w->window))
         return -1;
     if (w->window)
@@ -213,7 +227,7 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
         memcpy(w->sendbuf + (size_t)i * cfg->size, w->ramp, cfg->size);
     for (uint32_t i = 0; i < n; i++)
         w->conns[i] = (bench_conn){.w = w, .id = first_id + i, .ring = w->rings + (size_t)i * ring};
-    return cfg->rate > 0 ? bs_init(w) : 0;
+    return bt_init(w);
 }
 
 void bw_begin(bench_worker *w)
@@ -221,7 +235,6 @@ void bw_begin(bench_worker *w)
     if (w->cfg->rate > 0)
         bs_thread_init();
     w->now_ns = w->st.t_start_ns = bench_now_ns();
-    sk_timer_start(w->house, HOUSE_MS, HOUSE_MS);
     bc_start_connects(w);
 }
 
@@ -234,17 +247,17 @@ void *bw_main(void *arg)
     return NULL;
 }
 
-static void post_stop(void *arg) { bw_enter_drain(arg); }
+static void post_stop(void *arg) { enter_drain(arg); }
 
 static void post_force(void *arg)
 {
     bench_worker *w = arg;
-    bw_enter_drain(w);
+    enter_drain(w);
     if (w->phase == PH_DRAIN)
         enter_close(w);
     if (w->phase == PH_CLOSE)
         give_up(w);
-    bw_progress(w);
+    progress(w);
 }
 
 /* --ramp: the clock starts now; connections that are up start sending. */
@@ -262,7 +275,7 @@ static void post_go(void *arg)
         if (w->conns[i].state == BC_UP)
             bt_start(&w->conns[i]);
     w->busy--;
-    bw_progress(w);
+    progress(w);
 }
 
 void bw_go(bench_worker *w) { sk_loop_post(w->loop, post_go, w); }

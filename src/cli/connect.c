@@ -42,6 +42,16 @@ static void finish(client *cl, int rc)
     sk_loop_stop(cl->loop);
 }
 
+/* (Re)starts the wait for the server to fall silent after input ended. A
+ * wait that cannot be timed might never end: then stop now. */
+static void wait_quiet(client *cl)
+{
+    if (!cl->quiet || sk_timer_start(cl->quiet, (uint64_t)(cl->o->wait_secs * 1000), 0) < 0) {
+        cli_error("out of memory");
+        finish(cl, 1);
+    }
+}
+
 static void prompt(client *cl)
 {
     if (cl->tty && !cl->input_done) {
@@ -64,7 +74,7 @@ static void print_reply(client *cl, const uint8_t *msg, size_t len)
     fflush(stdout);
     cl->received++;
     if (cl->input_done && cl->quiet)
-        sk_timer_start(cl->quiet, (uint64_t)(cl->o->wait_secs * 1000), 0);
+        wait_quiet(cl);
     if (cl->input_done && cl->framed && cl->received >= cl->sent)
         finish(cl, 0);
     else if (cl->tty)
@@ -84,8 +94,7 @@ static void input_over(client *cl)
         return;
     }
     cl->quiet = sk_timer_new(cl->loop, on_quiet, cl);
-    if (cl->quiet)
-        sk_timer_start(cl->quiet, (uint64_t)(cl->o->wait_secs * 1000), 0);
+    wait_quiet(cl);
 }
 
 static void send_msg(client *cl, const char *data, size_t len)
@@ -101,7 +110,7 @@ static void send_msg(client *cl, const char *data, size_t len)
         sk_reader_pause(cl->in); /* resumed by on_drain */
 }
 
-static void on_stdin(void *ud, const char *data, size_t len)
+static void on_stdin(sk_reader *r, const char *data, size_t len, void *ud)
 {
     client *cl = ud;
     if (cl->tty && len == 0) { /* the REPL skips empty lines */
@@ -111,7 +120,7 @@ static void on_stdin(void *ud, const char *data, size_t len)
     send_msg(cl, data, len);
 }
 
-static void on_stdin_end(void *ud, int err)
+static void on_stdin_end(sk_reader *r, int err, void *ud)
 {
     client *cl = ud;
     if (err) {

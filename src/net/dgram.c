@@ -1,8 +1,8 @@
 /* dgram.c — UDP and UNIX datagram sockets on the loop: a bounded batch of
  * recvfrom per readiness event, sendto straight through (never queued). */
 #include "net/loop_int.h"
+#include "net/urlsock.h"
 #include "sockit/dgram.h"
-#include "sockit/error.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define SK_DGRAM_BATCH 64
@@ -44,50 +42,18 @@ static void on_readable(sk_watch *w, int fd, unsigned ev, void *ud)
     }
 }
 
-static int fail(char *err, size_t errlen, const char *what, const sk_url *url, int r)
-{
-    if (err && errlen) {
-        char u[SK_URL_HOST_MAX + SK_URL_PATH_MAX + 32];
-        sk_url_format(url, u, sizeof u);
-        snprintf(err, errlen, "cannot %s %s: %s", what, u, sk_strerror(r));
-    }
-    return r;
-}
-
-static int bind_unix(int fd, const sk_sockaddr *a, const sk_url *url)
-{
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
-        return 0;
-    if (errno != EADDRINUSE || url->path[0] != '/')
-        return -errno;
-    /* Only a socket file that refuses a datagram connect (nobody bound to it)
-     * is stale; a regular file or a live socket of any type is left alone. */
-    struct stat st;
-    if (lstat(url->path, &st) < 0 || !S_ISSOCK(st.st_mode))
-        return -EADDRINUSE;
-    int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int stale = probe >= 0 && connect(probe, (const struct sockaddr *)&a->ss, a->len) < 0 &&
-                errno == ECONNREFUSED;
-    if (probe >= 0)
-        close(probe);
-    if (!stale)
-        return -EADDRINUSE;
-    unlink(url->path);
-    return bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ? -errno : 0;
-}
-
 static int make(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, int server,
                 sk_dgram_cb cb, void *ud, sk_dgram **out, char *err, size_t errlen)
 {
     if (!sk_url_is_dgram(url))
-        return fail(err, errlen, "open datagram socket on", url, -EPROTOTYPE);
+        return sk__url_error(err, errlen, "open datagram socket on", url, -EPROTOTYPE);
     sk_sockaddr a[8];
     int n = sk_url_resolve(url, server, a, 8, err, errlen);
     if (n < 0)
         return n;
     int fd = socket(a[0].ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fail(err, errlen, "open", url, -errno);
+        return sk__url_error(err, errlen, "open", url, -errno);
     int r = 0;
     if (opts) {
         sk_sockopts o = *opts;
@@ -100,8 +66,7 @@ static int make(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, int s
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
     if (!r && server)
-        r = a[0].ss.ss_family == AF_UNIX ? bind_unix(fd, &a[0], url)
-                                         : (bind(fd, (struct sockaddr *)&a[0].ss, a[0].len) < 0 ? -errno : 0);
+        r = sk__bind(fd, &a[0], url, SOCK_DGRAM);
     if (!r && !server && a[0].ss.ss_family == AF_UNIX) {
         sa_family_t fam = AF_UNIX; /* autobind: an abstract name the server can reply to */
         r = bind(fd, (struct sockaddr *)&fam, sizeof fam) < 0 ? -errno : 0;
@@ -123,7 +88,7 @@ static int make(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, int s
     }
     if (!d) {
         close(fd);
-        return fail(err, errlen, server ? "bind" : "connect to", url, r ? r : -ENOMEM);
+        return sk__url_error(err, errlen, server ? "bind" : "connect to", url, r ? r : -ENOMEM);
     }
     *out = d;
     return 0;

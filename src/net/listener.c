@@ -1,7 +1,7 @@
 /* listener.c — stream listeners: bind/listen from a URL, accept in batches,
  * and survive running out of descriptors (EMFILE) by shedding connections. */
 #include "net/loop_int.h"
-#include "sockit/error.h"
+#include "net/urlsock.h"
 #include "sockit/listener.h"
 
 #include <errno.h>
@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define SK_ACCEPT_BATCH 64
@@ -64,10 +62,10 @@ static void on_accept_error(sk_listener *l, int e)
         l->err_cb(l, -e, l->ud);
     if (l->closed)
         return;
-    if (shed_one(l) < 0) { /* cannot even shed: stop polling for a moment */
+    /* Cannot even shed: stop polling for a moment. Unless the timer that
+     * resumes it cannot start: better to keep polling than to never accept again. */
+    if (shed_one(l) < 0 && sk_timer_start(l->retry, SK_EMFILE_RETRY_MS, 0) == 0)
         sk_watch_set(l->w, 0);
-        sk_timer_start(l->retry, SK_EMFILE_RETRY_MS, 0);
-    }
 }
 
 static void on_readable(sk_watch *w, int lfd, unsigned ev, void *ud)
@@ -88,33 +86,11 @@ static void on_readable(sk_watch *w, int lfd, unsigned ev, void *ud)
     }
 }
 
-/* A socket file nobody accepts on is a leftover from a dead server; any
- * other kind of file is never touched. */
-static int unix_path_is_stale(const sk_sockaddr *a, const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-        return 0;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    int r = connect(fd, (const struct sockaddr *)&a->ss, a->len);
-    int e = errno;
-    close(fd);
-    return r < 0 && e == ECONNREFUSED;
-}
-
 static int bind_listen(int fd, const sk_sockaddr *a, const sk_url *url, int backlog)
 {
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-        int e = errno;
-        if (e != EADDRINUSE || url->scheme != SK_SCHEME_UNIX || url->path[0] == '@' ||
-            !unix_path_is_stale(a, url->path))
-            return -e;
-        unlink(url->path);
-        if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
-            return -errno;
-    }
+    int r = sk__bind(fd, a, url, SOCK_STREAM);
+    if (r < 0)
+        return r;
     return listen(fd, backlog > 0 ? backlog : 511) < 0 ? -errno : 0;
 }
 
@@ -140,16 +116,6 @@ static int open_listener(const sk_url *url, const sk_sockopts *o, const sk_socka
         return r;
     }
     return fd;
-}
-
-static int fail(char *err, size_t errlen, const sk_url *url, int r)
-{
-    if (err && errlen) {
-        char u[SK_URL_HOST_MAX + SK_URL_PATH_MAX + 32];
-        sk_url_format(url, u, sizeof u);
-        snprintf(err, errlen, "cannot listen on %s: %s", u, sk_strerror(r));
-    }
-    return r;
 }
 
 static sk_listener *new_listener(sk_loop *loop, int fd, const sk_url *url)
@@ -184,7 +150,7 @@ int sk_listen(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, sk_acce
         opts = &defaults;
     }
     if (sk_url_is_dgram(url))
-        return fail(err, errlen, url, -EPROTOTYPE);
+        return sk__url_error(err, errlen, "listen on", url, -EPROTOTYPE);
     sk_sockaddr addrs[8];
     int n = sk_url_resolve(url, 1, addrs, 8, err, errlen);
     if (n < 0)
@@ -193,7 +159,7 @@ int sk_listen(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, sk_acce
     for (int i = 0; i < n && fd < 0; i++)
         fd = open_listener(url, opts, &addrs[i]);
     if (fd < 0)
-        return fail(err, errlen, url, fd);
+        return sk__url_error(err, errlen, "listen on", url, fd);
     sk_listener *l = new_listener(loop, fd, url);
     if (l) {
         l->cb = cb;
@@ -208,7 +174,7 @@ int sk_listen(sk_loop *loop, const sk_url *url, const sk_sockopts *opts, sk_acce
             sk_listener_free(l);
         else
             close(fd);
-        return fail(err, errlen, url, e);
+        return sk__url_error(err, errlen, "listen on", url, e);
     }
     *out = l;
     return 0;

@@ -1,7 +1,8 @@
-/* reader.c — reads an fd such as stdin on the loop as lines or chunks:
- * pipes and terminals are watched; regular files (which epoll refuses) are
- * read from a zero timer. */
+/* reader.c — reads an fd such as stdin on the loop as lines or chunks, split
+ * by the framing codec's line (or raw) mode: pipes and terminals are watched;
+ * regular files (which epoll refuses) are read from a zero timer. */
 #include "sockit/reader.h"
+#include "sockit/codec.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -14,18 +15,21 @@
 struct sk_reader {
     sk_loop *loop;
     int fd;
-    int lines;
+    sk_frame mode;   /* SK_FRAME_LINE, or SK_FRAME_RAW: every read is one chunk */
     size_t max_line;
+    size_t limit;    /* for the codec: max_line plus the "\r" of a "\r\n" */
     sk_watch *w;     /* pipes, terminals, sockets */
     sk_timer *t;     /* regular files */
     int paused, ended, freed, in_cb;
-    char *pending;   /* line mode: an unfinished line */
-    size_t npending, cappending;
+    uint8_t *buf;    /* what was read and not handed on yet: an unfinished line */
+    size_t len, cap;
     sk_reader_data_cb on_data;
     sk_reader_end_cb on_end;
     void *ud;
 };
 
+/* Stops reading and says why. The last thing it does is call on_end, which
+ * may free the reader. */
 static void end(sk_reader *in, int err)
 {
     if (in->ended)
@@ -35,81 +39,92 @@ static void end(sk_reader *in, int err)
         sk_watch_set(in->w, 0);
     if (in->t)
         sk_timer_stop(in->t);
-    in->on_end(in->ud, err);
+    in->on_end(in, err, in->ud);
 }
 
-static int keep_pending(sk_reader *in, const char *p, size_t n)
+/* Makes room to read CHUNK bytes after the unfinished line. */
+static int make_room(sk_reader *in)
 {
-    if (in->npending + n > in->max_line + 1)
-        return -EMSGSIZE;
-    if (in->npending + n > in->cappending) {
-        size_t cap = in->cappending ? in->cappending : 256;
-        while (cap < in->npending + n)
-            cap *= 2;
-        char *q = realloc(in->pending, cap);
-        if (!q)
-            return -ENOMEM;
-        in->pending = q;
-        in->cappending = cap;
-    }
-    memcpy(in->pending + in->npending, p, n);
-    in->npending += n;
+    if (in->cap - in->len >= CHUNK)
+        return 0;
+    size_t cap = in->cap ? in->cap : CHUNK;
+    while (cap - in->len < CHUNK)
+        cap *= 2;
+    uint8_t *b = realloc(in->buf, cap);
+    if (!b)
+        return -ENOMEM;
+    in->buf = b;
+    in->cap = cap;
     return 0;
 }
 
-static void emit_line(sk_reader *in, const char *p, size_t n)
+/* Hands on every whole line (raw mode: everything) in buf and keeps the rest
+ * for the next read. Returns 0, or -EMSGSIZE for a line over max_line. */
+static int deliver(sk_reader *in)
 {
-    if (n && p[n - 1] == '\r')
-        n--;
-    in->on_data(in->ud, p, n);
+    const uint8_t *p = in->buf, *msg;
+    size_t left = in->len, n;
+    while (left && !in->ended && !in->freed) {
+        ssize_t r = sk_frame_decode(in->mode, in->limit, p, left, &msg, &n);
+        if (r == 0)
+            break;
+        if (r < 0 || (in->mode == SK_FRAME_LINE && n > in->max_line))
+            return -EMSGSIZE;
+        in->on_data(in, (const char *)msg, n, in->ud);
+        p += r;
+        left -= (size_t)r;
+    }
+    memmove(in->buf, p, left);
+    in->len = left;
+    return 0;
 }
 
-/* Splits a chunk into lines; an unfinished tail waits in in->pending. */
-static int split_lines(sk_reader *in, const char *buf, size_t n)
+/* End of input: a last line without "\n" is handed on first (a "\r" ending
+ * it is stripped, as from a "\r\n"). */
+static void at_eof(sk_reader *in)
 {
-    while (n && !in->ended && !in->freed) {
-        const char *nl = memchr(buf, '\n', n);
-        if (!nl)
-            return keep_pending(in, buf, n);
-        size_t len = (size_t)(nl - buf);
-        if (in->npending) {
-            int r = keep_pending(in, buf, len);
-            if (r < 0)
-                return r;
-            size_t total = in->npending;
-            in->npending = 0;
-            emit_line(in, in->pending, total);
-        } else {
-            emit_line(in, buf, len);
+    const uint8_t *msg;
+    size_t n;
+    if (sk_frame_finish(in->mode, in->buf, in->len, &msg, &n) == 1) {
+        in->len = 0;
+        if (msg[n - 1] == '\r')
+            n--;
+        if (n > in->max_line) {
+            end(in, -EMSGSIZE);
+            return;
         }
-        n -= len + 1;
-        buf = nl + 1;
+        in->on_data(in, (const char *)msg, n, in->ud);
     }
-    return 0;
+    if (!in->freed)
+        end(in, 0);
 }
 
-static void read_once(sk_reader *in)
+/* Reads once and hands on what came. Returns 0, or -1 when a callback freed
+ * the reader (it is gone now). */
+static int read_once(sk_reader *in)
 {
-    char buf[CHUNK];
-    ssize_t n = read(in->fd, buf, sizeof buf);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    in->in_cb = 1;
-    if (n <= 0) {
-        if (n == 0 && in->lines && in->npending && !in->freed) /* last line without "\n" */
-            emit_line(in, in->pending, in->npending), in->npending = 0;
-        if (!in->freed)
-            end(in, n == 0 ? 0 : -errno);
-    } else if (!in->lines) {
-        in->on_data(in->ud, buf, (size_t)n);
-    } else {
-        int r = split_lines(in, buf, (size_t)n);
-        if (r < 0 && !in->freed)
-            end(in, r);
+    ssize_t n = 0;
+    int r = make_room(in);
+    if (r == 0) {
+        n = read(in->fd, in->buf + in->len, in->cap - in->len);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        r = n < 0 ? -errno : 0;
     }
+    in->in_cb = 1;
+    if (r == 0 && n == 0) {
+        at_eof(in);
+    } else if (r == 0) {
+        in->len += (size_t)n;
+        r = deliver(in);
+    }
+    if (r < 0 && !in->freed)
+        end(in, r);
     in->in_cb = 0;
-    if (in->freed)
-        sk_reader_free(in);
+    if (!in->freed)
+        return 0;
+    sk_reader_free(in);
+    return -1;
 }
 
 static void on_readable(sk_watch *w, int fd, unsigned ev, void *ud) { read_once(ud); }
@@ -117,24 +132,34 @@ static void on_readable(sk_watch *w, int fd, unsigned ev, void *ud) { read_once(
 static void on_timer(sk_timer *t, void *ud)
 {
     sk_reader *in = ud;
-    read_once(in);
-    if (!in->freed && !in->ended && !in->paused)
-        sk_timer_start(in->t, 0, 0);
+    if (read_once(in) < 0 || in->ended || in->paused)
+        return;
+    if (sk_timer_start(in->t, 0, 0) < 0)
+        end(in, -ENOMEM); /* without its timer a regular file would never be read on */
 }
 
-sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line, sk_reader_data_cb on_data,
-                         sk_reader_end_cb on_end, void *ud)
+sk_reader *sk_reader_new(sk_loop *loop, int fd, int lines, size_t max_line,
+                         sk_reader_data_cb on_data, sk_reader_end_cb on_end, void *ud)
 {
     sk_reader *in = calloc(1, sizeof *in);
     if (!in)
         return NULL;
-    *in = (sk_reader){.loop = loop, .fd = fd, .lines = lines, .max_line = max_line,
-                      .on_data = on_data, .on_end = on_end, .ud = ud};
+    *in = (sk_reader){.loop = loop,
+                      .fd = fd,
+                      .mode = lines ? SK_FRAME_LINE : SK_FRAME_RAW,
+                      .max_line = max_line,
+                      .limit = max_line < SIZE_MAX ? max_line + 1 : max_line,
+                      .on_data = on_data,
+                      .on_end = on_end,
+                      .ud = ud};
     in->w = sk_watch_new(loop, fd, SK_READABLE, on_readable, in);
     if (!in->w && errno == EPERM) { /* a regular file: always "ready" */
         in->t = sk_timer_new(loop, on_timer, in);
-        if (in->t)
-            sk_timer_start(in->t, 0, 0);
+        if (in->t && sk_timer_start(in->t, 0, 0) < 0) {
+            sk_timer_free(in->t);
+            in->t = NULL;
+            errno = ENOMEM;
+        }
     }
     if (!in->w && !in->t) {
         free(in);
@@ -161,8 +186,8 @@ void sk_reader_resume(sk_reader *in)
         return;
     if (in->w)
         sk_watch_set(in->w, SK_READABLE);
-    if (in->t)
-        sk_timer_start(in->t, 0, 0);
+    if (in->t && sk_timer_start(in->t, 0, 0) < 0)
+        end(in, -ENOMEM); /* without its timer a regular file would never be read on */
 }
 
 void sk_reader_free(sk_reader *in)
@@ -175,6 +200,6 @@ void sk_reader_free(sk_reader *in)
     }
     sk_watch_free(in->w);
     sk_timer_free(in->t);
-    free(in->pending);
+    free(in->buf);
     free(in);
 }

@@ -48,7 +48,7 @@ static int keep_pending(console *c, const char *text, size_t len)
 }
 
 /* One typed line is one message (raw output adds "\n"). */
-static void on_line(void *ud, const char *text, size_t len)
+static void on_line(sk_reader *r, const char *text, size_t len, void *ud)
 {
     console *c = ud;
     if (sk__server_members(c->srv) == 0 && keep_pending(c, text, len) == 0)
@@ -56,7 +56,7 @@ static void on_line(void *ud, const char *text, size_t len)
     sk__server_broadcast(c->srv, 0, text, len, 0);
 }
 
-static void on_stdin_end(void *ud, int err)
+static void on_stdin_end(sk_reader *r, int err, void *ud)
 {
     console *c = ud;
     c->eof = 1;
