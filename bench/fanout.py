@@ -26,12 +26,12 @@ from run import BUILD, HERE, HOST, LOADER_CPU, SERVER_CPU, ROOT, med  # noqa: E4
 TARGET = 1.5  # sockit / redis deliveries per server-CPU-second
 
 
-def server_table(sockit):
+def server_table(sockit, base=None):
     # sockit: --frame line makes each line one chat message (raw framing would
     # take a 16-message write as one message and fan it out once); --nodelay
     # because Redis sets TCP_NODELAY on its clients; --threads 1 like Redis's
     # one event loop.
-    return {
+    table = {
         "sockit": (lambda port: [sockit, "serve", "chat", "tcp://%s:%d" % (HOST, port),
                                  "--threads", "1", "--nodelay", "--frame", "line"], "--chat"),
         # the same with the io_uring backend: a burst's 100 sends in one system call
@@ -41,6 +41,12 @@ def server_table(sockit):
         "redis": (lambda port: ["redis-server", "--port", str(port), "--bind", HOST,
                                 "--save", "", "--appendonly", "no"], "--redis"),
     }
+    if base:  # --baseline: the same two servers from another build, each right after its twin
+        other = server_table(base)
+        order = ["sockit", "base", "sockit-uring", "base-uring", "redis"]
+        table.update({"base": other["sockit"], "base-uring": other["sockit-uring"]})
+        table = {n: table[n] for n in order}
+    return table
 
 
 def loader_argv(mode, port, args, extra=()):
@@ -130,6 +136,8 @@ def parse_args():
     ap.add_argument("--keep-callgrind", action="store_true",
                     help="copy the profiles to bench/build/callgrind.fanout.*")
     ap.add_argument("--sockit", default=os.path.join(ROOT, "build", "sockit"))
+    ap.add_argument("--baseline", help="another sockit binary (a refactor's before): runs as base, "
+                    "base-uring after each sockit server, compared round by round")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "fanout.json"))
     return ap.parse_args()
 
@@ -146,7 +154,7 @@ def main():
         raise SystemExit("redis-server not installed (bench/install-deps.sh)")
     subprocess.run(["make", "-s", "-C", HERE, os.path.join("build", "fanout")], check=True)
     snap = run.snapshot(args)
-    table = server_table(args.sockit)
+    table = server_table(args.sockit, args.baseline and os.path.abspath(args.baseline))
     facts = run.host_facts(args)
     facts.update(snap)
     facts["redis"] = subprocess.run(["redis-server", "--version"], capture_output=True,
@@ -218,6 +226,12 @@ def main():
         if args.callgrind and a.get("ir_per_delivery") and b.get("ir_per_delivery"):
             print("%s / redis server instructions per delivery (callgrind, %d bursts): %.2f×" % (
                 me, args.bursts, a["ir_per_delivery"] / b["ir_per_delivery"]))
+    for me, base in (("sockit", "base"), ("sockit-uring", "base-uring")):
+        if base in rounds:
+            pr = [x["deliveries_per_server_cpu_s"] / y["deliveries_per_server_cpu_s"]
+                  for x, y in zip(rounds[me], rounds[base]) if y["deliveries_per_server_cpu_s"]]
+            print("%s / %s deliveries per server-CPU-second, paired by round: %s, median **%.3f**" % (
+                me, base, ", ".join("%.3f" % x for x in pr), med(pr)))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump({"command": cmd, "host": facts, "rounds": rounds, "summary": summary,

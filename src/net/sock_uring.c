@@ -7,6 +7,7 @@
 #include "net/layers.h"
 #include "net/loop_uring.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ static void watch(sk_conn *c, int rd, int wr)
  * closed and, after its on_close, its memory freed. Returns 1 if c is gone. */
 static int op_done(sk_conn *c)
 {
+    assert(c->ops > 0);
     if (--c->ops || c->state != C_CLOSED)
         return 0;
     if (c->io.fd >= 0) {
