@@ -4,7 +4,6 @@
 #include "services/server_int.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct cast {
     sk__shard *sh;
@@ -42,23 +41,18 @@ static void run_cast(void *arg)
     free(c);
 }
 
-/* Encodes text once per kind of client: the output framing (raw output
- * gets a "\n" so messages stay apart on a byte stream), and a WebSocket frame. */
+/* Encodes text once per kind of client, straight into blobs of its own that
+ * the posts to every shard share by reference: the output framing (raw output
+ * gets a "\n" so messages stay apart on a byte stream: line framing's
+ * encoding) and a WebSocket frame. No per-thread buffer is involved, so text
+ * may itself lie in the caller's scratch buffer, and nothing a queued
+ * broadcast still points to can be overwritten by the next one. */
 static void cast_encode(sk_server *s, cast *c, const void *text, size_t len)
 {
     if (!text)
         return;
     sk_frame mode = s->o.out_frame;
-    if (mode == SK_FRAME_RAW) {
-        uint8_t *line = sk__server_scratch(s, len + 1);
-        if (line) {
-            memcpy(line, text, len);
-            line[len] = '\n';
-            c->plain = sk_blob_new(line, len + 1);
-        }
-    } else {
-        c->plain = sk_blob_frame(mode, text, len);
-    }
+    c->plain = sk_blob_frame(mode == SK_FRAME_RAW ? SK_FRAME_LINE : mode, text, len);
     c->ws = sk_blob_ws(text, len);
 }
 

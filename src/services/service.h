@@ -73,7 +73,10 @@ void sk__server_set_svc(sk_server *s, void *state);
 int sk__server_shutting_down(const sk_server *s);
 /* Stream clients the service has opened (WebSocket handshakes done). */
 size_t sk__server_members(const sk_server *s);
-/* scratch.c: this thread's reusable buffer of at least len bytes, NULL on OOM. */
+/* scratch.c: this thread's reusable buffer of at least len bytes, NULL on OOM.
+ * Valid until the thread's next sk__server_scratch: never keep it. It may
+ * hold the text given to sk__peer_send, sk__server_broadcast or
+ * sk__server_tell, which copy what they keep before returning. */
 uint8_t *sk__server_scratch(sk_server *s, size_t len);
 void sk__server_free_scratch(void);                           /* this thread's scratch buffer */
 /* cast.c: sends text as one message to every stream client but the one with id
