@@ -3,6 +3,7 @@
 #include "services/cmdline.h"
 #include "services/process.h"
 #include "services/service.h"
+#include "services/text.h"
 #include "sockit/error.h"
 
 #include <arpa/inet.h>
@@ -325,8 +326,7 @@ static void run_next(client *c)
 
 static job *job_new(const uint8_t *msg, size_t len)
 {
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
-        len--; /* raw clients often send "ls\n" or "ls\r\n" */
+    len = sk__trim_eol(msg, len);
     size_t keep = len > MAX_COMMAND ? 0 : len;
     job *j = malloc(sizeof *j + keep + 1);
     if (j) {
