@@ -170,6 +170,16 @@ static void on_shard_drained(void *arg)
     done(s, s->done_ud);
 }
 
+/* The drain's deadline (--drain-timeout): clients still flushing are dropped. */
+static void on_drain_timeout(sk_timer *t, void *ud)
+{
+    sk_server *s = ud;
+    sk__server_log(s, "drain timeout: dropping %zu client(s) with unsent data",
+                   sk_server_conn_count(s));
+    for (int i = 0; i < s->nshards; i++)
+        sk__shard_run(&s->shards[i], sk__shard_abort_all);
+}
+
 static int fail_new(sk_server *s, int r, char *err, size_t errlen)
 {
     if (err)
@@ -206,7 +216,7 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->cast_lock, &recursive);
     pthread_mutexattr_destroy(&recursive);
-    int r = (s->drain = sk_timer_new(loop, NULL, NULL)) ? 0 : -ENOMEM;
+    int r = (s->drain = sk_timer_new(loop, on_drain_timeout, s)) ? 0 : -ENOMEM;
     if (r == 0)
         r = sk__shards_start(s, on_shard_drained);
     if (r == 0 && svc->init && svc->init(s) < 0)
@@ -285,15 +295,6 @@ static void close_endpoints(sk_server *s)
     }
 }
 
-static void on_drain_timeout(sk_timer *t, void *ud)
-{
-    sk_server *s = ud;
-    sk__server_log(s, "drain timeout: dropping %zu client(s) with unsent data",
-                   sk_server_conn_count(s));
-    for (int i = 0; i < s->nshards; i++)
-        sk__shard_run(&s->shards[i], sk__shard_abort_all);
-}
-
 void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud)
 {
     if (s->shutting)
@@ -304,13 +305,15 @@ void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void
     close_endpoints(s);
     if (s->svc->on_shutdown)
         s->svc->on_shutdown(s);
-    sk_timer_free(s->drain);
-    s->drain = sk_timer_new(s->loop, on_drain_timeout, s);
-    if (s->drain)
-        sk_timer_start(s->drain, s->o.drain_ms, 0);
+    /* Without its deadline a drain could wait forever on a client that
+     * never reads: then the clients are dropped at once instead. */
+    int timed = sk_timer_start(s->drain, s->o.drain_ms, 0) == 0;
+    if (!timed)
+        sk__server_log(s, "shutdown: no drain timeout (out of memory): dropping %zu client(s) now",
+                       sk_server_conn_count(s));
     s->shards_left = s->nshards;
     for (int i = 0; i < s->nshards; i++)
-        sk__shard_run(&s->shards[i], sk__shard_begin_drain);
+        sk__shard_run(&s->shards[i], timed ? sk__shard_begin_drain : sk__shard_abort_all);
 }
 
 void sk_server_free(sk_server *s)

@@ -76,6 +76,10 @@ void sk__shards_stop(sk_server *s);                     /* abort clients, join t
 sk__shard *sk__shard_current(const sk_server *s);       /* the caller thread's shard or NULL */
 void sk__shard_run(sk__shard *sh, void (*fn)(void *));  /* fn(sh) on the shard's thread */
 void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpoint *ep);
+/* Shutdown, on the shard's thread (via sk__shard_run): begin_drain closes
+ * every client gracefully (a busy one is left to its service); abort_all
+ * drops them all at once. Both end with the shard's on_drained once it has
+ * no clients left. */
 void sk__shard_begin_drain(void *sh);
 void sk__shard_abort_all(void *sh);
 sk__shard *sk__shard_of(const sk__peer *p);             /* the shard running p's connection */

@@ -189,8 +189,10 @@ void sk__shard_begin_drain(void *arg)
 void sk__shard_abort_all(void *arg)
 {
     sk__shard *sh = arg;
+    sh->draining = 1; /* already, unless the drain had no deadline */
     for (sk__peer *p = sh->peers; p; p = p->next)
         sk_conn_abort(p->conn, SK_ETIMEOUT);
+    shard_check_drained(sh); /* else when the last one's on_close has run */
 }
 
 /* ---- the member list (/who) ---- */
@@ -233,7 +235,8 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     }
 }
 
-/* Checks idle clients a few times per timeout period (at most once a second). */
+/* Checks idle clients a few times per timeout period (at most once a second).
+ * Returns 0 or -ENOMEM (--idle-timeout could not be kept: fail the start). */
 static int start_idle_sweep(sk__shard *sh)
 {
     unsigned ms = sh->srv->o.idle_ms;
@@ -243,8 +246,9 @@ static int start_idle_sweep(sk__shard *sh)
     if (!sh->idle)
         return -ENOMEM;
     uint64_t every = ms / 4 < 1000 ? ms / 4 : 1000;
-    sk_timer_start(sh->idle, every ? every : 1, every ? every : 1);
-    return 0;
+    if (!every)
+        every = 1;
+    return sk_timer_start(sh->idle, every, every); /* -ENOMEM: the server does not start */
 }
 
 /* ---- threads ---- */
