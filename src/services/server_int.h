@@ -69,7 +69,7 @@ struct sk_server {
 
 /* shard.c */
 /* Starts the shards' threads and idle sweeps; on_drained(s) runs on s->loop
- * once per shard that has no clients left after sk__shard_begin_drain.
+ * once per shard that has no clients left once a shutdown began (see below).
  * Returns 0 or a negative error (then sk__shards_stop cleans up). */
 int sk__shards_start(sk_server *s, void (*on_drained)(void *srv));
 void sk__shards_stop(sk_server *s);                     /* abort clients, join threads */
