@@ -2,6 +2,7 @@
  * members of the one room that spans all listeners, named by its sender;
  * join/leave notices, /nick and /who. Each broadcast is encoded once. */
 #include "services/service.h"
+#include "services/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,8 +100,7 @@ static void chat_message(sk__peer *p, const uint8_t *msg, size_t len)
 {
     if (!p->conn) /* datagrams have no membership */
         return;
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
-        len--;
+    len = sk__trim_eol(msg, len);
     if (len == 0)
         return;
     if (len > 6 && memcmp(msg, "/nick ", 6) == 0) {

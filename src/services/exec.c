@@ -3,6 +3,7 @@
 #include "services/cmdline.h"
 #include "services/process.h"
 #include "services/service.h"
+#include "services/text.h"
 #include "sockit/error.h"
 
 #include <arpa/inet.h>
@@ -242,12 +243,14 @@ static void on_probe(sk_timer *t, void *ud)
         sk_conn_abort(c->peer->conn, -ECONNRESET); /* exec_close follows */
 }
 
-static void start_probe(client *c)
+/* Arms a stream client's probe (a datagram sender has none): 0 or -ENOMEM. */
+static int start_probe(client *c)
 {
-    if (c->peer && !c->probe)
-        c->probe = sk_timer_new(sk__server_loop(c->st->srv), on_probe, c);
-    if (c->probe)
-        sk_timer_start(c->probe, PROBE_MS, PROBE_MS);
+    if (!c->peer)
+        return 0;
+    if (!c->probe && !(c->probe = sk_timer_new(sk__server_loop(c->st->srv), on_probe, c)))
+        return -ENOMEM;
+    return sk_timer_start(c->probe, PROBE_MS, PROBE_MS);
 }
 
 static void on_done(sk__proc *proc, const sk__proc_result *r, void *ud)
@@ -279,23 +282,27 @@ static size_t max_output(const client *c)
     return c->dg && m > DGRAM_MAX_OUTPUT ? DGRAM_MAX_OUTPUT : m;
 }
 
+/* Runs j, or answers it with a refusal. The probe is armed first: a command
+ * whose client could vanish unnoticed is refused (out of memory) instead. */
 static void start_job(client *c, job *j)
 {
     char **argv = job_argv(c, j);
     unsigned ms = opts(c)->exec_timeout_ms ? opts(c)->exec_timeout_ms : 10000;
-    int r = argv ? sk__proc_start(sk__server_loop(c->st->srv), argv, max_output(c), ms, on_done,
-                                  c, &c->proc)
-                 : 0;
+    int r = argv ? start_probe(c) : 0;
+    if (argv && r == 0)
+        r = sk__proc_start(sk__server_loop(c->st->srv), argv, max_output(c), ms, on_done, c,
+                           &c->proc);
     if (r < 0)
         refuse(c, j->cmd, r == -ENOENT ? 127 : 126, "cannot run '%.100s': %s", argv[0],
                strerror(-r));
     free(argv);
     if (c->proc) {
         c->running = j;
-        start_probe(c);
-    } else {
-        free(j);
+        return;
     }
+    if (c->probe)
+        sk_timer_stop(c->probe);
+    free(j);
 }
 
 /* Starts queued commands until one runs; an idle stream client reads again,
@@ -325,8 +332,7 @@ static void run_next(client *c)
 
 static job *job_new(const uint8_t *msg, size_t len)
 {
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
-        len--; /* raw clients often send "ls\n" or "ls\r\n" */
+    len = sk__trim_eol(msg, len);
     size_t keep = len > MAX_COMMAND ? 0 : len;
     job *j = malloc(sizeof *j + keep + 1);
     if (j) {

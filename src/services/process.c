@@ -204,6 +204,16 @@ static void on_timeout(sk_timer *t, void *ud)
 
 /* ---- lifecycle ---- */
 
+/* A new timer in *t, started: 0 or -ENOMEM (the caller frees *t either way). */
+static int start_timer(sk__proc *p, sk_timer **t, sk_timer_cb cb, uint64_t ms, uint64_t repeat)
+{
+    *t = sk_timer_new(p->loop, cb, p);
+    return *t ? sk_timer_start(*t, ms, repeat) : -ENOMEM;
+}
+
+/* Watches the output and the leader's exit (pidfd, else a poll timer) and
+ * arms the timeout. Returns 0 or -ENOMEM: without its reaper or its timeout
+ * a command could run unnoticed forever, so it is not run at all. */
 static int watch(sk__proc *p, unsigned timeout_ms)
 {
     p->out_w = sk_watch_new(p->loop, p->out_fd, SK_READABLE, on_output, p);
@@ -212,14 +222,10 @@ static int watch(sk__proc *p, unsigned timeout_ms)
     p->pid_fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
     if (p->pid_fd >= 0)
         p->pid_w = sk_watch_new(p->loop, p->pid_fd, SK_READABLE, on_pidfd, p);
-    if (!p->pid_w && (p->poll = sk_timer_new(p->loop, on_poll, p)))
-        sk_timer_start(p->poll, POLL_MS, POLL_MS);
-    if (!p->pid_w && !p->poll)
+    if (!p->pid_w && start_timer(p, &p->poll, on_poll, POLL_MS, POLL_MS) < 0)
         return -ENOMEM;
-    if (timeout_ms && !(p->timeout = sk_timer_new(p->loop, on_timeout, p)))
+    if (timeout_ms && start_timer(p, &p->timeout, on_timeout, timeout_ms, 0) < 0)
         return -ENOMEM;
-    if (p->timeout)
-        sk_timer_start(p->timeout, timeout_ms, 0);
     return 0;
 }
 

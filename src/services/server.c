@@ -1,15 +1,15 @@
 /* server.c — runs a built-in service: owns the listeners and datagram
- * sockets, hands accepted clients to the shards (one loop per thread), logs,
- * and coordinates the graceful shutdown. */
+ * sockets, hands accepted clients to the shards (shard.c, one loop per
+ * thread), and coordinates the graceful shutdown. The top of the server:
+ * shard.c, cast.c, log.c and scratch.c never call into this file, except
+ * cast.c for sk__peer_send. */
 #include "services/server_int.h"
 #include "sockit/error.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 void sk_server_opts_init(sk_server_opts *o)
@@ -34,47 +34,6 @@ sk_loop *sk__server_loop(const sk_server *s)
 {
     sk__shard *sh = sk__shard_current(s);
     return sh ? sh->loop : s->loop;
-}
-
-void sk__server_log(sk_server *s, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (s->o.log) {
-        s->o.log(s->o.log_ud, line);
-        return;
-    }
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(ts, sizeof ts, "%H:%M:%S", localtime_r(&now, &tm));
-    fprintf(stderr, "%s %s\n", ts, line);
-}
-
-/* One scratch buffer per thread: services on different shards never share. */
-static __thread uint8_t *scratch;
-static __thread size_t scratch_cap;
-
-uint8_t *sk__server_scratch(sk_server *s, size_t len)
-{
-    if (len > scratch_cap) {
-        uint8_t *p = realloc(scratch, len);
-        if (!p)
-            return NULL;
-        scratch = p;
-        scratch_cap = len;
-    }
-    return scratch ? scratch : (uint8_t *)"";
-}
-
-void sk__server_free_scratch(void)
-{
-    free(scratch);
-    scratch = NULL;
-    scratch_cap = 0;
 }
 
 int sk__peer_send(sk__peer *p, const void *msg, size_t len)
@@ -198,6 +157,29 @@ static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
 
 /* ---- lifecycle ---- */
 
+/* Handed to the shards at creation: a shard has no clients left after a
+ * shutdown (runs on this loop). The last one ends the shutdown. */
+static void on_shard_drained(void *arg)
+{
+    sk_server *s = arg;
+    if (--s->shards_left > 0 || !s->done)
+        return;
+    void (*done)(sk_server *, void *) = s->done;
+    s->done = NULL;
+    sk_timer_stop(s->drain);
+    done(s, s->done_ud);
+}
+
+/* The drain's deadline (--drain-timeout): clients still flushing are dropped. */
+static void on_drain_timeout(sk_timer *t, void *ud)
+{
+    sk_server *s = ud;
+    sk__server_log(s, "drain timeout: dropping %zu client(s) with unsent data",
+                   sk_server_conn_count(s));
+    for (int i = 0; i < s->nshards; i++)
+        sk__shard_run(&s->shards[i], sk__shard_abort_all);
+}
+
 static int fail_new(sk_server *s, int r, char *err, size_t errlen)
 {
     if (err)
@@ -234,9 +216,9 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->cast_lock, &recursive);
     pthread_mutexattr_destroy(&recursive);
-    int r = (s->drain = sk_timer_new(loop, NULL, NULL)) ? 0 : -ENOMEM;
+    int r = (s->drain = sk_timer_new(loop, on_drain_timeout, s)) ? 0 : -ENOMEM;
     if (r == 0)
-        r = sk__shards_start(s);
+        r = sk__shards_start(s, on_shard_drained);
     if (r == 0 && svc->init && svc->init(s) < 0)
         r = -ENOMEM;
     if (r < 0)
@@ -313,26 +295,6 @@ static void close_endpoints(sk_server *s)
     }
 }
 
-void sk__server_shard_drained(void *arg)
-{
-    sk_server *s = arg;
-    if (--s->shards_left > 0 || !s->done)
-        return;
-    void (*done)(sk_server *, void *) = s->done;
-    s->done = NULL;
-    sk_timer_stop(s->drain);
-    done(s, s->done_ud);
-}
-
-static void on_drain_timeout(sk_timer *t, void *ud)
-{
-    sk_server *s = ud;
-    sk__server_log(s, "drain timeout: dropping %zu client(s) with unsent data",
-                   sk_server_conn_count(s));
-    for (int i = 0; i < s->nshards; i++)
-        sk__shard_run(&s->shards[i], sk__shard_abort_all);
-}
-
 void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void *ud)
 {
     if (s->shutting)
@@ -343,13 +305,15 @@ void sk_server_shutdown(sk_server *s, void (*done)(sk_server *s, void *ud), void
     close_endpoints(s);
     if (s->svc->on_shutdown)
         s->svc->on_shutdown(s);
-    sk_timer_free(s->drain);
-    s->drain = sk_timer_new(s->loop, on_drain_timeout, s);
-    if (s->drain)
-        sk_timer_start(s->drain, s->o.drain_ms, 0);
+    /* Without its deadline a drain could wait forever on a client that
+     * never reads: then the clients are dropped at once instead. */
+    int timed = sk_timer_start(s->drain, s->o.drain_ms, 0) == 0;
+    if (!timed)
+        sk__server_log(s, "shutdown: no drain timeout (out of memory): dropping %zu client(s) now",
+                       sk_server_conn_count(s));
     s->shards_left = s->nshards;
     for (int i = 0; i < s->nshards; i++)
-        sk__shard_run(&s->shards[i], sk__shard_begin_drain);
+        sk__shard_run(&s->shards[i], timed ? sk__shard_begin_drain : sk__shard_abort_all);
 }
 
 void sk_server_free(sk_server *s)

@@ -1,5 +1,9 @@
 /* server_int.h — the server's internals shared by server.c (listeners,
- * lifecycle) and shard.c (one event-loop thread and its clients). */
+ * lifecycle), shard.c (one event-loop thread and its clients), cast.c
+ * (broadcasts across the shards) and log.c. Calls point one way: server.c ->
+ * shard.c; cast.c -> shard.c and server.c (sk__peer_send); shard.c -> log.c
+ * and scratch.c only. What a shard reports up goes through the function the
+ * server hands to sk__shards_start. */
 #ifndef SOCKIT_SERVER_INT_H
 #define SOCKIT_SERVER_INT_H
 
@@ -34,6 +38,8 @@ typedef struct sk__shard {
     size_t npeers;
     sk_timer *idle;       /* sweeps for clients silent longer than idle_ms */
     int draining, drained;
+    void (*on_drained)(void *srv); /* the server's: no clients left after a shutdown;
+                                    * called on, or posted to, the server's loop */
 } sk__shard;
 
 struct sk_server {
@@ -62,14 +68,20 @@ struct sk_server {
 };
 
 /* shard.c */
-int sk__shards_start(sk_server *s);                     /* threads and idle sweeps */
+/* Starts the shards' threads and idle sweeps; on_drained(s) runs on s->loop
+ * once per shard that has no clients left once a shutdown began (see below).
+ * Returns 0 or a negative error (then sk__shards_stop cleans up). */
+int sk__shards_start(sk_server *s, void (*on_drained)(void *srv));
 void sk__shards_stop(sk_server *s);                     /* abort clients, join threads */
 sk__shard *sk__shard_current(const sk_server *s);       /* the caller thread's shard or NULL */
 void sk__shard_run(sk__shard *sh, void (*fn)(void *));  /* fn(sh) on the shard's thread */
 void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpoint *ep);
+/* Shutdown, on the shard's thread (via sk__shard_run): begin_drain closes
+ * every client gracefully (a busy one is left to its service); abort_all
+ * drops them all at once. Both end with the shard's on_drained once it has
+ * no clients left. */
 void sk__shard_begin_drain(void *sh);
 void sk__shard_abort_all(void *sh);
-/* server.c: a shard has no clients left after a shutdown (main thread). */
-void sk__server_shard_drained(void *srv);
+sk__shard *sk__shard_of(const sk__peer *p);             /* the shard running p's connection */
 
 #endif

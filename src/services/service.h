@@ -67,15 +67,19 @@ void sk__peer_close(sk__peer *p);                            /* graceful close (
 sk_dgram *sk__peer_dgram(const sk__peer *p);
 const sk_sockaddr *sk__peer_from(const sk__peer *p);
 const sk_server_opts *sk__server_opts(const sk_server *s);
-uint8_t *sk__server_scratch(sk_server *s, size_t len);       /* reusable buffer, NULL on OOM */
 sk_loop *sk__server_loop(const sk_server *s);                /* the calling thread's loop */
-void sk__server_free_scratch(void);                           /* this thread's scratch buffer */
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
 void sk__server_set_svc(sk_server *s, void *state);
 int sk__server_shutting_down(const sk_server *s);
 /* Stream clients the service has opened (WebSocket handshakes done). */
 size_t sk__server_members(const sk_server *s);
-/* Sends text as one message to every stream client but the one with id
+/* scratch.c: this thread's reusable buffer of at least len bytes, NULL on OOM.
+ * Valid until the thread's next sk__server_scratch: never keep it. It may
+ * hold the text given to sk__peer_send, sk__server_broadcast or
+ * sk__server_tell, which copy what they keep before returning. */
+uint8_t *sk__server_scratch(sk_server *s, size_t len);
+void sk__server_free_scratch(void);                           /* this thread's scratch buffer */
+/* cast.c: sends text as one message to every stream client but the one with id
  * except (0: none), on every thread, and half-closes them too if shutdown is
  * set (text may then be NULL). Each encoding is made once: the output framing
  * (raw adds "\n") for plain clients, a WebSocket frame for ws clients.
@@ -87,13 +91,14 @@ void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_
 void sk__server_tell(sk__peer *p, const void *text, size_t len);
 /* webpage.c: the built-in chat/console page served at GET / on ws:// listeners. */
 const char *sk__web_page(void);
-/* Writes " name1 name2 ..." of all stream clients into buf (name() is called
- * under the server lock); returns the length. */
+/* shard.c: writes " name1 name2 ..." of all stream clients into buf (name() is
+ * called under the server lock); returns the length. */
 size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
                         size_t len);
 /* The lock that guards peer lists; hold it to change what name() reads. */
 void sk__server_lock(sk_server *s);
 void sk__server_unlock(sk_server *s);
+/* log.c: one log line (to opts.log, or timestamped on stderr). */
 void sk__server_log(sk_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

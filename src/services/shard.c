@@ -1,6 +1,7 @@
 /* shard.c — one event-loop thread of a server: the clients it adopted, their
- * callbacks, the idle sweep, draining at shutdown, and broadcasts that reach
- * the clients of every shard (posted to the other threads' loops). */
+ * callbacks, the idle sweep and draining at shutdown. Used by server.c and
+ * cast.c, never calling them: what it reports up goes through the function
+ * the server hands to sk__shards_start. */
 #include "net/loop_int.h"
 #include "services/server_int.h"
 #include "sockit/error.h"
@@ -20,7 +21,7 @@ static void peer_message(sk_conn *c, const uint8_t *msg, size_t len, void *ud)
 }
 
 /* The shard serving p: the one whose loop runs its connection. */
-static sk__shard *shard_of(const sk__peer *p)
+sk__shard *sk__shard_of(const sk__peer *p)
 {
     sk_server *s = p->srv;
     sk_loop *loop = sk_conn_loop(p->conn);
@@ -58,9 +59,9 @@ static void shard_check_drained(sk__shard *sh)
         return;
     sh->drained = 1;
     if (sh->index == 0)
-        sk__server_shard_drained(sh->srv);
+        sh->on_drained(sh->srv);
     else
-        sk_loop_post(sh->srv->loop, sk__server_shard_drained, sh->srv);
+        sk_loop_post(sh->srv->loop, sh->on_drained, sh->srv);
 }
 
 static void peer_close(sk_conn *c, int err, void *ud)
@@ -76,7 +77,7 @@ static void peer_close(sk_conn *c, int err, void *ud)
         sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
                        (unsigned long long)sk_conn_bytes_in(c),
                        (unsigned long long)sk_conn_bytes_out(c), err ? sk_strerror(err) : "done");
-    sk__shard *sh = shard_of(p);
+    sk__shard *sh = sk__shard_of(p);
     unlink_peer(sh, p);
     shard_check_drained(sh); /* p is freed with c after this returns */
 }
@@ -188,122 +189,13 @@ void sk__shard_begin_drain(void *arg)
 void sk__shard_abort_all(void *arg)
 {
     sk__shard *sh = arg;
+    sh->draining = 1; /* already, unless the drain had no deadline */
     for (sk__peer *p = sh->peers; p; p = p->next)
         sk_conn_abort(p->conn, SK_ETIMEOUT);
+    shard_check_drained(sh); /* else when the last one's on_close has run */
 }
 
-/* ---- broadcasts ---- */
-
-typedef struct cast {
-    sk__shard *sh;
-    uint64_t except, only; /* skip this client / reach only this one (0: none) */
-    uint64_t seq;          /* its number: clients that joined later (higher ids) skip it */
-    sk_blob *plain, *ws;   /* the message for plain / WebSocket clients (or NULL) */
-    int shutdown;
-} cast;
-
-static void deliver(sk__shard *sh, const cast *c)
-{
-    for (sk__peer *p = sh->peers; p; p = p->next) {
-        if (p->id == c->except || (c->only && p->id != c->only) || p->id > c->seq)
-            continue;
-        sk_blob *b = sk_conn_is_ws(p->conn) ? c->ws : c->plain;
-        if (b)
-            sk_conn_send_blob(p->conn, b); /* a laggard over --max-queue is dropped here */
-        if (c->shutdown)
-            sk_conn_shutdown(p->conn);
-    }
-}
-
-static void cast_release(cast *c)
-{
-    sk_blob_unref(c->plain);
-    sk_blob_unref(c->ws);
-}
-
-static void run_cast(void *arg)
-{
-    cast *c = arg;
-    if (!c->sh->srv->freeing)
-        deliver(c->sh, c);
-    cast_release(c);
-    free(c);
-}
-
-/* Encodes text once per kind of client: the output framing (raw output
- * gets a "\n" so messages stay apart on a byte stream), and a WebSocket frame. */
-static void cast_encode(sk_server *s, cast *c, const void *text, size_t len)
-{
-    if (!text)
-        return;
-    sk_frame mode = s->o.out_frame;
-    if (mode == SK_FRAME_RAW) {
-        uint8_t *line = sk__server_scratch(s, len + 1);
-        if (line) {
-            memcpy(line, text, len);
-            line[len] = '\n';
-            c->plain = sk_blob_new(line, len + 1);
-        }
-    } else {
-        c->plain = sk_blob_frame(mode, text, len);
-    }
-    c->ws = sk_blob_ws(text, len);
-}
-
-static void post_cast(sk__shard *sh, const cast *tmpl)
-{
-    cast *c = malloc(sizeof *c);
-    if (!c)
-        return;
-    *c = *tmpl;
-    c->sh = sh;
-    c->plain = tmpl->plain ? sk_blob_ref(tmpl->plain) : NULL;
-    c->ws = tmpl->ws ? sk_blob_ref(tmpl->ws) : NULL;
-    if (sk_loop_post(sh->loop, run_cast, c) < 0) {
-        cast_release(c);
-        free(c);
-    }
-}
-
-/* With one shard the clients are served right here. With several, every
- * shard (this one too) gets the broadcast through its post queue, and the
- * posts to all shards happen under one lock, so each client sees broadcasts
- * and replies in a causal order whichever threads made them (a message sent
- * in answer to another can never overtake it). send_cast encodes text into
- * tmpl, hands it to `to` (NULL: every shard), then drops tmpl's references. */
-static void send_cast(sk_server *s, cast *tmpl, sk__shard *to, const void *text, size_t len)
-{
-    tmpl->seq = UINT64_MAX - 1;
-    cast_encode(s, tmpl, text, len);
-    if (s->nshards == 1) {
-        deliver(&s->shards[0], tmpl);
-    } else {
-        pthread_mutex_lock(&s->cast_lock);
-        tmpl->seq = s->cast_seq++;
-        for (int i = 0; i < s->nshards; i++)
-            if (!to || to == &s->shards[i])
-                post_cast(&s->shards[i], tmpl);
-        pthread_mutex_unlock(&s->cast_lock);
-    }
-    cast_release(tmpl);
-}
-
-void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_t len,
-                          int shutdown)
-{
-    cast tmpl = {.except = except, .shutdown = shutdown};
-    send_cast(s, &tmpl, NULL, text, len);
-}
-
-void sk__server_tell(sk__peer *p, const void *text, size_t len)
-{
-    if (!p->conn) { /* a datagram: reply at once */
-        sk__peer_send(p, text, len);
-        return;
-    }
-    cast tmpl = {.only = p->id};
-    send_cast(p->srv, &tmpl, shard_of(p), text, len);
-}
+/* ---- the member list (/who) ---- */
 
 size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
                         size_t len)
@@ -343,7 +235,8 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     }
 }
 
-/* Checks idle clients a few times per timeout period (at most once a second). */
+/* Checks idle clients a few times per timeout period (at most once a second).
+ * Returns 0 or -ENOMEM (--idle-timeout could not be kept: fail the start). */
 static int start_idle_sweep(sk__shard *sh)
 {
     unsigned ms = sh->srv->o.idle_ms;
@@ -353,8 +246,9 @@ static int start_idle_sweep(sk__shard *sh)
     if (!sh->idle)
         return -ENOMEM;
     uint64_t every = ms / 4 < 1000 ? ms / 4 : 1000;
-    sk_timer_start(sh->idle, every ? every : 1, every ? every : 1);
-    return 0;
+    if (!every)
+        every = 1;
+    return sk_timer_start(sh->idle, every, every); /* -ENOMEM: the server does not start */
 }
 
 /* ---- threads ---- */
@@ -379,18 +273,19 @@ static int start_thread(sk_server *s, sk__shard *sh)
     return 0;
 }
 
-int sk__shards_start(sk_server *s)
+int sk__shards_start(sk_server *s, void (*on_drained)(void *srv))
 {
     int n = s->o.threads > 1 ? s->o.threads : 1;
     if (s->svc->single_thread || n > SK_MAX_THREADS)
         n = s->svc->single_thread ? 1 : SK_MAX_THREADS;
-    s->shards[0] = (sk__shard){.srv = s, .loop = s->loop, .tid = pthread_self()};
+    s->shards[0] = (sk__shard){.srv = s, .loop = s->loop, .tid = pthread_self(),
+                               .on_drained = on_drained};
     s->nshards = 1;
     if (start_idle_sweep(&s->shards[0]) < 0)
         return -ENOMEM;
     for (int i = 1; i < n; i++) {
         sk__shard *sh = &s->shards[i];
-        *sh = (sk__shard){.srv = s, .index = i};
+        *sh = (sk__shard){.srv = s, .index = i, .on_drained = on_drained};
         int r = start_thread(s, sh);
         s->nshards = i + 1;
         if (r < 0)
