@@ -55,12 +55,19 @@ typedef void (*sk__plain_fn)(sk_conn *c, uint8_t *buf, size_t n);
 typedef struct sk__sec_ops {
     /* n wire bytes at buf (the transport's buffer, valid during the call and
      * writable in place). Hands each run of plain bytes to up, and re-checks
-     * sk__conn_open(c) after each (up may close c). 0 or a negative error
+     * sk__conn_open(c) after each (up may close c). Returns 0, 1 when the
+     * peer ended its stream in the layer's own way (TLS close_notify: the
+     * core then treats it as the peer's end of stream), or a negative error
      * (c then fails with it). */
     int (*input)(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_fn up);
-    /* Moves plain bytes from plain into s->wire (their wire form).
-     * 0 or a negative error. */
+    /* Moves plain bytes from plain into s->wire (their wire form), as many
+     * as it can now (none before a handshake is done). 0 or a negative error. */
     int (*seal)(sk__sec *s, sk__outq *plain);
+    /* Our end of output: once everything in plain is sealed, the layer's
+     * own end (TLS close_notify) follows it on s->wire. */
+    void (*close)(sk__sec *s, sk__outq *plain);
+    /* The transport's end of stream (the peer's FIN). */
+    void (*eof)(sk__sec *s);
     /* Frees s (the core frees s->wire first). */
     void (*free)(sk__sec *s);
 } sk__sec_ops;
@@ -70,6 +77,13 @@ struct sk__sec {
     const sk__sec_ops *ops;
     sk__outq wire; /* sealed bytes waiting for the transport */
 };
+
+/* What makes a security layer for a new connection: sk_conn_opts.tls points
+ * at a struct that starts with one (a TLS configuration). attach makes the
+ * layer and puts it on c with sk__conn_set_sec: 0 or a negative error. */
+typedef struct sk__sec_factory {
+    int (*attach)(const struct sk__sec_factory *f, sk_conn *c);
+} sk__sec_factory;
 
 /* Puts s between c's transport and protocol (before any byte is read or
  * written: right after sk_conn_new). c owns s from now on. 0, or SK_ECLOSED. */
@@ -131,6 +145,9 @@ int sk__conn_can_deliver(const sk_conn *c);
 int sk__conn_open(const sk_conn *c);
 void sk__conn_emit(sk_conn *c, const uint8_t *msg, size_t len);
 void sk__conn_opened(sk_conn *c);
+/* Security layers: the handshake is done (on_open follows unless a protocol
+ * above has a handshake of its own). */
+void sk__conn_secured(sk_conn *c);
 /* n writable bytes at the end of the output queue (commit with sk__conn_commit,
  * which checks the queue limits and schedules the write: 0 or SK_EQUEUE), or
  * NULL on out-of-memory. */

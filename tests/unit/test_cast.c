@@ -6,6 +6,7 @@
 #include "sockit/server.h"
 
 #include "check.h"
+#include "net_helpers.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -170,20 +171,6 @@ static void on_guard(sk_timer *t, void *ud) { sk_loop_stop(ud); } /* the test's 
 
 static void quiet(void *ud, const char *line) {} /* the server's log lines are not checked */
 
-/* A port that was free a moment ago: bind port 0, read the number, close. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        perror("free_port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Adds a listener on 127.0.0.1:port ("tcp" or "ws"). */
 static void listen_on(sk_server *s, const char *scheme, int port)
@@ -213,8 +200,8 @@ static sk_server *new_server(sk_loop *loop, int threads, clients *cl)
         fprintf(stderr, "sk_server_new: %s\n", err);
         exit(1);
     }
-    cl->plain_port = free_port();
-    cl->ws_port = free_port();
+    cl->plain_port = free_port(SOCK_STREAM);
+    cl->ws_port = free_port(SOCK_STREAM);
     listen_on(s, "tcp", cl->plain_port);
     listen_on(s, "ws", cl->ws_port);
     return s;

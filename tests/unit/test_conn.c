@@ -6,6 +6,7 @@
 #include "sockit/loop.h"
 
 #include "check.h"
+#include "net_helpers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1420,16 +1421,6 @@ int main(void)
 {
     alarm(240); /* last-resort hang guard */
     signal(SIGPIPE, SIG_IGN);
-    g_io = SK_IO_EPOLL;
-    run_all();
-    sk_loop *probe = NULL;
-    const char *why = NULL;
-    if (sk_loop_new_io(&probe, SK_IO_URING, &why) == 0 && !why) {
-        g_io = SK_IO_URING;
-        run_all();
-    } else {
-        printf("test_conn: io_uring not available (%s): epoll only\n", why ? why : "?");
-    }
-    sk_loop_free(probe);
+    run_on_each_backend("test_conn", &g_io, run_all);
     return check_done("test_conn");
 }

@@ -8,6 +8,7 @@
 #include "sockit/sockopt.h"
 
 #include "check.h"
+#include "net_helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,20 +69,6 @@ static int run_until(sk_loop *loop, cond_fn cond, void *ud, unsigned ms)
 
 static void run_for(sk_loop *loop, unsigned ms) { run_until(loop, NULL, NULL, ms); }
 
-/* A port that was free a moment ago: bind port 0, read the number, close. */
-static uint16_t free_port(int type)
-{
-    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        perror("free_port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static sk_url parse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static sk_url parse(const char *fmt, ...)
