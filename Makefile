@@ -14,6 +14,11 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Isrc $(CFLAGS) \
               -DSOCKIT_VERSION=\"$(VERSION)\"
 LDLIBS  := -lpthread
+# TLS (tls://, wss://): OpenSSL 3, found with pkg-config (scripts/install-deps.sh installs libssl-dev).
+SSL_CFLAGS := $(shell pkg-config --cflags openssl 2>/dev/null)
+SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+ALL_CFLAGS += $(SSL_CFLAGS)
+LDLIBS  += $(SSL_LIBS)
 # io_uring backend (--io uring) when liburing is installed (scripts/install-deps.sh).
 URING   := $(shell pkg-config --exists liburing 2>/dev/null && echo yes)
 ifeq ($(URING),yes)
@@ -95,7 +100,7 @@ valgrind: deps all
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) -lpthread
+	clang $(FUZZ_CFLAGS) $(SSL_CFLAGS) -o $@ $< $(LIB_SRC) -lpthread $(SSL_LIBS)
 
 FUZZ_SECONDS ?= 20
 fuzz: deps $(FUZZ_BIN)

@@ -19,6 +19,8 @@ typedef enum sk_scheme {
     SK_SCHEME_UNIX,    /* unix:///abs/path or unix://@abstract (stream) */
     SK_SCHEME_UNIXGRAM,/* unixgram:///abs/path or unixgram://@abstract (datagram) */
     SK_SCHEME_WS,      /* ws://HOST:PORT/PATH (WebSocket over TCP) */
+    SK_SCHEME_TLS,     /* tls://HOST:PORT (TLS over TCP) */
+    SK_SCHEME_WSS,     /* wss://HOST:PORT/PATH (WebSocket over TLS) */
 } sk_scheme;
 
 #define SK_URL_HOST_MAX 256
@@ -57,6 +59,12 @@ SK_EXTERN int sk_url_is_dgram(const sk_url *url);
 
 /* Returns 1 for the unix schemes, 0 otherwise. */
 SK_EXTERN int sk_url_is_unix(const sk_url *url);
+
+/* Returns 1 for the WebSocket schemes (ws, wss), 0 otherwise. */
+SK_EXTERN int sk_url_is_ws(const sk_url *url);
+
+/* Returns 1 for the TLS schemes (tls, wss), 0 otherwise. */
+SK_EXTERN int sk_url_is_tls(const sk_url *url);
 
 /* Formats url back into canonical text ("tcp://[::1]:80", "unix:///tmp/s").
  * Returns the length written (truncated to buflen-1, always NUL-terminated). */

@@ -87,6 +87,8 @@ typedef struct sk_conn_opts {
     const sk_ws_opts *ws; /* non-NULL: speak WebSocket (framing fields are then unused) */
     size_t extra;        /* bytes of caller memory allocated with the connection, for a
                           * per-connection record (see sk_conn_extra; default 0) */
+    struct sk_tls *tls;  /* non-NULL: TLS between the socket and the protocol (tls.h);
+                          * not copied: it must outlive the connection */
 } sk_conn_opts;
 
 /* Wraps a connected, non-blocking-able stream socket. Takes ownership of fd

@@ -43,6 +43,9 @@ typedef struct sk_server_opts {
     const char *const *ws_origins;   /* allowed Origin values, NULL-terminated (NULL = any) */
     unsigned ws_ping_ms;             /* keepalive ping interval (0 = off) */
     const char *ws_page;             /* HTML for a plain GET / (NULL = the built-in page) */
+    /* tls:// and wss:// listeners */
+    struct sk_tls *tls;              /* their TLS configuration (a server one; not copied:
+                                      * it must outlive the server) */
     /* exec service */
     int exec_shell;              /* run each command with /bin/sh -c (default: argv, no shell) */
     const char *const *exec_allow; /* NULL-terminated allow-list of program names, or NULL = any */
@@ -69,9 +72,10 @@ SK_EXTERN const char *sk_service_names(void);
 SK_EXTERN int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, char *err,
                             size_t errlen);
 
-/* Adds a listener (tcp, unix, ws: stream; udp, unixgram: datagram; a ws://
- * listener also serves the built-in page at GET /). Returns 0, or
- * the error of sk_listen / sk_dgram_bind with a reason in err. */
+/* Adds a listener (tcp, unix, ws, tls, wss: stream; udp, unixgram: datagram;
+ * a ws:// or wss:// listener also serves the built-in page at GET /; tls://
+ * and wss:// need opts->tls). Returns 0, SK_ETLS without a TLS configuration,
+ * or the error of sk_listen / sk_dgram_bind, with a reason in err. */
 SK_EXTERN int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen);
 
 /* Number of listeners, and the bound name of listener i (owned by s). */

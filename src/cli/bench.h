@@ -17,7 +17,7 @@ enum bench_err {
     BE_CONNECT_TIMEOUT,
     BE_CONNECT_RESET,
     BE_CONNECT_OTHER,
-    BE_HANDSHAKE, /* ws://: the WebSocket handshake was refused or broken */
+    BE_HANDSHAKE, /* ws://, tls://: the TLS or WebSocket handshake failed */
     BE_RESET,   /* an established connection failed (reset, broken pipe, ...) */
     BE_CLOSED,  /* the server closed a connection before the end */
     BE_FRAME,   /* a reply broke the framing (too big, negative, truncated) */
@@ -37,6 +37,7 @@ typedef struct bench_cfg {
     int ws;               /* ws://: one message = one WebSocket message (binary) */
     int whole;            /* replies arrive whole (a frame, a WebSocket message) */
     sk_ws_opts ws_opts;   /* ws://: shared read-only by every connection */
+    sk_tls *tls;          /* tls:// and wss://: shared by every connection */
     char ws_host[SK_URL_HOST_MAX + 16]; /* its Host header, "[v6]:port" */
     sk_sockaddr addr;     /* stream target */
     sk_sockaddr *sources; /* --source-addrs, owned (freed by bench_config_free) */

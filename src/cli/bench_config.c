@@ -149,8 +149,8 @@ static int check(const bench_cfg *cfg)
 
 static int sources(const char *text, bench_cfg *cfg)
 {
-    if (cfg->url.scheme != SK_SCHEME_TCP && !cfg->ws) {
-        cli_error("--source-addrs works with tcp:// and ws:// only");
+    if (sk_url_is_dgram(&cfg->url) || sk_url_is_unix(&cfg->url)) {
+        cli_error("--source-addrs works with tcp://, ws://, tls:// and wss:// only");
         return 2;
     }
     if (parse_sources(text, cfg) < 0) {
@@ -177,12 +177,14 @@ int bench_config(const cli_opts *o, bench_cfg *cfg)
     if (cli_url(cfg->target, &cfg->url))
         return 2;
     cfg->dgram = sk_url_is_dgram(&cfg->url);
-    cfg->ws = cfg->url.scheme == SK_SCHEME_WS;
+    cfg->ws = sk_url_is_ws(&cfg->url);
     if (cfg->ws && (o->in_frame != SK_FRAME_RAW || o->out_frame != SK_FRAME_RAW)) {
         cli_error("--frame/--in-frame/--out-frame do not apply to ws:// "
                   "(every message is one WebSocket message)");
         return 2;
     }
+    if (sk_url_is_tls(&cfg->url) && cli_tls_client(o, &cfg->url, &cfg->tls))
+        return 1;
     defaults(o, cfg);
     int rc = check(cfg);
     if (rc == 0) { /* datagram sockets resolve again, but a bad name fails here once */
@@ -201,6 +203,8 @@ int bench_config(const cli_opts *o, bench_cfg *cfg)
 
 void bench_config_free(bench_cfg *cfg)
 {
+    sk_tls_free(cfg->tls);
+    cfg->tls = NULL;
     free(cfg->sources);
     cfg->sources = NULL;
     cfg->nsources = 0;

@@ -107,13 +107,16 @@ static int is_frame_error(int err)
     return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
 }
 
+/* The handshake that failed without saying why: WebSocket's, or TLS's. */
+static int w_handshake_err(const bench_conn *c) { return c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS; }
+
 static void on_close(sk_conn *sc, int err, void *ud)
 {
     bench_conn *c = ud;
     c->conn = NULL;
     if (c->state == BC_HANDSHAKE) { /* a timeout was counted when it was aborted */
         if (err != SK_ETIMEOUT)
-            bc_count_error(c, BE_HANDSHAKE, err ? err : SK_EWSHANDSHAKE);
+            bc_count_error(c, BE_HANDSHAKE, err ? err : w_handshake_err(c));
     } else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE)) {
         bc_count_error(c, BE_CLOSED, 0); /* ws: the server closed (a close frame, or a FIN) */
     } else if (err && err != SK_ETIMEOUT) {
@@ -122,7 +125,7 @@ static void on_close(sk_conn *sc, int err, void *ud)
     bc_done(c);
 }
 
-/* ws://: the handshake is done; the connection counts as connected now. */
+/* ws://, tls://: the handshakes are done; the connection counts as connected now. */
 static void on_open(sk_conn *sc, void *ud)
 {
     bench_conn *c = ud;
@@ -200,9 +203,10 @@ static void on_connected(int fd, int status, void *ud)
                            .out_frame = cfg->out_frame,
                            .max_frame = cfg->max_frame,
                            .keep_reading = 1,
-                           .ws = cfg->ws ? &cfg->ws_opts : NULL};
+                           .ws = cfg->ws ? &cfg->ws_opts : NULL,
+                           .tls = cfg->tls};
         c->conn = sk_conn_new(w->loop, fd, &conn_cbs, &co, c);
-        if (c->conn && cfg->ws) {
+        if (c->conn && (cfg->ws || cfg->tls)) {
             c->state = BC_HANDSHAKE; /* on_open or on_close follows */
             w->connecting++;
         } else if (c->conn) {

@@ -183,7 +183,7 @@ static double us(uint64_t ns) { return (double)ns / 1e3; }
 static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
 {
     const histogram *h = &st->hist;
-    static const char *const schemes[] = {"tcp", "udp", "unix", "unixgram", "ws"};
+    static const char *const schemes[] = {"tcp", "udp", "unix", "unixgram", "ws", "tls", "wss"};
     fputs("{\n  \"target\": ", f);
     json_string(f, cfg->target);
     fprintf(f, ",\n  \"transport\": \"%s\",\n  \"frame\": \"%s\",\n", schemes[cfg->url.scheme],

@@ -23,7 +23,8 @@ typedef struct client {
     unsigned long sent, received;
     int last_nl;         /* last byte printed was '\n' */
     int rc;
-    sk_ws_opts ws;       /* ws:// URLs */
+    sk_ws_opts ws;       /* ws:// and wss:// URLs */
+    sk_tls *tls;         /* tls:// and wss:// URLs */
     int closing;         /* our WebSocket close frame is on its way */
     char ws_host[300];
 } client;
@@ -153,7 +154,7 @@ static void on_close(sk_conn *c, int err, void *ud)
     client *cl = ud;
     cl->conn = NULL;
     if (err) {
-        cli_error("%s: %s", cl->name, sk_strerror(err));
+        cli_error("%s: %s", cl->name, cli_close_reason(c, err));
         finish(cl, 1);
         return;
     }
@@ -199,7 +200,7 @@ static void on_connected(int fd, int status, void *ud)
     }
     sk_conn_opts co = {.in_frame = cl->o->in_frame, .out_frame = cl->o->out_frame,
                        .max_frame = cl->o->max_frame, .keep_reading = 1,
-                       .ws = cl->url.scheme == SK_SCHEME_WS ? &cl->ws : NULL};
+                       .ws = sk_url_is_ws(&cl->url) ? &cl->ws : NULL, .tls = cl->tls};
     cl->conn = sk_conn_new(cl->loop, fd, &client_cbs, &co, cl);
     if (!cl->conn) {
         cli_error("%s: %s", cl->name, strerror(errno));
@@ -260,12 +261,14 @@ int cmd_connect(cli_opts *o)
         return 2;
     snprintf(cl.name, sizeof cl.name, "%s", o->args[0]);
     cl.tty = o->nsends == 0 && isatty(0);
-    cl.framed = o->in_frame != SK_FRAME_RAW || sk_url_is_dgram(&cl.url) ||
-                cl.url.scheme == SK_SCHEME_WS;
-    if (cl.url.scheme == SK_SCHEME_WS)
+    cl.framed = o->in_frame != SK_FRAME_RAW || sk_url_is_dgram(&cl.url) || sk_url_is_ws(&cl.url);
+    if (sk_url_is_ws(&cl.url))
         setup_ws(&cl);
+    if (sk_url_is_tls(&cl.url) && cli_tls_client(o, &cl.url, &cl.tls))
+        return 1;
     if (cli_loop_new(o, &cl.loop) < 0) {
         cli_error("out of memory");
+        sk_tls_free(cl.tls);
         return 1;
     }
     int rc = 0;
@@ -291,5 +294,6 @@ int cmd_connect(cli_opts *o)
     if (cl.conn)
         sk_conn_abort(cl.conn, 0);
     sk_loop_free(cl.loop);
+    sk_tls_free(cl.tls); /* after the loop: its last connection's on_close has run */
     return rc;
 }

@@ -40,6 +40,7 @@ typedef struct info_facts {
     long long nofile[2];      /* RLIMIT_NOFILE soft, hard */
     long long file_max, nr_open;
     const info_url *url;      /* NULL without a URL argument */
+    const sk_tls_info *tls;   /* tls:// and wss:// URLs: what the handshake agreed */
 } info_facts;
 
 static const struct {
@@ -286,6 +287,20 @@ static void text_url(const info_url *u)
     }
 }
 
+static void text_tls(const sk_tls_info *t)
+{
+    printf("tls\n");
+    kv("version", "%s", t->version);
+    kv("cipher", "%s", t->cipher);
+    kv("alpn", "%s", t->alpn[0] ? t->alpn : "(none)");
+    kv("resumed", "%s", t->resumed ? "yes" : "no");
+    kv("subject", "%s", t->subject);
+    kv("issuer", "%s", t->issuer);
+    kv("names", "%s", t->sans[0] ? t->sans : "(none)");
+    kv("not after", "%s", t->not_after);
+    kv("fingerprint", "%s", t->fingerprint);
+}
+
 static void text_output(const info_facts *f)
 {
     printf("host\n");
@@ -295,6 +310,8 @@ static void text_output(const info_facts *f)
     text_limits(f);
     if (f->url)
         text_url(f->url);
+    if (f->tls)
+        text_tls(f->tls);
 }
 
 /* ------------------------------------------------------------ JSON output */
@@ -433,6 +450,26 @@ static void json_url(const info_url *u)
     printf("]}");
 }
 
+static void json_field(const char *sep, const char *key, const char *value)
+{
+    printf("%s\"%s\": ", sep, key);
+    json_str(value);
+}
+
+static void json_tls(const sk_tls_info *t)
+{
+    json_field(",\n  \"tls\": {", "version", t->version);
+    json_field(", ", "cipher", t->cipher);
+    json_field(", ", "alpn", t->alpn);
+    printf(", \"resumed\": %s", t->resumed ? "true" : "false");
+    json_field(",\n    ", "subject", t->subject);
+    json_field(", ", "issuer", t->issuer);
+    json_field(", ", "names", t->sans);
+    json_field(", ", "not_after", t->not_after);
+    json_field(", ", "fingerprint", t->fingerprint);
+    putchar('}');
+}
+
 static void json_output(const info_facts *f)
 {
     printf("{\n  \"hostname\": ");
@@ -441,6 +478,8 @@ static void json_output(const info_facts *f)
     json_sockets(f);
     if (f->url)
         json_url(f->url);
+    if (f->tls)
+        json_tls(f->tls);
     printf("\n}\n");
 }
 
@@ -454,6 +493,7 @@ int cmd_info(cli_opts *o)
         return 2;
     }
     info_url url;
+    sk_tls_info tls;
     info_facts f;
     memset(&f, 0, sizeof f);
     if (o->nargs == 1) {
@@ -462,6 +502,9 @@ int cmd_info(cli_opts *o)
         if (r)
             return r;
         f.url = &url;
+        if (sk_url_is_tls(&url.url) && (r = cli_tls_probe(o, &url.url, &url.addrs[0], &tls)))
+            return r;
+        f.tls = sk_url_is_tls(&url.url) ? &tls : NULL;
     }
     gather(&f);
     if (o->json)

@@ -13,6 +13,7 @@
 
 #define ALL (CMD_SERVE | CMD_CONNECT | CMD_BENCH | CMD_INFO)
 #define NET (CMD_SERVE | CMD_CONNECT | CMD_BENCH)
+#define CLIENT (CMD_CONNECT | CMD_BENCH | CMD_INFO)
 
 typedef int (*setter)(cli_opts *o, const char *v);
 
@@ -217,6 +218,49 @@ static int set_b_timeout(cli_opts *o, const char *v)
     return parse_secs(v, &o->bench.timeout) < 0 || o->bench.timeout <= 0 ? -1 : 0;
 }
 
+static int set_cert(cli_opts *o, const char *v) { return *v ? (o->tls.cert = v, 0) : -1; }
+static int set_key(cli_opts *o, const char *v) { return *v ? (o->tls.key = v, 0) : -1; }
+static int set_ca(cli_opts *o, const char *v) { return *v ? (o->tls.ca = v, 0) : -1; }
+static int set_alpn(cli_opts *o, const char *v) { return *v ? (o->tls.alpn = v, 0) : -1; }
+static int set_servername(cli_opts *o, const char *v) { return *v ? (o->tls.servername = v, 0) : -1; }
+static int set_insecure(cli_opts *o, const char *v) { return o->tls.insecure = 1, 0; }
+static int set_resume(cli_opts *o, const char *v) { return o->tls.resume = 1, 0; }
+static int set_b_handshakes(cli_opts *o, const char *v) { return o->bench.handshakes = 1, 0; }
+
+static int set_pin(cli_opts *o, const char *v)
+{
+    size_t n = strlen(v);
+    if (n != 71 || strncmp(v, "sha256:", 7) != 0 || strspn(v + 7, "0123456789abcdefABCDEF") != 64)
+        return -1;
+    o->tls.pin = v;
+    return 0;
+}
+
+static int set_tls_min(cli_opts *o, const char *v)
+{
+    if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
+        return -1;
+    o->tls.min_version = v[2] == '2' ? 12 : 13;
+    return 0;
+}
+
+static int set_handshake_timeout(cli_opts *o, const char *v)
+{
+    double s;
+    if (parse_secs(v, &s) < 0 || s <= 0 || s > 86400)
+        return -1;
+    o->tls.handshake_ms = (unsigned)(s * 1000 + 0.5);
+    return 0;
+}
+
+static int set_ktls(cli_opts *o, const char *v)
+{
+    if (strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
+        return -1;
+    o->ktls_off = v[0] == 'o';
+    return 0;
+}
+
 static int set_send(cli_opts *o, const char *v)
 {
     if (o->nsends == CLI_MAX_ARGS)
@@ -283,6 +327,22 @@ static const cli_opt options[] = {
     {"nodelay", 0, NULL, NET, set_nodelay, "TCP_NODELAY"},
     {"keepalive", 0, "SECS", NET, set_keepalive, "TCP keepalive with this idle time"},
     {"verbose", 'v', NULL, NET, set_verbose, "log accepts and closes; twice (-vv) also each read's size"},
+    {"cert", 0, "FILE", NET | CMD_INFO, set_cert,
+     "TLS: certificate, PEM, chain allowed (serve without it: a temporary self-signed one)"},
+    {"key", 0, "FILE", NET | CMD_INFO, set_key, "TLS: the private key of --cert (PEM)"},
+    {"client-ca", 0, "FILE", CMD_SERVE, set_ca, "TLS: require client certificates signed by this CA"},
+    {"cafile", 0, "FILE", CLIENT, set_ca, "TLS: trust this CA instead of the system store"},
+    {"insecure", 'k', NULL, CLIENT, set_insecure, "TLS: do not verify the server's certificate (warns)"},
+    {"servername", 0, "NAME", CLIENT, set_servername, "TLS: SNI and the name checked (default: the URL's host)"},
+    {"pin", 0, "sha256:HEX", CLIENT, set_pin, "TLS: accept exactly the certificate with this fingerprint"},
+    {"alpn", 0, "LIST", ALL, set_alpn, "TLS: ALPN protocols to offer or accept, comma-separated"},
+    {"tls-min", 0, "1.2|1.3", ALL, set_tls_min, "TLS: lowest version accepted (default 1.2)"},
+    {"handshake-timeout", 0, "SECS", ALL, set_handshake_timeout,
+     "TLS: close a connection whose handshake is not done by then (default 10)"},
+    {"ktls", 0, "auto|off", NET, set_ktls, "kernel TLS offload: auto (default) or off"},
+    {"resume", 0, NULL, CMD_BENCH | CMD_CONNECT, set_resume, "TLS: resume the last session (tickets)"},
+    {"handshakes", 0, NULL, CMD_BENCH, set_b_handshakes,
+     "each iteration: connect, TLS handshake, one message, close (handshakes per second)"},
     {"help", 'h', NULL, ALL, set_help, "show this help"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])

@@ -26,6 +26,7 @@ typedef struct cli_bench_opts {
     const char *source_addrs; /* --source-addrs A[-B][,...] */
     double timeout;           /* --timeout secs: connect and final replies (default 5) */
     int ramp;                 /* --ramp: connect everything first, then start the clock */
+    int handshakes;           /* --handshakes: connect, handshake, one message, close, again */
 } cli_bench_opts;
 
 typedef struct cli_opts {
@@ -62,6 +63,8 @@ typedef struct cli_opts {
     int nws_origins;
     double ws_ping_secs;
     cli_bench_opts bench;               /* bench */
+    sk_tls_opts tls;                    /* tls:// and wss:// (server and client fields) */
+    int ktls_off;                       /* --ktls off */
     int help;
 } cli_opts;
 
@@ -77,6 +80,19 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a URL argument; on error prints the reason and returns 2. */
 int cli_url(const char *text, sk_url *out);
+
+/* tls.c: the TLS configuration of a server's tls:// and wss:// listeners
+ * (host: the first such listener's, for the temporary certificate), or of a
+ * client of url. 0, or 1 after printing the reason. */
+int cli_tls_server(const cli_opts *o, const char *host, sk_tls **out);
+int cli_tls_client(const cli_opts *o, const sk_url *url, sk_tls **out);
+
+/* tls.c: one line saying why c closed with err (a TLS failure's own reason). */
+const char *cli_close_reason(const sk_conn *c, int err);
+
+/* info_tls.c: connects to addr, does the TLS handshake and fills *info.
+ * 0, or 1 after printing why it failed. */
+int cli_tls_probe(cli_opts *o, const sk_url *url, const sk_sockaddr *addr, sk_tls_info *info);
 
 /* Creates the loop with the --io backend; says on stderr (once per
  * process) when io_uring was asked for but epoll is used. 0 or -errno. */

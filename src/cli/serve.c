@@ -10,6 +10,7 @@
 typedef struct serve_state {
     sk_loop *loop;
     sk_server *srv;
+    sk_tls *tls; /* of the tls:// and wss:// listeners, or NULL */
     int signals;
     int worker; /* index among --workers processes; only worker 0 prints the banner */
 } serve_state;
@@ -31,6 +32,31 @@ static void on_signal(sk_loop *loop, int signo, void *ud)
     fprintf(stderr, "sockit: %s, draining %zu client(s)\n", strsignal(signo),
             sk_server_conn_count(st->srv));
     sk_server_shutdown(st->srv, on_drained, st);
+}
+
+/* SIGHUP: the certificate and key are read again for new connections. */
+static void on_hup(sk_loop *loop, int signo, void *ud)
+{
+    serve_state *st = ud;
+    char err[512];
+    if (!st->tls)
+        return;
+    if (sk_tls_reload(st->tls, err, sizeof err) < 0)
+        cli_error("SIGHUP: %s (the old certificate stays in use)", err);
+    else
+        fprintf(stderr, "sockit: SIGHUP: certificate reloaded for new connections (%s)\n",
+                sk_tls_fingerprint(st->tls));
+}
+
+/* The TLS configuration when a URL asks for it, made from the first one's host. */
+static int make_tls(serve_state *st, const cli_opts *o)
+{
+    for (int i = 1; i < o->nargs; i++) {
+        sk_url url;
+        if (cli_url(o->args[i], &url) == 0 && sk_url_is_tls(&url))
+            return cli_tls_server(o, url.host, &st->tls);
+    }
+    return 0;
 }
 
 static int add_listeners(serve_state *st, cli_opts *o)
@@ -61,10 +87,12 @@ static void print_banner(const serve_state *st, const char *service, const cli_o
         if (o->workers > 1)
             fprintf(stderr, " [%d workers x %d threads]", o->workers, sk_server_thread_count(st->srv));
         fputc('\n', stderr);
-        if (strncmp(name, "ws://", 5) == 0) { /* the page lives at / on the same port */
-            const char *slash = strchr(name + 5, '/');
-            int hostlen = slash ? (int)(slash - name - 5) : (int)strlen(name + 5);
-            fprintf(stderr, "sockit: open http://%.*s/ in a browser to join\n", hostlen, name + 5);
+        int wss = strncmp(name, "wss://", 6) == 0;
+        if (wss || strncmp(name, "ws://", 5) == 0) { /* the page lives at / on the same port */
+            const char *host = name + 5 + wss, *slash = strchr(host, '/');
+            int hostlen = slash ? (int)(slash - host) : (int)strlen(host);
+            fprintf(stderr, "sockit: open http%s://%.*s/ in a browser to join\n", wss ? "s" : "",
+                    hostlen, host);
         }
     }
 }
@@ -134,16 +162,23 @@ static int serve_one(cli_opts *o, int worker)
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
     char err[512];
+    if (make_tls(&st, o))
+        return 1;
+    so.tls = st.tls;
     if (cli_loop_new(o, &st.loop) < 0) {
         cli_error("cannot start: out of memory");
+        sk_tls_free(st.tls);
         return 1;
     }
     /* Signals first: the server's threads inherit the blocked mask. */
     sk_loop_on_signal(st.loop, SIGINT, on_signal, &st);
     sk_loop_on_signal(st.loop, SIGTERM, on_signal, &st);
+    if (st.tls)
+        sk_loop_on_signal(st.loop, SIGHUP, on_hup, &st);
     if (sk_server_new(st.loop, &so, &st.srv, err, sizeof err) < 0) {
         cli_error("%s", err);
         sk_loop_free(st.loop);
+        sk_tls_free(st.tls);
         return 1;
     }
     int rc = add_listeners(&st, o);
@@ -154,5 +189,6 @@ static int serve_one(cli_opts *o, int worker)
     }
     sk_server_free(st.srv);
     sk_loop_free(st.loop);
+    sk_tls_free(st.tls);
     return rc;
 }

@@ -99,6 +99,14 @@ static void on_linger_timeout(sk_timer *t, void *ud)
     finalize(c, c->close_err);
 }
 
+/* No more output: a security layer's own end (TLS close_notify) follows
+ * what is queued. */
+static void end_output(sk_conn *c)
+{
+    if (c->sec && c->sec->ops->close)
+        c->sec->ops->close(c->sec, &c->out);
+}
+
 /* Sends our FIN once (the write side ends here). */
 static int shut_wr(sk_conn *c)
 {
@@ -135,6 +143,7 @@ void sk_conn_close(sk_conn *c, int err)
         return;
     c->state = C_CLOSING;
     c->close_err = err;
+    end_output(c);
     if (queued(c) == 0) {
         linger_or_finalize(c);
         return;
@@ -176,19 +185,27 @@ static void process_buffered(sk_conn *c)
         finish_input(c);
 }
 
-void sk__conn_eof(sk_conn *c)
+/* The peer's stream ended (its FIN, or a security layer's own end). */
+static void peer_ended(sk_conn *c)
 {
-    if (c->state == C_LINGER) { /* the FIN we waited for */
-        finalize(c, c->close_err);
-        return;
-    }
     assert(c->rd == R_OPEN);
     c->rd = R_EOF;
     update_watch(c);
     process_buffered(c);
 }
 
+void sk__conn_eof(sk_conn *c)
+{
+    if (c->sec && c->sec->ops->eof)
+        c->sec->ops->eof(c->sec);
+    if (c->state == C_LINGER) /* the FIN we waited for */
+        finalize(c, c->close_err);
+    else if (c->rd == R_OPEN) /* (else the security layer already ended the stream) */
+        peer_ended(c);
+}
+
 static int write_out(sk_conn *c, int now);
+static void peer_ended(sk_conn *c);
 
 /* The replies to one read go out in one write right after it (not at the
  * end of the iteration), so their buffer is released while still hot. */
@@ -292,6 +309,9 @@ void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail)
         int r = c->sec->ops->input(c->sec, c, buf, n, plain_input);
         if (r < 0)
             finalize(c, r);
+        else if (r == 1 && c->rd == R_OPEN)
+            peer_ended(c);
+        flush_now(c); /* what the layer itself has to say (a handshake) goes out now */
         return;
     }
     if (!in_tail) {
@@ -338,7 +358,7 @@ static int after_write(sk_conn *c)
  * complete later (io_uring; sk__conn_sent goes on). -1 if c was closed. */
 static int write_out(sk_conn *c, int now)
 {
-    if (c->sec && c->out.bytes) {
+    if (c->sec) {
         int s = c->sec->ops->seal(c->sec, &c->out);
         if (s < 0) {
             finalize(c, s);
@@ -411,6 +431,12 @@ void sk__conn_opened(sk_conn *c)
         c->cbs->on_open(c, c->ud);
 }
 
+void sk__conn_secured(sk_conn *c)
+{
+    if (c->pr != PR_WS) /* WebSocket opens after its own handshake */
+        sk__conn_opened(c);
+}
+
 int sk_conn_write(sk_conn *c, const void *data, size_t len)
 {
     if (c->state != C_OPEN)
@@ -458,6 +484,7 @@ void sk_conn_shutdown(sk_conn *c)
     if (PR(c)->shutdown(c)) /* e.g. WebSocket's own end of output: the close handshake */
         return;
     c->wr = W_SHUT_DUE;
+    end_output(c);
     if (queued(c) == 0)
         shut_wr(c);
 }
@@ -493,6 +520,8 @@ int sk__conn_set_sec(sk_conn *c, sk__sec *s)
     if (c->sec || c->state != C_OPEN || c->bytes_in || c->bytes_out)
         return SK_ECLOSED;
     c->sec = s;
+    if (queued(c)) /* a client's first words: sealed and sent from the tick */
+        schedule(c);
     return 0;
 }
 
@@ -610,22 +639,29 @@ static void set_opts(sk_conn *c, const sk_conn_opts *o)
     c->pr = o->ws ? PR_WS : PR_FRAME;
 }
 
-/* Stacks the layers: the transport starts watching, then the protocol is
- * set up (a client may queue its first bytes), then receiving starts. */
+/* Stacks the layers: the transport starts watching, the protocol is set up
+ * (a client may queue its first bytes), the security layer goes under it
+ * (a TLS client queues its hello), then receiving starts. */
 static int stack_up(sk_conn *c, const sk_conn_opts *opts)
 {
     c->tp = sk__uring_usable(c->loop, c->io.fd) ? TP_URING : TP_EPOLL;
+    const sk__sec_factory *sec = opts && opts->tls ? (const sk__sec_factory *)opts->tls : NULL;
     int r = TP(c)->start(c);
-    if (r < 0)
+    if (r < 0 || (r = PR(c)->attach(c, opts)) < 0 || (sec && (r = sec->attach(sec, c)) < 0))
         return r;
-    if ((r = PR(c)->attach(c, opts)) < 0) {
-        assert(!c->in_pending); /* a protocol that fails queues nothing */
-        TP(c)->close(c);        /* nothing in flight yet: the fd closes now */
-        c->io.fd = -1;
-        return r;
-    }
     update_watch(c);
     return 0;
+}
+
+/* A connection that never started: no callback fires; it is freed now, or
+ * by the tick if a layer already queued it there. */
+static void discard(sk_conn *c)
+{
+    c->cbs = &no_cbs;
+    c->state = C_CLOSED;
+    TP(c)->close(c); /* nothing is in flight yet: the fd closes now */
+    if (!c->in_pending)
+        free_conn(c);
 }
 
 sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_conn_opts *opts,
@@ -638,18 +674,19 @@ sk_conn *sk_conn_new(sk_loop *loop, int fd, const sk_conn_cbs *cbs, const sk_con
     int r = c ? 0 : -ENOMEM;
     if (c && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
         r = -errno;
-    if (r == 0) {
-        c->loop = loop;
-        c->io.fd = fd;
-        c->cbs = cbs ? cbs : &no_cbs;
-        c->ud = ud;
-        set_opts(c, opts);
-        r = stack_up(c, opts);
-    }
     if (r < 0) {
-        if (!c || c->io.fd >= 0)
-            close(fd);
         free(c);
+        close(fd);
+        errno = -r;
+        return NULL;
+    }
+    c->loop = loop;
+    c->io.fd = fd;
+    c->cbs = cbs ? cbs : &no_cbs;
+    c->ud = ud;
+    set_opts(c, opts);
+    if ((r = stack_up(c, opts)) < 0) {
+        discard(c);
         errno = -r;
         return NULL;
     }

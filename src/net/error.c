@@ -37,6 +37,7 @@ const char *sk_strerror(int err)
     case SK_EWSHANDSHAKE: return "WebSocket handshake failed";
     case SK_EWSNOCLOSE: return "closed without a WebSocket close frame (1006)";
     case SK_EIOBACKEND: return "unknown I/O backend (use epoll or uring)";
+    case SK_ETLS: return "TLS failed";
     default: break;
     }
     if (err < 0 && err > -4000)

@@ -135,8 +135,10 @@ static sk_listener *new_listener(sk_loop *loop, int fd, const sk_url *url)
     } else {
         char addr[136];
         sk_sockaddr_format((struct sockaddr *)&a.ss, a.len, addr, sizeof addr);
-        snprintf(l->name, sizeof l->name, "%s://%s%s", url->scheme == SK_SCHEME_WS ? "ws" : "tcp",
-                 addr, url->scheme == SK_SCHEME_WS ? url->path : "");
+        static const char *const names[] = {[SK_SCHEME_TCP] = "tcp", [SK_SCHEME_WS] = "ws",
+                                            [SK_SCHEME_TLS] = "tls", [SK_SCHEME_WSS] = "wss"};
+        snprintf(l->name, sizeof l->name, "%s://%s%s", names[url->scheme] ? names[url->scheme] : "tcp",
+                 addr, sk_url_is_ws(url) ? url->path : "");
     }
     return l;
 }

@@ -249,6 +249,10 @@ int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)
     int r = s->svc->check_listen ? s->svc->check_listen(s, url, err, errlen) : 0;
     if (r < 0)
         return r;
+    if (sk_url_is_tls(url) && !s->o.tls) {
+        snprintf(err, errlen, "%s:// needs a TLS configuration", url->scheme == SK_SCHEME_WSS ? "wss" : "tls");
+        return SK_ETLS;
+    }
     if (sk_url_is_dgram(url)) {
         r = sk_dgram_bind(s->loop, url, &s->o.sock, on_datagram, s, &e->d, err, errlen);
         if (r == 0)
@@ -257,8 +261,9 @@ int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)
         r = sk_listen(s->loop, url, &s->o.sock, on_accept, on_accept_error, s, &e->l, err, errlen);
         if (r == 0)
             snprintf(e->name, sizeof e->name, "%s", sk_listener_name(e->l));
-        if (r == 0 && url->scheme == SK_SCHEME_WS)
+        if (r == 0 && sk_url_is_ws(url))
             set_ws(s, e, url);
+        e->is_tls = r == 0 && sk_url_is_tls(url);
     }
     if (r == 0)
         s->neps++;

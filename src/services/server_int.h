@@ -20,7 +20,8 @@ typedef struct endpoint {
     sk_listener *l; /* stream */
     sk_dgram *d;    /* datagram */
     char name[300]; /* stays valid until the server is freed */
-    int is_ws;      /* ws:// listener: clients speak WebSocket with `ws` */
+    int is_ws;      /* ws:// or wss:// listener: clients speak WebSocket with `ws` */
+    int is_tls;     /* tls:// or wss:// listener: clients speak TLS (the server's opts.tls) */
     sk_ws_opts ws;
     char ws_path[SK_URL_PATH_MAX];
 } endpoint;

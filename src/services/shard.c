@@ -5,6 +5,7 @@
 #include "net/loop_int.h"
 #include "services/server_int.h"
 #include "sockit/error.h"
+#include "sockit/tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,10 +74,12 @@ static void peer_close(sk_conn *c, int err, void *ud)
         if (s->svc->on_close)
             s->svc->on_close(p);
     }
+    const char *tls = sk_conn_tls_error(c); /* a TLS failure's own reason, or an unclean end */
     if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
-        sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s", p->fd, p->name,
+        sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s%s%s", p->fd, p->name,
                        (unsigned long long)sk_conn_bytes_in(c),
-                       (unsigned long long)sk_conn_bytes_out(c), err ? sk_strerror(err) : "done");
+                       (unsigned long long)sk_conn_bytes_out(c), err ? sk_strerror(err) : "done",
+                       tls ? ": " : "", tls ? tls : "");
     sk__shard *sh = sk__shard_of(p);
     unlink_peer(sh, p);
     shard_check_drained(sh); /* p is freed with c after this returns */
@@ -136,6 +139,7 @@ void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpo
                        .max_frame = s->o.max_frame,
                        .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue,
                        .ws = ep->is_ws ? &ep->ws : NULL,
+                       .tls = ep->is_tls ? s->o.tls : NULL,
                        .extra = sizeof(sk__peer) + (size_t)n + 1};
     sk_sockopts_apply(fd, &s->o.sock, 0);
     sk_conn *c = sk_conn_new(sh->loop, fd, &peer_cbs, &co, NULL);

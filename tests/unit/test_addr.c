@@ -109,12 +109,17 @@ static void test_valid_forms(void)
     OK("unixgram:///tmp/dg", SK_SCHEME_UNIXGRAM, "", 0, "/tmp/dg", "unixgram:///tmp/dg");
     OK("unix://@name", SK_SCHEME_UNIX, "", 0, "@name", "unix://@name");
     OK("unixgram://@name", SK_SCHEME_UNIXGRAM, "", 0, "@name", "unixgram://@name");
+    OK("tls://127.0.0.1:8443", SK_SCHEME_TLS, "127.0.0.1", 8443, "", "tls://127.0.0.1:8443");
+    OK("TLS://[::1]:1", SK_SCHEME_TLS, "::1", 1, "", "tls://[::1]:1");
+    OK("wss://localhost:8443", SK_SCHEME_WSS, "localhost", 8443, "/", "wss://localhost:8443/");
+    OK("wss://h:1/chat?x=1", SK_SCHEME_WSS, "h", 1, "/chat?x=1", "wss://h:1/chat?x=1");
 }
 
 static void test_errors(void)
 {
-    BAD2("htp://x:1", "unknown scheme 'htp'", "use tcp, udp, unix, unixgram or ws");
-    BAD("tls://x:1", "unsupported scheme 'tls'");
+    BAD2("htp://x:1", "unknown scheme 'htp'", "use tcp, udp, unix, unixgram, ws, tls or wss");
+    BAD("tls://x", "port");
+    BAD("wss://x/", "port");
     BAD("t_p://x:1", "invalid character '_' in scheme");
     BAD("://x:1", "missing scheme");
     BAD("", "empty URL");

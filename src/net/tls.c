@@ -1,0 +1,368 @@
+/* tls.c — the TLS security layer of a connection (OpenSSL 3). OpenSSL
+ * reads ciphertext from, and writes it to, a BIO of our own: its reads take
+ * the bytes the transport already received (one read() per event, however
+ * many records), its writes append to the layer's wire queue. So the same
+ * layer works over epoll and io_uring, and no socket call is made here.
+ * WANT_READ is retried with the next bytes; a write never waits (the BIO
+ * always takes everything), so a read never needs a write and the reverse. */
+#include "net/conn_int.h"
+#include "net/tls_int.h"
+#include "sockit/error.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAIN_MAX 65536 /* plain bytes handed up at once (four full records) */
+
+typedef struct tls_conn {
+    sk__sec base; /* first: the core sees an sk__sec */
+    SSL *ssl;
+    sk_tls *cfg;
+    sk_conn *c;
+    const uint8_t *in; /* ciphertext being fed to OpenSSL (the BIO reads it) */
+    size_t in_len;
+    sk_timer *deadline; /* the handshake's */
+    int done;           /* the handshake is done */
+    int closing;        /* close_notify goes out once all plain bytes are sealed */
+    int peer_closed;    /* the peer's close_notify arrived */
+    char error[160];
+} tls_conn;
+
+/* ---- the BIO between OpenSSL and the connection ---- */
+
+static int bio_read(BIO *b, char *out, int len)
+{
+    tls_conn *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (t->in_len == 0) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    size_t n = t->in_len < (size_t)len ? t->in_len : (size_t)len;
+    memcpy(out, t->in, n);
+    t->in += n;
+    t->in_len -= n;
+    return (int)n;
+}
+
+static int bio_write(BIO *b, const char *p, int len)
+{
+    tls_conn *t = BIO_get_data(b);
+    /* (the retry flags are the reads': one BIO serves both directions, and a
+     * write never has to be retried, so it leaves them as they are) */
+    uint8_t *dst = sk__outq_reserve(&t->base.wire, (size_t)len);
+    if (!dst)
+        return -1;
+    memcpy(dst, p, (size_t)len);
+    sk__outq_added(&t->base.wire, (size_t)len);
+    return len;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *g_method;
+static pthread_once_t g_method_once = PTHREAD_ONCE_INIT;
+
+static void make_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sockit");
+    if (m && BIO_meth_set_read(m, bio_read) && BIO_meth_set_write(m, bio_write) &&
+        BIO_meth_set_ctrl(m, bio_ctrl))
+        g_method = m;
+    else
+        BIO_meth_free(m);
+}
+
+/* ---- errors ---- */
+
+/* Says why the handshake or the stream failed, once (the first reason wins). */
+static void set_error(tls_conn *t, const char *fmt, const char *what)
+{
+    if (!t->error[0])
+        snprintf(t->error, sizeof t->error, fmt, what);
+}
+
+/* The reason of a failed SSL call: the peer certificate's verify result,
+ * else OpenSSL's own error, else the SSL error kind. */
+static int failed(tls_conn *t, int ssl_err)
+{
+    long v = SSL_get_verify_result(t->ssl);
+    unsigned long e = ERR_peek_last_error();
+    if (v != X509_V_OK && v == X509_V_ERR_HOSTNAME_MISMATCH)
+        set_error(t, "%s", "hostname mismatch");
+    else if (v != X509_V_OK)
+        set_error(t, "certificate verify failed: %s", X509_verify_cert_error_string(v));
+    else if (e)
+        set_error(t, "%s", ERR_reason_error_string(e));
+    else if (ssl_err == SSL_ERROR_SYSCALL)
+        set_error(t, "%s", "peer closed during the handshake");
+    else
+        set_error(t, "%s", "TLS error");
+    ERR_clear_error();
+    return SK_ETLS;
+}
+
+/* ---- the handshake ---- */
+
+static void on_deadline(sk_timer *tm, void *ud)
+{
+    tls_conn *t = ud;
+    set_error(t, "%s", "handshake timed out");
+    sk_conn_abort(t->c, SK_ETIMEOUT);
+}
+
+/* The peer's certificate must be exactly the pinned one. */
+static int pin_ok(tls_conn *t)
+{
+    X509 *peer = SSL_get0_peer_certificate(t->ssl);
+    uint8_t raw[32];
+    char hex[72];
+    if (!peer) {
+        set_error(t, "%s", "peer did not return a certificate");
+        return 0;
+    }
+    sk__tls_fingerprint(peer, hex, raw);
+    if (memcmp(raw, t->cfg->pin, 32) != 0) {
+        set_error(t, "certificate does not match --pin (it is %s)", hex);
+        return 0;
+    }
+    return 1;
+}
+
+static int handshake(tls_conn *t)
+{
+    int r = SSL_do_handshake(t->ssl);
+    if (r != 1) {
+        int e = SSL_get_error(t->ssl, r);
+        return e == SSL_ERROR_WANT_READ ? 0 : failed(t, e);
+    }
+    if (t->cfg->pinned && !t->cfg->server && !pin_ok(t))
+        return SK_ETLS;
+    t->done = 1;
+    sk_timer_free(t->deadline);
+    t->deadline = NULL;
+    sk__conn_secured(t->c);
+    return 0;
+}
+
+/* ---- the layer ---- */
+
+/* Plain bytes handed up; the per-thread buffer is free again once up
+ * returns (nothing below re-enters another connection's input). */
+static __thread uint8_t plain[PLAIN_MAX];
+
+static int read_records(tls_conn *t, sk_conn *c, sk__plain_fn up)
+{
+    for (;;) {
+        size_t got = 0, n = 0;
+        int r = 1;
+        while (got < PLAIN_MAX && (r = SSL_read_ex(t->ssl, plain + got, PLAIN_MAX - got, &n)))
+            got += n;
+        int e = r ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0); /* before up: a reply's */
+        if (got) {                                              /* SSL_write resets it */
+            up(c, plain, got);
+            if (!sk__conn_open(c))
+                return 0;
+        }
+        if (r)
+            continue;
+        if (e == SSL_ERROR_WANT_READ)
+            return 0;
+        if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify: the peer's orderly end */
+            t->peer_closed = 1;
+            return 1;
+        }
+        return failed(t, e);
+    }
+}
+
+static int tls_input(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_fn up)
+{
+    tls_conn *t = (tls_conn *)s;
+    if (t->peer_closed)
+        return 0; /* nothing may follow close_notify */
+    t->in = buf;
+    t->in_len = n;
+    int r = t->done ? 0 : handshake(t);
+    if (r == 0 && t->done)
+        r = read_records(t, c, up);
+    t->in_len = 0; /* OpenSSL keeps a partial record in its own buffer */
+    return r;
+}
+
+/* Queues close_notify after the last sealed bytes. */
+static void shutdown_now(tls_conn *t)
+{
+    t->closing = 0;
+    SSL_shutdown(t->ssl);
+    ERR_clear_error();
+}
+
+static int tls_seal(sk__sec *s, sk__outq *pl)
+{
+    tls_conn *t = (tls_conn *)s;
+    if (!t->done)
+        return 0; /* held until the handshake is done */
+    while (pl->bytes) {
+        struct iovec iov;
+        size_t n = 0;
+        sk__outq_iov(pl, &iov, 1);
+        if (SSL_write_ex(t->ssl, iov.iov_base, iov.iov_len, &n) != 1 || n == 0)
+            return failed(t, SSL_get_error(t->ssl, 0));
+        sk__outq_consume(pl, n);
+    }
+    if (t->closing)
+        shutdown_now(t);
+    return 0;
+}
+
+static void tls_close(sk__sec *s, sk__outq *pl)
+{
+    tls_conn *t = (tls_conn *)s;
+    t->closing = 1;
+    if (t->done && pl->bytes == 0)
+        shutdown_now(t);
+}
+
+static void tls_eof(sk__sec *s)
+{
+    tls_conn *t = (tls_conn *)s;
+    if (!t->peer_closed && t->done)
+        set_error(t, "%s", "peer closed without close_notify");
+    else if (!t->done)
+        set_error(t, "%s", "peer closed during the handshake");
+}
+
+static void tls_free(sk__sec *s)
+{
+    tls_conn *t = (tls_conn *)s;
+    SSL_free(t->ssl);
+    sk_timer_free(t->deadline);
+    free(t);
+}
+
+static const sk__sec_ops tls_ops = {
+    .input = tls_input, .seal = tls_seal, .close = tls_close, .eof = tls_eof, .free = tls_free};
+
+/* A new connection of cfg: its SSL on our BIO, the handshake's deadline, and
+ * a client's ClientHello queued. */
+int sk__tls_attach(const sk__sec_factory *f, sk_conn *c)
+{
+    sk_tls *cfg = (sk_tls *)f;
+    pthread_once(&g_method_once, make_method);
+    tls_conn *t = calloc(1, sizeof *t);
+    BIO *bio = g_method && t ? BIO_new(g_method) : NULL;
+    if (!bio || !(t->ssl = sk__tls_ssl_new(cfg)) ||
+        !(t->deadline = sk_timer_new(sk_conn_loop(c), on_deadline, t)) ||
+        sk_timer_start(t->deadline, cfg->handshake_ms, 0) < 0) {
+        BIO_free(bio);
+        if (t)
+            tls_free(&t->base);
+        return -ENOMEM;
+    }
+    t->base.ops = &tls_ops;
+    t->cfg = cfg;
+    t->c = c;
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(t->ssl, bio, bio);
+    if (cfg->server)
+        SSL_set_accept_state(t->ssl);
+    else
+        SSL_set_connect_state(t->ssl);
+    if (!cfg->server)
+        handshake(t); /* the ClientHello, on the wire queue */
+    int r = sk__conn_set_sec(c, &t->base);
+    if (r < 0) {
+        sk__outq_free(&t->base.wire);
+        tls_free(&t->base);
+    }
+    return r;
+}
+
+/* ---- what a connection agreed ---- */
+
+static tls_conn *tls_of(const sk_conn *c)
+{
+    return c->sec && c->sec->ops == &tls_ops ? (tls_conn *)c->sec : NULL;
+}
+
+int sk_conn_tls_done(const sk_conn *c)
+{
+    const tls_conn *t = tls_of(c);
+    return t && t->done;
+}
+
+const char *sk_conn_tls_error(const sk_conn *c)
+{
+    const tls_conn *t = tls_of(c);
+    return t && t->error[0] ? t->error : NULL;
+}
+
+static void name_line(X509_NAME *n, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (n)
+        X509_NAME_oneline(n, out, (int)cap);
+}
+
+static void sans_line(X509 *x, char *out, size_t cap)
+{
+    GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    size_t at = 0;
+    out[0] = 0;
+    for (int i = 0; g && i < sk_GENERAL_NAME_num(g) && at < cap; i++) {
+        GENERAL_NAME *n = sk_GENERAL_NAME_value(g, i);
+        char ip[64] = "";
+        if (n->type == GEN_DNS)
+            at += (size_t)snprintf(out + at, cap - at, "%sDNS:%s", at ? ", " : "",
+                                   (const char *)ASN1_STRING_get0_data(n->d.dNSName));
+        else if (n->type == GEN_IPADD && n->d.iPAddress->length == 4)
+            at += (size_t)snprintf(out + at, cap - at, "%sIP:%s", at ? ", " : "",
+                                   inet_ntop(AF_INET, n->d.iPAddress->data, ip, sizeof ip));
+        else if (n->type == GEN_IPADD && n->d.iPAddress->length == 16)
+            at += (size_t)snprintf(out + at, cap - at, "%sIP:%s", at ? ", " : "",
+                                   inet_ntop(AF_INET6, n->d.iPAddress->data, ip, sizeof ip));
+    }
+    GENERAL_NAMES_free(g);
+}
+
+static void time_line(const ASN1_TIME *tm, char *out, size_t cap)
+{
+    struct tm t;
+    out[0] = 0;
+    if (tm && ASN1_TIME_to_tm(tm, &t))
+        strftime(out, cap, "%Y-%m-%d %H:%M:%S GMT", &t);
+}
+
+int sk_conn_tls_info(const sk_conn *c, sk_tls_info *info)
+{
+    const tls_conn *t = tls_of(c);
+    if (!t || !t->done)
+        return SK_ECLOSED;
+    memset(info, 0, sizeof *info);
+    snprintf(info->version, sizeof info->version, "%s", SSL_get_version(t->ssl));
+    snprintf(info->cipher, sizeof info->cipher, "%s", SSL_get_cipher_name(t->ssl));
+    const unsigned char *alpn;
+    unsigned alen = 0;
+    SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
+    snprintf(info->alpn, sizeof info->alpn, "%.*s", (int)alen, alen ? (const char *)alpn : "");
+    info->resumed = SSL_session_reused(t->ssl);
+    X509 *peer = SSL_get0_peer_certificate(t->ssl);
+    if (!peer)
+        return 0;
+    name_line(X509_get_subject_name(peer), info->subject, sizeof info->subject);
+    name_line(X509_get_issuer_name(peer), info->issuer, sizeof info->issuer);
+    sans_line(peer, info->sans, sizeof info->sans);
+    time_line(X509_get0_notAfter(peer), info->not_after, sizeof info->not_after);
+    sk__tls_fingerprint(peer, info->fingerprint, NULL);
+    return 0;
+}
