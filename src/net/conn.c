@@ -48,24 +48,24 @@ static uint32_t clamp32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32
  * layer, its sealed form. */
 static size_t queued(const sk_conn *c) { return c->out.bytes + (c->sec ? c->sec->wire.bytes : 0); }
 
-sk__outq *sk__conn_wire(sk_conn *c) { return c->sec ? &c->sec->wire : &c->out; }
-
-static int reading(const sk_conn *c)
-{
-    return c->state == C_OPEN && c->rd == R_OPEN && !c->user_paused && !c->pressured && !c->close_due;
-}
-
-int sk__conn_can_deliver(const sk_conn *c) { return c->state == C_OPEN && !c->user_paused && !c->pressured; }
-int sk__conn_open(const sk_conn *c) { return c->state == C_OPEN; }
-int sk__conn_wants_input(const sk_conn *c) { return reading(c) || c->state == C_LINGER; }
-
+/* Tells the transport what the core wants now, when that changed. */
 static void update_watch(sk_conn *c)
 {
-    if (c->state != C_CLOSED)
-        TP(c)->watch(c, sk__conn_wants_input(c), c->write_blocked);
+    if (c->state == C_CLOSED)
+        return;
+    unsigned want = (unsigned)sk__conn_wants_input(c) | (unsigned)c->write_blocked << 1;
+    if (want == c->watching)
+        return;
+    c->watching = want & 3;
+    TP(c)->watch(c, want & 1, want >> 1);
 }
 
-void sk__conn_rewatch(sk_conn *c) { update_watch(c); }
+/* After a completion the transport's own state changed: tell it again. */
+void sk__conn_rewatch(sk_conn *c)
+{
+    c->watching = 4; /* matches no wish */
+    update_watch(c);
+}
 
 static void schedule(sk_conn *c)
 {
@@ -253,22 +253,29 @@ int sk__conn_lendable(const sk_conn *c, const void *p, size_t len)
            len <= (uintptr_t)l->hi - a;
 }
 
+/* Plain bytes that arrive while a partial frame waits: after it. */
+static void append_input(sk_conn *c, const uint8_t *buf, size_t n)
+{
+    uint8_t *dst = sk__buf_reserve(&c->in, n);
+    if (!dst) {
+        finalize(c, -ENOMEM);
+        return;
+    }
+    memcpy(dst, buf, n);
+    sk__buf_added(&c->in, n);
+    process_buffered(c);
+    flush_now(c);
+}
+
 /* n plain bytes at buf, valid during the call: decoded where they lie when
- * nothing waits before them, else after what waits in c->in. */
-static void plain_input(sk_conn *c, uint8_t *buf, size_t n)
+ * nothing waits before them, else after what waits in c->in. (Inline into
+ * the plain read path; plain_input is the same for a security layer.) */
+static inline void plain_bytes(sk_conn *c, uint8_t *buf, size_t n)
 {
     if (c->state != C_OPEN)
         return;
     if (c->in.len) {
-        uint8_t *dst = sk__buf_reserve(&c->in, n);
-        if (!dst) {
-            finalize(c, -ENOMEM);
-            return;
-        }
-        memcpy(dst, buf, n);
-        sk__buf_added(&c->in, n);
-        process_buffered(c);
-        flush_now(c);
+        append_input(c, buf, n);
         return;
     }
     lend_begin(c, buf, n);
@@ -279,18 +286,15 @@ static void plain_input(sk_conn *c, uint8_t *buf, size_t n)
     lend_end(c);
 }
 
-uint8_t *sk__conn_read_buf(sk_conn *c, size_t *cap, int *in_tail)
+static void plain_input(sk_conn *c, uint8_t *buf, size_t n) { plain_bytes(c, buf, n); }
+
+uint8_t *sk__conn_read_tail(sk_conn *c, size_t *cap)
 {
-    *in_tail = 0;
-    *cap = SK_RDBUF_SIZE;
-    if (c->in.len == 0 || c->sec || c->state != C_OPEN)
-        return c->loop->rdbuf;
     uint8_t *dst = sk__buf_reserve(&c->in, 65536); /* a partial frame: complete it and more */
     if (!dst) {
         finalize(c, -ENOMEM);
         return NULL;
     }
-    *in_tail = 1;
     *cap = c->in.cap - c->in.off - c->in.len;
     return dst;
 }
@@ -315,7 +319,7 @@ void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail)
         return;
     }
     if (!in_tail) {
-        plain_input(c, buf, n);
+        plain_bytes(c, buf, n);
         return;
     }
     sk__buf_added(&c->in, n);
@@ -419,12 +423,6 @@ int sk__conn_lend(sk_conn *c, const void *p, size_t len)
     return after_queue(c);
 }
 
-void sk__conn_emit(sk_conn *c, const uint8_t *msg, size_t len)
-{
-    if (c->cbs->on_message)
-        c->cbs->on_message(c, msg, len, c->ud);
-}
-
 void sk__conn_opened(sk_conn *c)
 {
     if (c->cbs->on_open)
@@ -441,8 +439,11 @@ int sk_conn_write(sk_conn *c, const void *data, size_t len)
 {
     if (c->state != C_OPEN)
         return SK_ECLOSED;
-    if (len == 0)
-        return 0;
+    return len ? sk__conn_write(c, data, len) : 0;
+}
+
+int sk__conn_write(sk_conn *c, const void *data, size_t len)
+{
     if (sk__conn_lendable(c, data, len))
         return sk__conn_lend(c, data, len);
     uint8_t *dst = sk__outq_reserve(&c->out, len);

@@ -46,8 +46,50 @@ struct sk_conn {
         recv_on : 1,   /* sock_uring.c: the multishot recv is armed (until its last completion) */
         recv_stop : 1, /* ... and its cancel was asked for */
         zombie : 1,    /* sock_uring.c: on_close ran; freed when ops reaches 0 */
+        watching : 3,  /* conn.c: what the transport was last told (read | write << 1) */
         close_due : 1; /* closed while input already read waited for the output
                         * to drain: that input is answered first, then it closes */
 };
+
+/* ---- the core's calls that are on every read or write, inline ---- */
+
+/* c is open (not closing or closed). */
+static inline int sk__conn_open(const sk_conn *c) { return c->state == C_OPEN; }
+
+/* Messages may be delivered now (open, not paused, not above high water). */
+static inline int sk__conn_can_deliver(const sk_conn *c)
+{
+    return c->state == C_OPEN && !c->user_paused && !c->pressured;
+}
+
+/* Transports: c wants bytes (reading, or discarding them until the peer's FIN). */
+static inline int sk__conn_wants_input(const sk_conn *c)
+{
+    return (c->state == C_OPEN && c->rd == R_OPEN && !c->user_paused && !c->pressured &&
+            !c->close_due) ||
+           c->state == C_LINGER;
+}
+
+/* The queue a transport sends from (the sealed bytes when c has a security layer). */
+static inline sk__outq *sk__conn_wire(sk_conn *c) { return c->sec ? &c->sec->wire : &c->out; }
+
+/* Transports: where the next read goes: *cap bytes at the result, in c's
+ * own buffer (*in_tail = 1: a partial frame waits there) or the loop's
+ * shared one. NULL on out-of-memory (c then failed). */
+static inline uint8_t *sk__conn_read_buf(sk_conn *c, size_t *cap, int *in_tail)
+{
+    *in_tail = c->in.len && !c->sec && c->state == C_OPEN;
+    if (*in_tail)
+        return sk__conn_read_tail(c, cap);
+    *cap = SK_RDBUF_SIZE;
+    return c->loop->rdbuf;
+}
+
+/* Protocols: one decoded message for the service. */
+static inline void sk__conn_emit(sk_conn *c, const uint8_t *msg, size_t len)
+{
+    if (c->cbs->on_message)
+        c->cbs->on_message(c, msg, len, c->ud);
+}
 
 #endif

@@ -83,7 +83,7 @@ static int send_lent(sk_conn *c, const void *msg, size_t len)
 static int send(sk_conn *c, const void *msg, size_t len)
 {
     if (c->out_frame == SK_FRAME_RAW) /* no header, no trailer: the bytes as they are */
-        return sk_conn_write(c, msg, len);
+        return len ? sk__conn_write(c, msg, len) : 0;
     if (sk__conn_lendable(c, msg, len))
         return send_lent(c, msg, len);
     ssize_t n = sk_frame_encoded_size((sk_frame)c->out_frame, len);

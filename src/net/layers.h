@@ -129,21 +129,18 @@ void sk__conn_sent(sk_conn *c);
 void sk__conn_rewatch(sk_conn *c);
 /* Epoll transport: the socket is writable while output waits. -1 if c closed. */
 int sk__conn_writable(sk_conn *c);
-/* Transports: c wants bytes (reading, or discarding them until the peer's FIN). */
-int sk__conn_wants_input(const sk_conn *c);
-/* Where the next read goes: *cap bytes at the result, in c's own buffer
- * (*in_tail = 1, a partial frame waits there) or the loop's shared one.
- * NULL on out-of-memory (c then failed). */
-uint8_t *sk__conn_read_buf(sk_conn *c, size_t *cap, int *in_tail);
-/* The queue a transport sends from (the sealed bytes when c has a security layer). */
-sk__outq *sk__conn_wire(sk_conn *c);
+/* Where the next read goes when something waits in c's own buffer: *cap
+ * bytes after it (a partial frame is completed in place). NULL on
+ * out-of-memory (c then failed). Otherwise reads go to the loop's shared
+ * buffer: see sk__conn_read_buf in conn_int.h. */
+uint8_t *sk__conn_read_tail(sk_conn *c, size_t *cap);
+/* (Inline in conn_int.h, being on every read or write: sk__conn_wants_input,
+ * sk__conn_read_buf, sk__conn_wire, sk__conn_can_deliver, sk__conn_open,
+ * sk__conn_emit.) */
 /* Frees a closed connection whose on_close has run (transports that held it). */
 void sk__conn_free(sk_conn *c);
 
 /* Protocols: messages out, events up, bytes out. */
-int sk__conn_can_deliver(const sk_conn *c);
-int sk__conn_open(const sk_conn *c);
-void sk__conn_emit(sk_conn *c, const uint8_t *msg, size_t len);
 void sk__conn_opened(sk_conn *c);
 /* Security layers: the handshake is done (on_open follows unless a protocol
  * above has a handshake of its own). */
@@ -153,6 +150,8 @@ void sk__conn_secured(sk_conn *c);
  * NULL on out-of-memory. */
 uint8_t *sk__conn_reserve(sk_conn *c, size_t n);
 int sk__conn_commit(sk_conn *c, size_t n);
+/* sk_conn_write on an open c, len > 0: the bytes as they are. */
+int sk__conn_write(sk_conn *c, const void *data, size_t len);
 /* Queues a reference to b (0, -ENOMEM or SK_EQUEUE). */
 int sk__conn_push(sk_conn *c, sk_blob *b);
 /* Lending (see conn.c): whether len bytes at p lie in the input being

@@ -3,6 +3,7 @@
  * stacked under the framing protocol and under WebSocket, on the epoll and
  * the io_uring transport. Messages must arrive whole and in order, and the
  * bytes on the wire must be the transformed ones. */
+#include "net/conn_int.h"
 #include "net/layers.h"
 #include "sockit/conn.h"
 #include "sockit/error.h"
