@@ -311,6 +311,8 @@ void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail)
     }
     if (c->sec) {
         int r = c->sec->ops->input(c->sec, c, buf, n, plain_input);
+        if (r < 0 && c->state != C_CLOSED && c->sec->wire.bytes && !c->write_blocked)
+            TP(c)->flush(c); /* best effort: the peer learns why (a TLS alert) */
         if (r < 0)
             finalize(c, r);
         else if (r == 1 && c->rd == R_OPEN)
