@@ -65,6 +65,7 @@ typedef struct cli_opts {
     cli_bench_opts bench;               /* bench */
     sk_tls_opts tls;                    /* tls:// and wss:// (server and client fields) */
     int ktls_off;                       /* --ktls off */
+    sk_tls *server_tls;                 /* serve: made before --workers fork, so all share it */
     int help;
 } cli_opts;
 

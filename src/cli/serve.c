@@ -48,13 +48,14 @@ static void on_hup(sk_loop *loop, int signo, void *ud)
                 sk_tls_fingerprint(st->tls));
 }
 
-/* The TLS configuration when a URL asks for it, made from the first one's host. */
-static int make_tls(serve_state *st, const cli_opts *o)
+/* The TLS configuration when a URL asks for it, made from the first one's
+ * host, before any --workers fork (every worker serves the same certificate). */
+static int make_tls(cli_opts *o)
 {
     for (int i = 1; i < o->nargs; i++) {
         sk_url url;
         if (cli_url(o->args[i], &url) == 0 && sk_url_is_tls(&url))
-            return cli_tls_server(o, url.host, &st->tls);
+            return cli_tls_server(o, url.host, &o->server_tls);
     }
     return 0;
 }
@@ -126,13 +127,16 @@ int cmd_serve(cli_opts *o)
         return 2;
     }
     int rc = check_urls(o);
-    if (rc)
+    if (rc || (rc = make_tls(o)))
         return rc;
     if (o->workers > 1) {
         o->sock.reuseport = 1;
-        return cli_run_workers(o, serve_one);
+        rc = cli_run_workers(o, serve_one);
+    } else {
+        rc = serve_one(o, 0);
     }
-    return serve_one(o, 0);
+    sk_tls_free(o->server_tls);
+    return rc;
 }
 
 static int serve_one(cli_opts *o, int worker)
@@ -162,12 +166,10 @@ static int serve_one(cli_opts *o, int worker)
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
     char err[512];
-    if (make_tls(&st, o))
-        return 1;
+    st.tls = o->server_tls;
     so.tls = st.tls;
     if (cli_loop_new(o, &st.loop) < 0) {
         cli_error("cannot start: out of memory");
-        sk_tls_free(st.tls);
         return 1;
     }
     /* Signals first: the server's threads inherit the blocked mask. */
@@ -178,7 +180,6 @@ static int serve_one(cli_opts *o, int worker)
     if (sk_server_new(st.loop, &so, &st.srv, err, sizeof err) < 0) {
         cli_error("%s", err);
         sk_loop_free(st.loop);
-        sk_tls_free(st.tls);
         return 1;
     }
     int rc = add_listeners(&st, o);
@@ -189,6 +190,5 @@ static int serve_one(cli_opts *o, int worker)
     }
     sk_server_free(st.srv);
     sk_loop_free(st.loop);
-    sk_tls_free(st.tls);
     return rc;
 }
