@@ -25,19 +25,25 @@ typedef struct client {
     int rc;
     sk_ws_opts ws;       /* ws:// and wss:// URLs */
     sk_tls *tls;         /* tls:// and wss:// URLs */
-    int closing;         /* our WebSocket close frame is on its way */
+    int closing;         /* our WebSocket close frame or TLS close_notify is on its way */
     char ws_host[300];
 } client;
 
-/* Done: a WebSocket says goodbye with a close frame first (the loop stops
- * when the server answers and the connection closes); others stop now. */
+/* Done: a WebSocket says goodbye with a close frame first and TLS with
+ * close_notify (the loop stops when the connection has closed); others
+ * stop now. */
 static void finish(client *cl, int rc)
 {
     if (rc > cl->rc)
         cl->rc = rc;
-    if (rc == 0 && cl->conn && sk_conn_is_ws(cl->conn) && !cl->closing) {
+    if (rc == 0 && cl->conn && !cl->closing && sk_conn_is_ws(cl->conn)) {
         cl->closing = 1;
         sk_conn_shutdown(cl->conn);
+        return;
+    }
+    if (rc == 0 && cl->conn && !cl->closing && sk_conn_tls_done(cl->conn)) {
+        cl->closing = 1; /* close_notify, then on_close stops the loop */
+        sk_conn_close(cl->conn, 0);
         return;
     }
     sk_loop_stop(cl->loop);

@@ -16,7 +16,7 @@ static void general_usage(FILE *f)
                "  sockit help [COMMAND] | --help | --version\n\n"
                "services: %s\n"
                "URLs: tcp://HOST:PORT udp://HOST:PORT unix:///path unixgram:///path unix://@name\n"
-               "      ws://HOST:PORT/PATH\n"
+               "      ws://HOST:PORT/PATH tls://HOST:PORT wss://HOST:PORT/PATH\n"
                "Run 'sockit COMMAND --help' for the options of a command.\n",
             sk_version(), sk_service_names());
 }

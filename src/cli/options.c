@@ -502,20 +502,24 @@ static const char *usage_line(unsigned cmd)
                "  ws://HOST:PORT/PATH: each connection does the WebSocket handshake first\n"
                "  (a refused one counts as 'handshake failed'); each message is one binary\n"
                "  WebSocket message and one reply (--frame does not apply).\n"
+               "  tls://, wss://: the TLS handshake first (verified as by connect);\n"
+               "  --handshakes makes every iteration a new connection and handshake.\n"
                "  --ramp: open all connections first (failed ones count as failed), then\n"
                "  start -d, the --rate schedules and the measurements; the report adds\n"
                "  'ramp  N connections up in S s' (JSON: ramp_s, ramp_up).\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"
-               "  local port range, open-file limits; with a URL, what it resolves to.\n";
+               "  local port range, open-file limits; with a URL, what it resolves to;\n"
+               "  with tls:// or wss://, what a TLS handshake agrees and the peer's certificate.\n";
     }
 }
 
 void cli_usage(unsigned cmd)
 {
     printf("usage: %s\nURL: tcp://HOST:PORT udp://HOST:PORT unix:///path unixgram:///path "
-           "unix://@name ws://HOST:PORT/PATH\n     HOST is a name, an IPv4 address, [IPv6] or *\n"
+           "unix://@name ws://HOST:PORT/PATH\n     tls://HOST:PORT wss://HOST:PORT/PATH (TLS: --cert, --cafile, -k, --pin, ...)\n"
+           "     HOST is a name, an IPv4 address, [IPv6] or *\n"
            "\noptions:\n",
            usage_line(cmd));
     for (size_t i = 0; i < NOPTIONS; i++) {

@@ -46,7 +46,10 @@ static uint32_t clamp32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32
 
 /* Bytes waiting to be written: the protocol's output and, with a security
  * layer, its sealed form. */
-static size_t queued(const sk_conn *c) { return c->out.bytes + (c->sec ? c->sec->wire.bytes : 0); }
+static size_t queued(const sk_conn *c)
+{
+    return c->out.bytes + (c->sec ? c->sec->wire.bytes + (size_t)c->sec->owes : 0);
+}
 
 /* Tells the transport what the core wants now, when that changed. */
 static void update_watch(sk_conn *c)
@@ -101,10 +104,10 @@ static void on_linger_timeout(sk_timer *t, void *ud)
 
 /* No more output: a security layer's own end (TLS close_notify) follows
  * what is queued. */
-static void end_output(sk_conn *c)
+static void end_output(sk_conn *c, int half)
 {
     if (c->sec && c->sec->ops->close)
-        c->sec->ops->close(c->sec, &c->out);
+        c->sec->ops->close(c->sec, &c->out, half);
 }
 
 /* Sends our FIN once (the write side ends here). */
@@ -143,7 +146,7 @@ void sk_conn_close(sk_conn *c, int err)
         return;
     c->state = C_CLOSING;
     c->close_err = err;
-    end_output(c);
+    end_output(c, 0);
     if (queued(c) == 0) {
         linger_or_finalize(c);
         return;
@@ -487,7 +490,7 @@ void sk_conn_shutdown(sk_conn *c)
     if (PR(c)->shutdown(c)) /* e.g. WebSocket's own end of output: the close handshake */
         return;
     c->wr = W_SHUT_DUE;
-    end_output(c);
+    end_output(c, 1);
     if (queued(c) == 0)
         shut_wr(c);
 }

@@ -64,8 +64,11 @@ typedef struct sk__sec_ops {
      * as it can now (none before a handshake is done). 0 or a negative error. */
     int (*seal)(sk__sec *s, sk__outq *plain);
     /* Our end of output: once everything in plain is sealed, the layer's
-     * own end (TLS close_notify) follows it on s->wire. */
-    void (*close)(sk__sec *s, sk__outq *plain);
+     * own end (TLS close_notify) follows it on s->wire. half: only our side
+     * ends (sk_conn_shutdown: reading goes on, so a handshake in progress
+     * may finish first; s->owes keeps the FIN back until then); else the
+     * connection closes (an unfinished handshake just ends). */
+    void (*close)(sk__sec *s, sk__outq *plain, int half);
     /* The transport's end of stream (the peer's FIN). */
     void (*eof)(sk__sec *s);
     /* Frees s (the core frees s->wire first). */
@@ -76,6 +79,7 @@ typedef struct sk__sec_ops {
 struct sk__sec {
     const sk__sec_ops *ops;
     sk__outq wire; /* sealed bytes waiting for the transport */
+    int owes;      /* 1 while the layer still has its end to send (counted as queued) */
 };
 
 /* What makes a security layer for a new connection: sk_conn_opts.tls points

@@ -99,9 +99,13 @@ static int start(sk_conn *c)
     return 0;
 }
 
-/* One send of the queued output; its completion goes on with the rest. */
+/* One send of the queued output; its completion goes on with the rest.
+ * Nothing to send (a security layer holding plain bytes until its
+ * handshake is done) is a write that wrote nothing now. */
 static int submit(sk_conn *c)
 {
+    if (sk__conn_wire(c)->bytes == 0)
+        return 0;
     c->write_blocked = 1;
     c->ops++;
     sk__uring_send(c->loop, &c->io, sk__conn_wire(c));

@@ -94,7 +94,9 @@ static void set_error(tls_conn *t, const char *fmt, const char *what)
  * else OpenSSL's own error, else the SSL error kind. */
 static int failed(tls_conn *t, int ssl_err)
 {
-    long v = SSL_get_verify_result(t->ssl);
+    /* (the verify result counts only where verification is on: -k and
+     * --pin make OpenSSL record it without failing on it) */
+    long v = SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE ? X509_V_OK : SSL_get_verify_result(t->ssl);
     unsigned long e = ERR_peek_last_error();
     if (v != X509_V_OK && v == X509_V_ERR_HOSTNAME_MISMATCH)
         set_error(t, "%s", "hostname mismatch");
@@ -202,6 +204,7 @@ static int tls_input(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_f
 static void shutdown_now(tls_conn *t)
 {
     t->closing = 0;
+    t->base.owes = 0;
     SSL_shutdown(t->ssl);
     ERR_clear_error();
 }
@@ -224,10 +227,13 @@ static int tls_seal(sk__sec *s, sk__outq *pl)
     return 0;
 }
 
-static void tls_close(sk__sec *s, sk__outq *pl)
+static void tls_close(sk__sec *s, sk__outq *pl, int half)
 {
     tls_conn *t = (tls_conn *)s;
+    if (!t->done && !half)
+        return; /* closing before the handshake is done: no close_notify, just the FIN */
     t->closing = 1;
+    t->base.owes = 1;
     if (t->done && pl->bytes == 0)
         shutdown_now(t);
 }

@@ -6,6 +6,7 @@
 #include "sockit/error.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -113,6 +114,18 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
     return 1; /* we keep the reference */
 }
 
+/* A file named on the command line that cannot be read, said plainly. */
+static int unreadable(const char *what, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        fclose(f);
+        return 0;
+    }
+    snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
+    return SK_ETLS;
+}
+
 static int load_identity(sk_tls *t, SSL_CTX *ctx, char *err, size_t errlen)
 {
     if (!t->cert && t->server) {
@@ -120,6 +133,9 @@ static int load_identity(sk_tls *t, SSL_CTX *ctx, char *err, size_t errlen)
             return fail(err, errlen, "cannot make a temporary certificate");
         t->temporary = 1;
     } else if (t->cert) {
+        if (unreadable("certificate", t->cert, err, errlen) ||
+            (t->key && unreadable("key", t->key, err, errlen)))
+            return SK_ETLS;
         if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
             return fail(err, errlen, "cannot load certificate %s", t->cert);
         if (SSL_CTX_use_PrivateKey_file(ctx, t->key ? t->key : t->cert, SSL_FILETYPE_PEM) != 1)
@@ -136,6 +152,8 @@ static int load_identity(sk_tls *t, SSL_CTX *ctx, char *err, size_t errlen)
 
 static int setup_verify(sk_tls *t, SSL_CTX *ctx, char *err, size_t errlen)
 {
+    if (t->ca && unreadable(t->server ? "client CA" : "CA file", t->ca, err, errlen))
+        return SK_ETLS;
     if (t->server) {
         if (!t->ca)
             return 0;

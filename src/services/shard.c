@@ -100,11 +100,11 @@ static void open_peer(sk__peer *p)
     pthread_mutex_unlock(&s->cast_lock);
 }
 
-/* A WebSocket client finished its handshake. */
-static void peer_ws_open(sk_conn *c, void *ud) { open_peer(ud); }
+/* A WebSocket or TLS client finished its handshake(s). */
+static void peer_handshaken(sk_conn *c, void *ud) { open_peer(ud); }
 
 static const sk_conn_cbs peer_cbs = {
-    .on_open = peer_ws_open,
+    .on_open = peer_handshaken,
     .on_message = peer_message,
     .on_read = peer_read,
     .on_close = peer_close,
@@ -156,7 +156,7 @@ void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpo
     if (s->o.verbose)
         sk__server_log(s, "accept fd=%d peer=%s on %s", fd, p->name, ep->name);
     link_peer(sh, p);
-    if (!ep->is_ws) /* a WebSocket client opens after its handshake */
+    if (!ep->is_ws && !ep->is_tls) /* WebSocket and TLS clients open after their handshake */
         open_peer(p);
 }
 
