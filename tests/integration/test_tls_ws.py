@@ -114,6 +114,39 @@ def test_websockets_wss_echo_upper():
             run(body())
 
 
+def test_websockets_wss_greet_exec_discard():
+    port = free_port()
+    with Server("greet", wss(port, "/g"), *cert_args()):
+        async def greet():
+            ws = await ws_connect(wss(port, "/g"))
+            m = await recv(ws)
+            await asyncio.wait_for(ws.wait_closed(), t(10))
+            return m, ws.close_code
+        check_eq(run(greet()), ("Thank you for connecting\r\n", 1000), "greet: greeting, then 1000")
+    with Server("exec", wss(port, "/x"), *cert_args()):
+        async def ex():
+            ws = await ws_connect(wss(port, "/x"))
+            await ws.send("echo exec over wss")
+            m = await recv(ws)
+            await ws.close()
+            return m
+        got = run(ex())
+        check("exec over wss" in got and "[exit 0]" in got, "exec: output and status: %r" % got)
+    with Server("discard", wss(port, "/d"), *cert_args()):
+        async def discard():
+            ws = await ws_connect(wss(port, "/d"))
+            await ws.send("x" * 100000)
+            try:
+                m = await recv(ws, 0.5)
+            except asyncio.TimeoutError:
+                m = None
+            pong = await ws.ping()
+            await asyncio.wait_for(pong, t(10))
+            await ws.close()
+            return m
+        check_eq(run(discard()), None, "discard: nothing back, still answering pings")
+
+
 def test_websockets_wss_chat_with_tls_member():
     """chat on wss:// and tls:// at once: a message crosses both ways."""
     p = pki()
