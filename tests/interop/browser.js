@@ -1,5 +1,6 @@
 // browser.js URL SCREENSHOT — drives headless Chromium (playwright-core,
-// /usr/bin/chromium or $CHROMIUM) on sockit's chat page. Line protocol with
+// /usr/bin/chromium or $CHROMIUM) on sockit's chat page; $CHROMIUM_EXTRA_ARGS
+// (space-separated) are added to Chromium's command line. Line protocol with
 // the Python test on stdin/stdout (one JSON object a line):
 //   node prints {ready:true, state}             once the page shows "open"
 //   test sends  {op:"send", text}               type text into #msg, click Send
@@ -26,7 +27,8 @@ async function main() {
     timeout: T(30000),
     viewport: { width: 900, height: 600 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           ...(process.env.CHROMIUM_EXTRA_ARGS || '').split(' ').filter(Boolean)],
   });
   const done = async (rc) => {
     await context.close().catch(() => {});
