@@ -166,7 +166,10 @@ static int read_records(tls_conn *t, sk_conn *c, sk__plain_fn up)
     for (;;) {
         size_t got = 0, n = 0;
         int r = 1;
-        while (got < PLAIN_MAX && (r = SSL_read_ex(t->ssl, plain + got, PLAIN_MAX - got, &n)))
+        /* Stop when nothing is left to read: another SSL_read would only say
+         * WANT_READ, after making (and, releasing buffers, freeing) a record buffer. */
+        while (got < PLAIN_MAX && (t->in_len || SSL_has_pending(t->ssl)) &&
+               (r = SSL_read_ex(t->ssl, plain + got, PLAIN_MAX - got, &n)))
             got += n;
         int e = r ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0); /* before up: a reply's */
         if (got) {                                              /* SSL_write resets it */
@@ -174,9 +177,9 @@ static int read_records(tls_conn *t, sk_conn *c, sk__plain_fn up)
             if (!sk__conn_open(c))
                 return 0;
         }
-        if (r)
-            continue;
-        if (e == SSL_ERROR_WANT_READ)
+        if (r && got == PLAIN_MAX)
+            continue; /* the buffer was full: more may wait */
+        if (r || e == SSL_ERROR_WANT_READ)
             return 0;
         if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify: the peer's orderly end */
             t->peer_closed = 1;
