@@ -12,8 +12,13 @@ set -eu
 # WebSocket peers: libwebsockets-dev (peers/lws_echo.c), python3-websockets
 # (peers/ws_echo.py, run with /usr/bin/python3), node + npm and the npm
 # package ws into bench/node_modules (peers/ws_echo.js; version in package.json).
+# TLS peers: libssl-dev openssl (peers/tls_echo.c, pingpong --tls,
+# peers/tls_handshakes.c, the certificate run.py makes), nginx with
+# libnginx-mod-stream and haproxy (TLS termination in front of epoll_echo;
+# run.py starts them with configs of its own on free ports; their system
+# services are stopped again below if this script installed them).
 here="$(cd "$(dirname "$0")" && pwd)"
-packages="gcc make pkg-config python3 libuv1-dev libevent-dev liburing-dev strace util-linux redis-server libwebsockets-dev python3-websockets"
+packages="gcc make pkg-config python3 libuv1-dev libevent-dev liburing-dev strace util-linux redis-server libwebsockets-dev python3-websockets libssl-dev openssl nginx libnginx-mod-stream haproxy"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -31,14 +36,17 @@ apt_install() {
     $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 [ -z "$missing" ] || apt_install $missing
-case " $missing " in
-*" redis-server "*)
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-        $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
-    elif command -v service >/dev/null 2>&1; then
-        $SUDO service redis-server stop >/dev/null 2>&1 || true
-    fi ;;
-esac
+# the system services these packages bring are not used: stopped and disabled
+for svc in redis-server nginx haproxy; do
+    case " $missing " in
+    *" $svc "*)
+        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+            $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        elif command -v service >/dev/null 2>&1; then
+            $SUDO service "$svc" stop >/dev/null 2>&1 || true
+        fi ;;
+    esac
+done
 command -v redis-server >/dev/null 2>&1 || { echo "bench/install-deps: redis-server missing after install" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || apt_install npm
 # bench/node_modules/ws, for peers/ws_echo.js (bench/node_modules is git-ignored)

@@ -48,6 +48,96 @@ def peer_argv(binary):
 def sockit_ws_argv(sockit, extra):
     return lambda port: [sockit, "serve", "echo", "ws://%s:%d/" % (HOST, port), "--nodelay"] + extra
 
+# TLS: one ECDSA P-256 certificate for every TLS server, made by make_cert()
+# in the run's temporary directory (CERT["combined"]: certificate + key, for
+# HAProxy's `crt`).
+CERT = {"cert": "CERT", "key": "KEY", "combined": "CERT+KEY"}
+
+
+def make_cert(d):
+    CERT.update(cert=os.path.join(d, "cert.pem"), key=os.path.join(d, "key.pem"),
+                combined=os.path.join(d, "cert+key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", CERT["key"], "-out", CERT["cert"], "-days", "7",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    with open(CERT["combined"], "w") as f:
+        f.write(open(CERT["cert"]).read() + open(CERT["key"]).read())
+
+
+def sockit_tls_argv(sockit, extra):
+    return lambda port: [sockit, "serve", "echo", "tls://%s:%d" % (HOST, port), "--cert", CERT["cert"],
+                         "--key", CERT["key"], "--nodelay"] + extra
+
+
+def proxy_dir(kind, port):
+    return os.path.join(TMP or "TMP", "%s-%d" % (kind, port))
+
+
+NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+
+def nginx_argv(port):
+    d = proxy_dir("nginx", port)
+    return ["nginx", "-p", d, "-e", "stderr", "-c", os.path.join(d, "nginx.conf")]
+
+
+def nginx_config(port, backend_port):
+    """nginx stream TLS termination in front of the echo on backend_port: one
+    worker process (its pid is the one measured), the master as usual."""
+    d = proxy_dir("nginx", port)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write("""load_module %s;
+worker_processes 1;
+daemon off;
+pid %s/nginx.pid;
+error_log stderr warn;
+events { worker_connections 8192; }
+stream {
+    server {
+        listen %s:%d ssl;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        proxy_pass %s:%d;
+    }
+}
+""" % (NGINX_STREAM_MODULE, d, HOST, port, CERT["cert"], CERT["key"], HOST, backend_port))
+
+
+def haproxy_argv(port):
+    return ["haproxy", "-db", "-f", os.path.join(proxy_dir("haproxy", port), "haproxy.cfg")]
+
+
+def haproxy_config(port, backend_port):
+    """HAProxy mode tcp, TLS terminated on the bind, one thread, in front of
+    the echo on backend_port (-db: one foreground process, the one measured)."""
+    d = proxy_dir("haproxy", port)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "haproxy.cfg"), "w") as f:
+        f.write("""global
+    nbthread 1
+    maxconn 4000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend tls_in
+    bind %s:%d ssl crt %s
+    default_backend echo
+backend echo
+    server echo %s:%d
+""" % (HOST, port, CERT["combined"], HOST, backend_port))
+
+
+# Proxies: started after their backend (the raw epoll echo, also on the
+# server CPU); the process measured is the proxy's worker, the backend's CPU
+# is reported beside it.
+PROXY = {"nginx-tls": {"backend": "epoll", "config": nginx_config, "worker_child": True},
+         "haproxy-tls": {"backend": "epoll", "config": haproxy_config}}
+
 
 BASE_OF = {"sockit": "base", "sockit-uring": "base-uring", "sockit-len32be": "base-len32be",
            "sockit-ws": "base-ws", "sockit-ws-uring": "base-ws-uring"}
@@ -91,6 +181,12 @@ def servers(sockit, one_thread):
         "libevent": (peer_argv("event_echo"), "raw"),
         "epoll": (peer_argv("epoll_echo"), "raw"),
         "epoll-len32be": (peer_argv("epoll_echo"), "len32be"),
+        "sockit-tls": (sockit_tls_argv(sockit, one_thread), "tls"),
+        "sockit-tls-uring": (sockit_tls_argv(sockit, one_thread + ["--io", "uring"]), "tls"),
+        "tls-echo": (lambda port: [os.path.join(BUILD, "tls_echo"), HOST, str(port), CERT["cert"], CERT["key"]],
+                     "tls"),
+        "nginx-tls": (nginx_argv, "tls"),
+        "haproxy-tls": (haproxy_argv, "tls"),
     }
 
 
@@ -99,6 +195,11 @@ FRAMED = ["sockit-len32be", "sockit", "epoll-len32be"]
 # WebSocket echo (binary frames, loader masks them as a client must); epoll is
 # the raw TCP ceiling, driven by the same loader in raw mode at the same size.
 WS = ["sockit-ws", "sockit-ws-uring", "lws", "node-ws", "python-websockets", "epoll"]
+# TLS echo (pingpong --tls); tls-echo, the naive OpenSSL epoll server, is the
+# reference; nginx and HAProxy terminate TLS in front of the raw epoll echo.
+TLS = ["sockit-tls", "sockit-tls-uring", "nginx-tls", "haproxy-tls", "tls-echo"]
+TLS_LOADERS = ["pingpong-tls", "sockit-bench-tls", "sockit-bench-tls-uring"]
+HANDSHAKE_PARALLEL = 32
 SCENARIOS = [  # name, conns, depth, size, servers
     ("raw-64-d1", 100, 1, 64, RAW),
     ("raw-64-d16", 100, 16, 64, RAW),
@@ -110,12 +211,41 @@ SCENARIOS = [  # name, conns, depth, size, servers
     ("loader-64-d16", 100, 16, 64, ["pingpong", "sockit-bench", "sockit-bench-uring"]),
     ("ws-20B", 100, 1, 20, WS),
     ("ws-1KiB", 100, 1, 1024, WS),
+    ("tls-64-d1", 100, 1, 64, TLS),
+    ("tls-64-d16", 100, 16, 64, TLS),
+    ("tls-16k-d4", 10, 4, 16384, TLS),
+    ("tls-loader-64-d1", 100, 1, 64, TLS_LOADERS),
+    ("tls-loader-64-d16", 100, 16, 64, TLS_LOADERS),
+    # conns: handshaking connections in flight; each does one 64 B echo
+    ("tls-handshake", HANDSHAKE_PARALLEL, 1, 64, TLS),
 ]
+
+
+def is_loader(sc):
+    return "loader" in sc[0]
+
+
+def is_handshake(sc):
+    return sc[0] == "tls-handshake"
+
+
+def sc_title(sc):
+    if is_handshake(sc):
+        return "%s — %d connections in parallel, each a full TLS 1.3 handshake (X25519, ECDSA P-256) " \
+               "+ one %d B echo; msgs = handshakes" % (sc[0], sc[1], sc[3])
+    return "%s — %d conns × %d B, depth %d" % (sc[0], sc[1], sc[3], sc[2])
 
 
 def missing_peer(name, table):
     """Why a server cannot run here (its binary, interpreter or module is
     missing), or None."""
+    if name == "nginx-tls":
+        if not shutil.which("nginx"):
+            return "nginx not installed (bench/install-deps.sh)"
+        return None if os.path.exists(NGINX_STREAM_MODULE) else \
+            "nginx stream module missing (libnginx-mod-stream; bench/install-deps.sh)"
+    if name == "haproxy-tls":
+        return None if shutil.which("haproxy") else "haproxy not installed (bench/install-deps.sh)"
     argv = table[name][0](0)
     if argv[0] == "node":
         if not shutil.which("node"):
@@ -132,7 +262,10 @@ def missing_peer(name, table):
 
 
 def loader_frame(frame):
-    """pingpong flags for a server's framing: raw, len32be, or ws (WebSocket on /)."""
+    """pingpong flags for a server's framing: raw, len32be, ws (WebSocket on
+    /) or tls (raw over TLS)."""
+    if frame == "tls":
+        return ["--frame", "raw", "--tls"]
     return ["--frame", "raw", "--ws", "/"] if frame == "ws" else ["--frame", frame]
 
 # ---------------------------------------------------------------- processes
@@ -193,19 +326,53 @@ def wait_listening(port, p, timeout=5.0):
     return False
 
 
+def child_pid(pid, timeout=5.0):
+    """The first child process of pid (nginx's worker), waiting for it."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+        except OSError:
+            kids = []
+        if kids:
+            return int(kids[0])
+        time.sleep(0.02)
+    return None
+
+
 def start_server(name, table, tag=""):
+    """Starts a server on a free port, pinned to the server CPU. The process
+    returned has .mpid, the pid whose CPU counts (a proxy's worker), and
+    .backend, the echo behind a proxy (or None); stop it with stop_server."""
     argv_of, frame = table[name]
+    px = PROXY.get(name, {})
+    backend = None
+    if px:
+        backend, bport, _ = start_server(px["backend"], table, " (backend of %s)" % name)
     for _ in range(3):  # a free port can be taken between probe and bind
         port = free_port()
+        if px:
+            px["config"](port, bport)
         err = tempfile.TemporaryFile()
         p = spawn(["taskset", "-c", SERVER_CPU] + argv_of(port),
                   stdout=subprocess.DEVNULL, stderr=err)
         if wait_listening(port, p):
-            return p, port, frame
+            p.mpid = child_pid(p.pid) if px.get("worker_child") else p.pid
+            p.backend = backend
+            if p.mpid:
+                return p, port, frame
         stop(p, signal.SIGKILL)
         err.seek(0)
         sys.stderr.write("server %s did not start%s: %s\n" % (name, tag, err.read().decode()[-500:]))
+    if backend:
+        stop_server(backend)
     raise SystemExit("cannot start server %s" % name)
+
+
+def stop_server(p, sig=signal.SIGTERM, wait=3.0):
+    stop(p, sig, wait)
+    if getattr(p, "backend", None):
+        stop_server(p.backend)
 
 # ---------------------------------------------------------------- loaders
 
@@ -214,11 +381,16 @@ def pingpong(port, sc, frame, secs, pid, extra=()):
     _, conns, depth, size, _ = sc
     argv = ["taskset", "-c", LOADER_CPU, os.path.join(BUILD, "pingpong"), HOST, str(port),
             str(conns), str(depth), str(size), str(secs)] + loader_frame(frame) + ["--pid", str(pid)]
+    return run_json(argv, extra, secs, "pingpong")
+
+
+def run_json(argv, extra, secs, what):
+    """Runs a loader that prints one JSON line last; returns it parsed."""
     out = subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=secs + 60)
     try:
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise RuntimeError("pingpong failed (%d): %s %s" % (out.returncode, out.stdout, out.stderr.strip()))
+        raise RuntimeError("%s failed (%d): %s %s" % (what, out.returncode, out.stdout, out.stderr.strip()))
 
 
 def sockit_bench_available(sockit):
@@ -248,16 +420,18 @@ def find_rate(obj):
     return None
 
 
-def sockit_bench(sockit, port, sc, secs, pid, io=()):
+def sockit_bench(sockit, port, sc, secs, pid, io=(), scheme="tcp"):
     """Drives a server with `sockit bench` (one thread, like pingpong); returns
-    the same keys as pingpong. Tries -d 4s, then -d 4 if that is a usage error."""
+    the same keys as pingpong. Tries -d 4s, then -d 4 if that is a usage error.
+    scheme tls: tls://, with -k (the certificate is not verified, like
+    pingpong --tls)."""
     _, conns, depth, size, _ = sc
     h = subprocess.run([sockit, "bench", "--help"], capture_output=True, text=True)
     opts = [o for o in (["--threads", "1"], ["--nodelay"]) if o[0] in h.stdout + h.stderr]
-    extra = [a for o in opts for a in o] + list(io)
+    extra = [a for o in opts for a in o] + list(io) + (["-k"] if scheme == "tls" else [])
     for dur in ("%gs" % secs, "%g" % secs):
         jf = os.path.join(TMP, "sockit-bench.json")
-        argv = ["taskset", "-c", LOADER_CPU, sockit, "bench", "tcp://%s:%d" % (HOST, port),
+        argv = ["taskset", "-c", LOADER_CPU, sockit, "bench", "%s://%s:%d" % (scheme, HOST, port),
                 "-c", str(conns), "--depth", str(depth), "--size", str(size),
                 "-d", dur, "--json", jf] + extra
         err = tempfile.TemporaryFile(dir=TMP)
@@ -294,23 +468,44 @@ def sockit_bench(sockit, port, sc, secs, pid, io=()):
 # ---------------------------------------------------------------- measuring
 
 
+def backend_flags(p):
+    """--pid2 for a proxy's backend: the loader reports its CPU time too."""
+    return ["--pid2", str(p.backend.pid)] if getattr(p, "backend", None) else []
+
+
 def measure(name, table, sc, args):
     p, port, frame = start_server(name, table)
     try:
-        return pingpong(port, sc, frame, args.secs, p.pid, ["--warmup", str(args.warmup)])
+        return pingpong(port, sc, frame, args.secs, p.mpid, ["--warmup", str(args.warmup)] + backend_flags(p))
     finally:
-        stop(p)
+        stop_server(p)
 
 
 def measure_loader(name, table, sc, args):
-    p, port, _ = start_server("epoll", table)
+    """The loader scenarios: pingpong vs sockit bench against the raw epoll
+    echo (loader-*), or pingpong --tls vs sockit bench tls:// against the
+    minimal TLS echo (tls-loader-*)."""
+    tls = sc[0].startswith("tls-")
+    p, port, _ = start_server("tls-echo" if tls else "epoll", table)
     try:
-        if name == "pingpong":
-            return pingpong(port, sc, "raw", args.secs, p.pid, ["--warmup", "0"])
-        io = ["--io", "uring"] if name == "sockit-bench-uring" else []
-        return sockit_bench(args.sockit, port, sc, args.secs, p.pid, io)
+        if name in ("pingpong", "pingpong-tls"):
+            return pingpong(port, sc, "tls" if tls else "raw", args.secs, p.pid, ["--warmup", "0"])
+        io = ["--io", "uring"] if name.endswith("-uring") else []
+        return sockit_bench(args.sockit, port, sc, args.secs, p.pid, io, "tls" if tls else "tcp")
     finally:
-        stop(p)
+        stop_server(p)
+
+
+def measure_handshakes(name, table, sc, args):
+    """tls-handshake: tls_handshakes keeps sc[1] connections handshaking."""
+    p, port, _ = start_server(name, table)
+    try:
+        argv = ["taskset", "-c", LOADER_CPU, os.path.join(BUILD, "tls_handshakes"), HOST, str(port),
+                str(sc[1]), str(args.secs), "--size", str(sc[3]), "--threads", str(args.hs_threads),
+                "--pid", str(p.mpid), "--warmup", str(args.warmup)] + backend_flags(p)
+        return run_json(argv, (), args.secs, "tls_handshakes")
+    finally:
+        stop_server(p)
 
 
 def synced_count(port, sc, frame, pid, count, before, after):
@@ -375,18 +570,18 @@ def counted_run(name, table, sc, args, tool):
     p, port, frame = start_server(name, table)
     out = os.path.join(TMP, "%s-%s-%s.txt" % (sc[0], name, tool))
     if tool == "strace":
-        argv = ["strace", "-c", "-f", "-o", out, "-p", str(p.pid)]
+        argv = ["strace", "-c", "-f", "-o", out, "-p", str(p.mpid)]
     else:
-        argv = ["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", out, "-p", str(p.pid)]
+        argv = ["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", out, "-p", str(p.mpid)]
     tracer = []
     try:
-        handled = synced_count(port, sc, frame, p.pid, args.count,
+        handled = synced_count(port, sc, frame, p.mpid, args.count,
                                lambda: tracer.append(attach(argv)),
                                lambda: stop(tracer[0], signal.SIGINT, 30))
     finally:
         for t in tracer:
             stop(t, signal.SIGINT, 30)
-        stop(p)
+        stop_server(p)
     if tool == "strace":
         calls = parse_strace(out)
         return {"msgs": handled, "calls": calls, "per_msg": sum(calls.values()) / handled}
@@ -397,6 +592,8 @@ def counted_run(name, table, sc, args, tool):
 def callgrind_run(name, table, sc, args):
     """User-space instructions per message (valgrind callgrind, fixed count)."""
     argv_of, frame = table[name]
+    if name in PROXY:  # a proxy and its backend: not measured this way
+        return None
     port = free_port()
     outf = os.path.join(TMP, "callgrind-%s-%s.out" % (sc[0], name))
     p = spawn(["taskset", "-c", SERVER_CPU, "valgrind", "--tool=callgrind",
@@ -436,9 +633,14 @@ def summarize(rounds):
     rate = [r["msgs_per_sec"] for r in rounds]
     cpu = [r["server_cpu_us"] / r["msgs"] for r in rounds if r["msgs"] and r["server_cpu_us"] >= 0]
     lcpu = [r["loader_cpu_us"] / r["msgs"] for r in rounds if r["msgs"]]
-    return {"msgs_per_sec": med(rate), "min": min(rate), "max": max(rate),
-            "server_cpu_us_per_msg": med(cpu), "loader_cpu_us_per_msg": med(lcpu),
-            "errors": sum(r["errors"] for r in rounds)}
+    back = [r["server2_cpu_us"] / r["msgs"] for r in rounds
+            if r["msgs"] and r.get("server2_cpu_us", -1) >= 0]
+    out = {"msgs_per_sec": med(rate), "min": min(rate), "max": max(rate),
+           "server_cpu_us_per_msg": med(cpu), "loader_cpu_us_per_msg": med(lcpu),
+           "errors": sum(r["errors"] for r in rounds)}
+    if back:  # a proxy's backend echo
+        out["backend_cpu_us_per_msg"] = med(back)
+    return out
 
 
 def fmt(x, spec="%.2f"):
@@ -453,15 +655,19 @@ def top_calls(st, k=4):
 
 
 def md_table(sc_name, res, ref):
+    # a proxy's backend echo: its CPU/msg in its own column (not in "server")
+    back = any("backend_cpu_us_per_msg" in (r.get("summary") or {}) for r in res.values())
     out = ["### %s" % sc_name, "",
            "| server | msgs/s (median) | min–max | vs %s | server CPU µs/msg | loader CPU µs/msg "
-           "| syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg (callgrind) | strace: calls/msg | errors |" % ref,
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+           "| syscalls/msg (strace) | syscalls/msg (perf) | Ir/msg (callgrind) | strace: calls/msg | errors |" % ref
+           + (" backend echo CPU µs/msg |" if back else ""),
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|" + ("---:|" if back else "")]
     base = res.get(ref, {}).get("summary", {}).get("msgs_per_sec")
     for name, r in res.items():
         s = r.get("summary")
         if not s:
-            out.append("| %s | skipped: %s |  |  |  |  |  |  |  |  |  |" % (name, r.get("skipped", "?")))
+            out.append("| %s | skipped: %s |  |  |  |  |  |  |  |  |  |" % (name, r.get("skipped", "?"))
+                       + (" |" if back else ""))
             continue
         st, pf = r.get("strace"), r.get("perf")
         out.append("| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
@@ -469,7 +675,7 @@ def md_table(sc_name, res, ref):
             fmt(s["msgs_per_sec"] / base if base else None),
             fmt(s["server_cpu_us_per_msg"]), fmt(s["loader_cpu_us_per_msg"]),
             fmt(st and st["per_msg"]), fmt(pf and pf["per_msg"]), fmt(r.get("ir_per_msg"), "%.0f"),
-            top_calls(st), s["errors"]))
+            top_calls(st), s["errors"]) + (" %s |" % fmt(s.get("backend_cpu_us_per_msg")) if back else ""))
     return "\n".join(out) + "\n"
 
 
@@ -485,11 +691,15 @@ def ratio(res, a, b, key):
     return x / y if x and y else None
 
 
-def paired_cpu(res, a, b):
+def paired_cpu(res, a, b, key="server_cpu_us"):
     """CPU/msg of a over b round by round (each round runs a and b back to
-    back, so slow drifts of a noisy host cancel), and their median."""
+    back, so slow drifts of a noisy host cancel), and their median. key
+    msgs_per_sec: the same for msgs/s."""
     def per(n):
-        return [r["server_cpu_us"] / max(r["msgs"], 1) for r in res.get(n, {}).get("rounds", [])]
+        rounds = res.get(n, {}).get("rounds", [])
+        if key == "msgs_per_sec":
+            return [r["msgs_per_sec"] for r in rounds]
+        return [r[key] / max(r["msgs"], 1) for r in rounds]
     rs = [x / y for x, y in zip(per(a), per(b)) if y]
     return (rs, statistics.median(rs)) if rs else ([], None)
 
@@ -503,7 +713,10 @@ def ratios_table(results):
              "framed": [("sockit-len32be", "epoll-len32be"), ("sockit-len32be", "sockit")],
              "ws": [("sockit-ws", "epoll"), ("sockit-ws", "lws"), ("sockit-ws", "node-ws"),
                     ("sockit-ws", "python-websockets"), ("sockit-ws-uring", "epoll"),
-                    ("sockit-ws-uring", "lws")]}
+                    ("sockit-ws-uring", "lws")],
+             "tls": [("sockit-tls", "tls-echo"), ("sockit-tls-uring", "tls-echo"), ("sockit-tls", "nginx-tls"),
+                     ("sockit-tls", "haproxy-tls"), ("sockit-tls-uring", "sockit-tls"),
+                     ("sockit-bench-tls", "pingpong-tls"), ("sockit-bench-tls-uring", "pingpong-tls")]}
     for sc, res in results.items():
         for a, b in pairs.get(sc.split("-")[0], []) + list(BASE_OF.items()):
             if a in res and b in res:
@@ -538,6 +751,42 @@ def ws_targets_table(results):
                 fmt(inv("node-ws")), fmt(inv("python-websockets"))))
     return "\n".join(rows) + "\n" if len(rows) > 2 else ""
 
+def tls_targets_table(results):
+    """The TLS targets: sockit-tls CPU/msg over the minimal OpenSSL echo's
+    (≤ 0.95 at 64 B, ≤ 1.0 at 16 KiB); sockit bench tls:// msgs/s over
+    pingpong --tls's, both driving tls-echo (≥ 0.95); server CPU per
+    handshake of each TLS server, and sockit-tls's over each (no target)."""
+    rows = ["| scenario | pair | measure | ratio of medians | paired by round: median (rounds) | target |",
+            "|---|---|---|---:|---:|---|"]
+
+    def row(sc, a, b, what, key, target, limit, higher):
+        res = results[sc]
+        if not ((res.get(a) or {}).get("summary") and (res.get(b) or {}).get("summary")):
+            return
+        x = ratio(res, a, b, "msgs_per_sec" if key == "msgs_per_sec" else "server_cpu_us_per_msg")
+        rs, m = paired_cpu(res, a, b, key)
+        verdict = ""
+        if limit and m is not None:
+            verdict = " — %s" % ("met" if (m >= limit if higher else m <= limit) else "**not met**")
+        rows.append("| %s | %s / %s | %s | %s | %s (%s) | %s%s |" % (
+            sc, a, b, what, fmt(x), fmt(m), " ".join("%.2f" % r for r in rs), target, verdict))
+
+    for sc in results:
+        if sc in ("tls-64-d1", "tls-64-d16", "tls-16k-d4"):
+            lim = 1.0 if "16k" in sc else 0.95
+            for me in ("sockit-tls", "sockit-tls-uring"):
+                row(sc, me, "tls-echo", "server CPU µs/msg", "server_cpu_us", "≤ %.2f" % lim, lim, False)
+            for peer in ("nginx-tls", "haproxy-tls"):
+                row(sc, "sockit-tls", peer, "server CPU µs/msg", "server_cpu_us", "", None, False)
+        elif sc.startswith("tls-loader"):
+            for me in ("sockit-bench-tls", "sockit-bench-tls-uring"):
+                row(sc, me, "pingpong-tls", "msgs/s", "msgs_per_sec", "≥ 0.95", 0.95, True)
+        elif sc == "tls-handshake":
+            for me in ("sockit-tls", "sockit-tls-uring"):
+                for peer in ("tls-echo", "nginx-tls", "haproxy-tls"):
+                    row(sc, me, peer, "server CPU µs/handshake", "server_cpu_us", "", None, False)
+    return "\n".join(rows) + "\n" if len(rows) > 2 else ""
+
 # ---------------------------------------------------------------- main
 
 
@@ -558,6 +807,8 @@ def parse_args():
     ap.add_argument("--sockit", default=os.path.join(ROOT, "build", "sockit"))
     ap.add_argument("--baseline", help="another sockit binary (e.g. the build before a refactor): "
                     "each sockit server also runs from it as base*, paired round by round")
+    ap.add_argument("--hs-threads", type=int, default=2,
+                    help="tls-handshake: loader threads (all on the loader CPU; default 2)")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
     return ap.parse_args()
 
@@ -625,8 +876,9 @@ def perf_works():
 def run_rounds(sc, table_, args):
     names = sc[4]
     res = {n: {"rounds": []} for n in names}
-    if "sockit-bench" in names and not sockit_bench_available(args.sockit):
-        res["sockit-bench"] = {"skipped": "`sockit bench` does not exist yet (sockit bench --help failed)"}
+    for n in names:
+        if n.startswith("sockit-bench") and not sockit_bench_available(args.sockit):
+            res[n] = {"skipped": "`sockit bench` does not exist yet (sockit bench --help failed)"}
     for n in names:
         why = n in table_ and missing_peer(n, table_)
         if why:
@@ -635,8 +887,9 @@ def run_rounds(sc, table_, args):
         for n in names:
             if "skipped" in res[n]:
                 continue
+            how = measure_loader if is_loader(sc) else measure_handshakes if is_handshake(sc) else measure
             try:
-                r = (measure_loader if sc[0].startswith("loader") else measure)(n, table_, sc, args)
+                r = how(n, table_, sc, args)
             except RuntimeError as e:
                 res[n] = {"skipped": str(e)}
                 continue
@@ -651,7 +904,7 @@ def run_rounds(sc, table_, args):
 
 
 def run_counts(sc, table_, res, args, tools):
-    if sc[0].startswith("loader"):
+    if is_loader(sc) or is_handshake(sc):
         return
     for n in sc[4]:
         if "skipped" in res[n]:
@@ -673,12 +926,15 @@ def main():
     if unknown:
         raise SystemExit("unknown scenario %s; choose from: %s" % (", ".join(unknown), ", ".join(names)))
     chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only]
-    if args.server:  # keep the scenario's reference (last) server: ratios need it
-        chosen = [s[:4] + ([n for n in s[4] if n in args.server or n == s[4][-1]],) for s in chosen]
+    if args.server:  # keep the scenario's reference server (loaders: first; else last): ratios need it
+        chosen = [s[:4] + ([n for n in s[4] if n in args.server or n == s[4][0 if is_loader(s) else -1]],)
+                  for s in chosen]
     if args.baseline:
         chosen = [s[:4] + (with_baseline(s[4]),) for s in chosen]
     TMP = tempfile.mkdtemp(prefix="sockit-bench.")
     atexit.register(kill_all)
+    if any(s[0].startswith("tls-") for s in chosen):
+        make_cert(TMP)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     cmd = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
@@ -696,15 +952,17 @@ def main():
     print(header(cmd, facts), end="", flush=True)
     results, md = {}, []
     for sc in chosen:
-        print("scenario %s: %d conns x %d B, depth %d" % (sc[0], sc[1], sc[3], sc[2]), flush=True)
+        print("scenario %s" % sc_title(sc), flush=True)
         results[sc[0]] = run_rounds(sc, table_, args)
         run_counts(sc, table_, results[sc[0]], args, tools)
-        ref = sc[4][0] if sc[0].startswith("loader") else sc[4][-1]
-        md.append(md_table("%s — %d conns × %d B, depth %d" % (sc[0], sc[1], sc[3], sc[2]), results[sc[0]], ref))
+        ref = sc[4][0] if is_loader(sc) else sc[4][-1]
+        md.append(md_table(sc_title(sc), results[sc[0]], ref))
     md.append("### ratios (sockit / peer; CPU, syscalls and Ir: lower is better for sockit when < 1)\n\n"
               + ratios_table(results))
     if ws_targets_table(results):
         md.append("### WebSocket targets (ratios of medians)\n\n" + ws_targets_table(results))
+    if tls_targets_table(results):
+        md.append("### TLS targets (verdicts on the paired medians)\n\n" + tls_targets_table(results))
     report = header(cmd, facts) + "\n".join(md)
     print("\n" + report)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)

@@ -1,13 +1,19 @@
 /* pingpong.c — the loader ceiling for bench/: one epoll thread, N connections
  * with D messages of S bytes in flight each; prints msgs/s as one JSON line.
  * --ws PATH: each connection does a WebSocket client handshake first, then
- * sends masked binary frames of S bytes and counts the echoed frames. */
+ * sends masked binary frames of S bytes and counts the echoed frames.
+ * --tls: each connection is an OpenSSL client on its socket (SSL_set_fd,
+ * no certificate verification, read-ahead on); all handshakes run
+ * non-blocking and in parallel before the clock starts; then the same raw or
+ * len32be messages go through SSL_write / SSL_read. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +31,8 @@
 
 /* One connection: byte counters, messages owed to the wire, frame parsing. */
 typedef struct pconn {
+    SSL *ssl; /* --tls */
+    int tickets; /* --tls: session tickets received */
     int fd, dead, want_out;
     uint64_t sent, rcvd, owed, done;
     uint8_t hdr[10];
@@ -34,7 +42,7 @@ typedef struct pconn {
 
 typedef struct opts {
     const char *host, *ws;
-    int port, conns, depth, framed, pid, sync;
+    int port, conns, depth, framed, pid, pid2, sync, tls;
     size_t size;
     double secs, warmup;
     uint64_t count;
@@ -53,6 +61,7 @@ static uint8_t *txbuf;
 static size_t wire, txlen, rx_wire; /* wire: bytes sent per message; rx_wire: echoed */
 static int epfd;
 static uint8_t rdbuf[RDBUF];
+static SSL_CTX *tls_ctx;
 
 static double now(void)
 {
@@ -66,8 +75,10 @@ static int usage(void)
     fprintf(stderr,
             "usage: pingpong HOST PORT CONNS DEPTH SIZE SECONDS [--frame raw|len32be]\n"
             "       [--ws PATH] [--pid SERVER_PID] [--warmup SECS] [--count MESSAGES]\n"
-            "       [--sync]\n"
+            "       [--sync] [--tls] [--pid2 PID]\n"
             "--ws PATH: WebSocket (handshake on PATH, masked binary frames of SIZE bytes)\n"
+            "--tls: TLS client on each connection (no certificate verification)\n"
+            "--pid2 PID: also report this process's CPU time (a proxy's backend)\n"
             "--sync: print \"ready\" once connected, then wait for a line on stdin before\n"
             "sending and for end of stdin before closing (lets a tracer attach in between)\n");
     return 2;
@@ -78,6 +89,8 @@ static int parse_flag(char **argv, int i, int argc)
 {
     if (!strcmp(argv[i], "--sync"))
         return o.sync = 1;
+    if (!strcmp(argv[i], "--tls"))
+        return o.tls = 1;
     if (i + 1 >= argc)
         return -1;
     const char *f = argv[i], *v = argv[i + 1];
@@ -87,6 +100,8 @@ static int parse_flag(char **argv, int i, int argc)
         o.ws = v;
     else if (!strcmp(f, "--pid"))
         o.pid = atoi(v);
+    else if (!strcmp(f, "--pid2"))
+        o.pid2 = atoi(v);
     else if (!strcmp(f, "--warmup"))
         o.warmup = atof(v);
     else if (!strcmp(f, "--count"))
@@ -111,7 +126,7 @@ static int parse(int argc, char **argv)
             return -1;
     if (o.conns < 1 || o.depth < 1 || o.size < 1 || o.size > (1u << 24) || o.secs <= 0)
         return -1;
-    if (o.ws && o.framed)
+    if (o.ws && (o.framed || o.tls))
         return -1;
     return 0;
 }
@@ -226,6 +241,134 @@ static void set_out(int i, int on)
     pc[i].want_out = on;
 }
 
+/* Counts a connection's TLS 1.3 session tickets (the server sends them once
+ * it has the client's Finished: its handshake is then over); keeps none. */
+static int on_ticket(SSL *ssl, SSL_SESSION *sess)
+{
+    (void)sess;
+    pconn *c = SSL_get_app_data(ssl);
+    if (c)
+        c->tickets++;
+    return 0;
+}
+
+/* --tls: an OpenSSL client context that verifies nothing; read-ahead lets one
+ * read() bring in every record the socket holds (drained with SSL_has_pending). */
+static int tls_init(void)
+{
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx)
+        return -1;
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(tls_ctx, 1);
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(tls_ctx, on_ticket);
+    return 0;
+}
+
+/* An SSL call's failure as errno: EAGAIN when it waits for the socket. */
+static ssize_t tls_fail(SSL *ssl, int r)
+{
+    int e = SSL_get_error(ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    errno = ECONNRESET;
+    return -1;
+}
+
+static ssize_t c_read(pconn *c, void *p, size_t n)
+{
+    if (!c->ssl)
+        return read(c->fd, p, n);
+    int r = SSL_read(c->ssl, p, n > 0x7fffffff ? 0x7fffffff : (int)n);
+    return r > 0 ? r : tls_fail(c->ssl, r);
+}
+
+static ssize_t c_write(pconn *c, const void *p, size_t n)
+{
+    if (!c->ssl)
+        return write(c->fd, p, n);
+    int r = SSL_write(c->ssl, p, n > 0x7fffffff ? 0x7fffffff : (int)n);
+    if (r > 0)
+        return r;
+    r = (int)tls_fail(c->ssl, r);
+    if (r == 0)
+        errno = EPIPE;
+    return -1;
+}
+
+/* --tls: every connection's SSL_connect, non-blocking and all at once.
+ * hs[i]: 0 call SSL_connect now, 1 waiting for its socket, 2 done. */
+static int tls_handshakes(void)
+{
+    int left = o.conns, *hs = calloc((size_t)o.conns, sizeof *hs);
+    struct epoll_event evs[MAX_EVENTS];
+    double end = now() + 10.0;
+    for (int i = 0; hs && i < o.conns; i++) {
+        if (!(pc[i].ssl = SSL_new(tls_ctx)) || SSL_set_fd(pc[i].ssl, pc[i].fd) != 1)
+            left = -1;
+        else
+            SSL_set_connect_state(pc[i].ssl), SSL_set_app_data(pc[i].ssl, &pc[i]);
+    }
+    while (hs && left > 0 && now() < end) {
+        for (int i = 0; i < o.conns; i++) {
+            if (hs[i])
+                continue;
+            int r = SSL_connect(pc[i].ssl), e = r == 1 ? 0 : SSL_get_error(pc[i].ssl, r);
+            if (e && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                fprintf(stderr, "pingpong: TLS handshake failed:\n");
+                ERR_print_errors_fp(stderr);
+                left = -1;
+                break;
+            }
+            hs[i] = e ? 1 : 2;
+            left -= !e;
+            struct epoll_event ev = {.events = e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN,
+                                     .data.u32 = (uint32_t)i};
+            epoll_ctl(epfd, EPOLL_CTL_MOD, pc[i].fd, &ev);
+        }
+        int n = left > 0 ? epoll_wait(epfd, evs, MAX_EVENTS, 100) : 0;
+        for (int j = 0; j < n; j++)
+            if (hs[evs[j].data.u32] == 1)
+                hs[evs[j].data.u32] = 0;
+    }
+    free(hs);
+    return left ? -1 : 0;
+}
+
+/* --tls, TLS 1.3: a client's handshake ends before the server's (which still
+ * reads the client's Finished and sends its session tickets). Waits (up to
+ * 1 s: a server may send none) until every connection has a ticket, so that
+ * no server handshake work falls into the measured window. */
+static void tls_settle(void)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    uint8_t junk[256];
+    double end = now() + 1.0;
+    if (SSL_version(pc[0].ssl) != TLS1_3_VERSION)
+        return;
+    for (;;) {
+        int waiting = 0;
+        for (int i = 0; i < o.conns; i++)
+            waiting += !pc[i].tickets;
+        if (!waiting || now() > end)
+            return;
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, 50);
+        for (int j = 0; j < n; j++) {
+            pconn *c = &pc[evs[j].data.u32];
+            if (SSL_read(c->ssl, junk, sizeof junk) > 0) /* no data is due yet */
+                st.errors++;
+            ERR_clear_error();
+        }
+    }
+}
+
 static void kill_conn(int i)
 {
     if (pc[i].dead)
@@ -242,7 +385,7 @@ static void flush(int i)
     while (c->owed && !c->dead) {
         size_t off = (size_t)(c->sent % wire);
         size_t n = txlen - off < c->owed ? txlen - off : (size_t)c->owed;
-        ssize_t w = write(c->fd, txbuf + off, n);
+        ssize_t w = c_write(c, txbuf + off, n);
         if (w < 0 && errno == EAGAIN)
             break;
         if (w <= 0) {
@@ -327,22 +470,26 @@ static uint64_t messages_in(pconn *c, const uint8_t *p, size_t n)
     return k;
 }
 
+/* One read (raw, ws); with --tls, every record OpenSSL holds, then one flush. */
 static void on_readable(int i)
 {
     pconn *c = &pc[i];
-    ssize_t n = read(c->fd, rdbuf, sizeof rdbuf);
-    if (n < 0 && errno == EAGAIN)
-        return;
-    if (n <= 0 || (!o.ws && c->rcvd + (uint64_t)n > c->sent)) { /* closed, or more than we sent */
-        kill_conn(i);
-        return;
-    }
-    c->rcvd += (uint64_t)n;
-    uint64_t k = messages_in(c, rdbuf, (size_t)n);
-    if (o.ws && c->done > c->sent / wire) { /* more frames than we sent */
-        kill_conn(i);
-        return;
-    }
+    uint64_t k = 0;
+    do {
+        ssize_t n = c_read(c, rdbuf, sizeof rdbuf);
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0 || (!o.ws && c->rcvd + (uint64_t)n > c->sent)) { /* closed, or more than we sent */
+            kill_conn(i);
+            return;
+        }
+        c->rcvd += (uint64_t)n;
+        k += messages_in(c, rdbuf, (size_t)n);
+        if (o.ws && c->done > c->sent / wire) { /* more frames than we sent */
+            kill_conn(i);
+            return;
+        }
+    } while (c->ssl && SSL_has_pending(c->ssl));
     st.msgs += k;
     if (!st.sending)
         return;
@@ -372,6 +519,10 @@ static int open_all(void)
         if (pc[i].fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, pc[i].fd, &ev) < 0)
             return -1;
     }
+    if (o.tls && tls_handshakes() < 0)
+        return -1;
+    if (o.tls)
+        tls_settle();
     if (o.sync && wait_line("ready\n") < 0)
         return -1;
     for (int i = 0; i < o.conns; i++) {
@@ -428,12 +579,12 @@ static void drain(void)
         st.errors += !pc[i].dead && !echoed(&pc[i]);
 }
 
-/* Server CPU time (utime + stime of all its threads) in microseconds. */
-static long long server_cpu_us(void)
+/* A server's CPU time (utime + stime of all its threads) in microseconds. */
+static long long server_cpu_us(int pid)
 {
     char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", o.pid);
-    FILE *f = o.pid ? fopen(path, "r") : NULL;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = pid ? fopen(path, "r") : NULL;
     if (!f)
         return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -455,7 +606,7 @@ static long long self_cpu_us(void)
            ru.ru_stime.tv_usec;
 }
 
-static void report(uint64_t msgs, double secs, long long srv_us, long long self_us)
+static void report(uint64_t msgs, double secs, long long srv_us, long long srv2_us, long long self_us)
 {
     uint64_t sent = 0, rcvd = 0, echoes = 0;
     for (int i = 0; i < o.conns; i++) {
@@ -466,10 +617,15 @@ static void report(uint64_t msgs, double secs, long long srv_us, long long self_
     printf("{\"msgs\": %llu, \"secs\": %.6f, \"msgs_per_sec\": %.1f, \"errors\": %llu, "
            "\"conns\": %d, \"depth\": %d, \"size\": %zu, \"frame\": \"%s\", "
            "\"bytes_sent\": %llu, \"bytes_rcvd\": %llu, \"echoed\": %llu, \"server_cpu_us\": %lld, "
-           "\"loader_cpu_us\": %lld}\n",
+           "\"loader_cpu_us\": %lld",
            (unsigned long long)msgs, secs, secs > 0 ? (double)msgs / secs : 0.0,
            (unsigned long long)st.errors, o.conns, o.depth, o.size, o.ws ? "ws" : o.framed ? "len32be" : "raw",
            (unsigned long long)sent, (unsigned long long)rcvd, (unsigned long long)echoes, srv_us, self_us);
+    if (o.pid2)
+        printf(", \"server2_cpu_us\": %lld", srv2_us);
+    if (o.tls)
+        printf(", \"tls\": \"%s %s\"", SSL_get_version(pc[0].ssl), SSL_get_cipher_name(pc[0].ssl));
+    printf("}\n");
 }
 
 int main(int argc, char **argv)
@@ -477,20 +633,20 @@ int main(int argc, char **argv)
     if (parse(argc, argv) < 0)
         return usage();
     signal(SIGPIPE, SIG_IGN);
-    if (build_tx() < 0 || open_all() < 0) {
+    if ((o.tls && tls_init() < 0) || build_tx() < 0 || open_all() < 0) {
         fprintf(stderr, "pingpong: cannot connect to %s:%d: %s\n", o.host, o.port, strerror(errno));
         return 1;
     }
     run_until(now() + o.warmup, 0);
     uint64_t m0 = st.msgs;
-    long long s0 = server_cpu_us(), l0 = self_cpu_us();
+    long long s0 = server_cpu_us(o.pid), b0 = server_cpu_us(o.pid2), l0 = self_cpu_us();
     double t0 = now();
     run_until(t0 + o.secs, o.count ? m0 + o.count : 0);
     double t1 = now();
-    long long s1 = server_cpu_us(), l1 = self_cpu_us();
+    long long s1 = server_cpu_us(o.pid), b1 = server_cpu_us(o.pid2), l1 = self_cpu_us();
     uint64_t msgs = st.msgs - m0;
     drain();
-    report(msgs, t1 - t0, s0 < 0 || s1 < 0 ? -1 : s1 - s0, l1 - l0);
+    report(msgs, t1 - t0, s0 < 0 || s1 < 0 ? -1 : s1 - s0, b0 < 0 || b1 < 0 ? -1 : b1 - b0, l1 - l0);
     if (o.sync) /* connections stay open until the tracer has stopped */
         wait_line(NULL);
     return st.errors ? 1 : 0;
