@@ -93,12 +93,18 @@ static void on_message(sk_conn *sc, const uint8_t *msg, size_t len, void *ud)
     bt_on_stream(ud, msg, len);
 }
 
+/* The handshake that failed without saying why: WebSocket's, or TLS's. */
+static int w_handshake_err(const bench_conn *c) { return c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS; }
+
 static void on_eof(sk_conn *sc, void *ud)
 {
     bench_conn *c = ud;
     if (c->state == BC_UP)
         bc_count_error(c, BE_CLOSED, 0);
-    c->state = BC_CLOSING;
+    else if (c->state == BC_HANDSHAKE) /* the peer ended the stream during the handshake */
+        bc_count_error(c, BE_HANDSHAKE, w_handshake_err(c));
+    if (c->state != BC_HANDSHAKE) /* (on_close still counts it as connecting) */
+        c->state = BC_CLOSING;
     sk_conn_close(sc, 0);
 }
 
@@ -107,21 +113,16 @@ static int is_frame_error(int err)
     return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
 }
 
-/* The handshake that failed without saying why: WebSocket's, or TLS's. */
-static int w_handshake_err(const bench_conn *c) { return c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS; }
-
 static void on_close(sk_conn *sc, int err, void *ud)
 {
     bench_conn *c = ud;
     c->conn = NULL;
-    if (c->state == BC_HANDSHAKE) { /* a timeout was counted when it was aborted */
-        if (err != SK_ETIMEOUT)
-            bc_count_error(c, BE_HANDSHAKE, err ? err : w_handshake_err(c));
-    } else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE)) {
+    if (c->state == BC_HANDSHAKE) /* (a timeout the bench counted is not counted again) */
+        bc_count_error(c, BE_HANDSHAKE, err ? err : w_handshake_err(c));
+    else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE))
         bc_count_error(c, BE_CLOSED, 0); /* ws: the server closed (a close frame, or a FIN) */
-    } else if (err && err != SK_ETIMEOUT) {
+    else if (err && err != SK_ETIMEOUT)
         bc_count_error(c, is_frame_error(err) ? BE_FRAME : BE_RESET, err);
-    }
     bc_done(c);
 }
 
