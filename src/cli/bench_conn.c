@@ -204,7 +204,7 @@ static void on_connected(int fd, int status, void *ud)
     } else if (w->phase != PH_RUN) { /* too late to take part: a clean close */
         close(fd);
         c->state = BC_DONE;
-        w->st.conns_ok++;
+        w->st.conns_ok += !w->cfg->handshakes; /* (there, connections are whole iterations) */
         w->progress(w);
     } else {
         const bench_cfg *cfg = w->cfg;

@@ -46,12 +46,12 @@ static void iteration_over(bench_conn *c)
         c->in_flight = 0;
         w->in_flight--;
     }
-    if (c->failed)
+    if (c->failed) {
         w->st.conns_failed++;
-    else
+    } else if (c->have_rx) { /* (one cut short by the end of the run is not counted) */
         w->st.conns_ok++;
-    if (!c->failed && c->have_rx)
         hist_record(&w->st.iter_hist, bench_now_ns() - c->t0_ns);
+    }
     c->state = BC_IDLE;
     w->hs_wait[w->nhs_wait++] = (uint32_t)(c - w->conns);
     w->progress(w);
