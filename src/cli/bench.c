@@ -160,6 +160,8 @@ static int report(bench_run *run)
         return 1;
     }
     hist_reset(&total->hist);
+    hist_reset(&total->hs_hist);
+    hist_reset(&total->iter_hist);
     for (uint32_t i = 0; i < run->started; i++)
         bench_merge(total, &run->workers[i].st);
     total->ramp_ns = run->ramp_ns;

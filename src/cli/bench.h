@@ -59,6 +59,9 @@ typedef struct bench_cfg {
     const cli_opts *cli; /* the command line (--io for the workers' loops) */
     int header;          /* messages have room for the id/seq header (size >= BMSG_HDR) */
     int match;           /* messages carry it and replies are matched by it (--verify, datagrams) */
+    int handshakes;      /* --handshakes: each connection connects, handshakes, sends one
+                          * message, closes, and starts again (bench_hs.c); -n counts them */
+    int resume;          /* --resume: count the handshakes that resumed a session */
 } bench_cfg;
 
 /* Counters of one worker, and of the whole run once merged. */
@@ -69,10 +72,16 @@ typedef struct bench_stats {
     uint64_t errors[BE_COUNT];
     int other_errno; /* first cause of BE_CONNECT_OTHER */
     int hs_errno;    /* first cause of BE_HANDSHAKE */
+    char hs_why[160]; /* and its own words (a TLS failure's reason), or "" */
     uint64_t t_start_ns, t_stop_ns, t_last_rx_ns, t_end_ns;
     uint64_t ramp_up; /* --ramp: connections up when the ramp ended */
     uint64_t ramp_ns; /* --ramp: how long connecting took (set by bench.c) */
     histogram hist; /* reply latency in ns */
+    /* --handshakes: handshakes done while the run ran (resumed: of them, how
+     * many resumed a session), their latency (connect start -> on_open) and
+     * that of whole iterations (connect start -> closed, error-free ones) */
+    uint64_t handshakes, resumed;
+    histogram hs_hist, iter_hist;
 } bench_stats;
 
 /* One entry of a connection's ring of requests: seq << 2 | state. */
@@ -108,6 +117,7 @@ typedef struct bench_conn {
     const uint8_t *rx_want;                 /* raw + verify: expected payload (absolute offsets) */
     uint64_t sched_base, sched_n, sched_ns; /* rate mode schedule */
     uint32_t heap_idx;                      /* rate mode: place in the worker's schedule heap */
+    uint64_t t0_ns, sent_ns;                /* --handshakes: iteration start, message sent */
 } bench_conn;
 
 struct bench_worker {
@@ -128,6 +138,10 @@ struct bench_worker {
     void (*progress)(bench_worker *w); /* something ended: maybe the next phase */
     void (*drain)(bench_worker *w);    /* the budget is spent: stop sending */
     void (*fail)(bench_conn *c, int kind, int err); /* a send failed: count it, close c */
+    /* Set by bw_init for the mode: how bc_start_connects starts a connection
+     * (bc_start_one, or hs_start), and the callbacks its sk_conn gets. */
+    void (*connect_one)(bench_conn *c);
+    const sk_conn_cbs *cbs;
     bench_conn *conns;
     bench_slot *rings; /* storage of every connection's ring */
     uint32_t nconns, next_connect, scan_from;
@@ -153,6 +167,10 @@ struct bench_worker {
     /* Published for the progress line (relaxed atomics). */
     uint64_t pub_received, pub_p99;
     uint32_t pub_up;
+    /* --handshakes (bench_hs.c): iterations started (against budget), and
+     * the connections waiting to start their next one (a stack of ids) */
+    uint64_t hs_started;
+    uint32_t *hs_wait, nhs_wait;
 };
 
 /* Bytes of messages a raw stream's closed loop writes at once (cfg->batch). */
@@ -196,9 +214,22 @@ void bw_force(bench_worker *w); /* any thread: close everything now */
 void bw_go(bench_worker *w);    /* any thread, --ramp: the ramp is over, start sending */
 void bw_free(bench_worker *w);  /* after the thread was joined */
 
+/* ---- bench_hs.c: --handshakes, a new connection per message ---- */
+/* The iterations of a connection: hs_start begins one (connect, then the
+ * handshake: hs_cbs), and each one that ends queues the next, which
+ * hs_pump starts within the connect cap (or drops once the run is over). */
+extern const sk_conn_cbs hs_cbs;
+void hs_start(bench_conn *c);
+void hs_pump(bench_worker *w); /* from the worker's progress: before its checks */
+
 /* ---- bench_conn.c: connecting, connection callbacks, their end ---- */
+extern const sk_conn_cbs bc_cbs;                       /* a connection that sends and receives */
+void bc_start_one(bench_conn *c);                      /* connects (a stream) or opens (datagram) */
 void bc_start_connects(bench_worker *w);               /* up to the in-flight cap */
 void bc_count_error(bench_conn *c, int kind, int err); /* the first one fails c */
+/* The handshake of c (in BC_HANDSHAKE) failed: counted as BE_HANDSHAKE, with
+ * why it closed (the TLS layer's reason) kept when it is the worker's first. */
+void bc_handshake_failed(bench_conn *c, sk_conn *sc, int err);
 void bc_fail(bench_conn *c, int kind, int err);        /* count it and close c */
 void bc_done(bench_conn *c);                           /* c is over: count it ok or failed */
 

@@ -86,6 +86,10 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
     cfg->rate = b->rate;
     cfg->verify = b->verify;
     cfg->ramp = b->ramp;
+    cfg->handshakes = b->handshakes;
+    cfg->resume = o->tls.resume;
+    if (cfg->handshakes && cfg->messages && cfg->conns > cfg->messages)
+        cfg->conns = (uint32_t)cfg->messages; /* -n counts iterations: no idle connections */
     cfg->json = b->json;
     cfg->verbose = o->verbose;
     cfg->timeout_ms = (uint64_t)((b->timeout > 0 ? b->timeout : 5) * 1000);
@@ -118,6 +122,24 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
         cfg->batch = fit < cfg->depth ? (uint32_t)fit : cfg->depth;
     }
     cfg->progress = isatty(2);
+}
+
+/* --handshakes: a TLS URL, and one message per connection. 0 or 2. */
+static int check_handshakes(const cli_opts *o, const bench_cfg *cfg)
+{
+    const char *other = o->bench.rate > 0    ? "--rate"
+                        : o->bench.depth > 1 ? "--depth"
+                        : o->bench.ramp      ? "--ramp"
+                                             : NULL;
+    if (!sk_url_is_tls(&cfg->url)) {
+        cli_error("--handshakes needs a tls:// or wss:// URL (it measures TLS handshakes)");
+        return 2;
+    }
+    if (other) {
+        cli_error("--handshakes sends one message per connection: %s does not apply", other);
+        return 2;
+    }
+    return 0;
 }
 
 /* Limits that depend on several options. Returns 0 or 2 (after a message). */
@@ -178,6 +200,8 @@ int bench_config(const cli_opts *o, bench_cfg *cfg)
         return 2;
     cfg->dgram = sk_url_is_dgram(&cfg->url);
     cfg->ws = sk_url_is_ws(&cfg->url);
+    if (o->bench.handshakes && check_handshakes(o, cfg))
+        return 2;
     if (cfg->ws && (o->in_frame != SK_FRAME_RAW || o->out_frame != SK_FRAME_RAW)) {
         cli_error("--frame/--in-frame/--out-frame do not apply to ws:// "
                   "(every message is one WebSocket message)");

@@ -30,6 +30,14 @@ void bc_count_error(bench_conn *c, int kind, int err)
                 kind_text[kind], err ? ": " : "", err ? sk_strerror(err) : "");
 }
 
+void bc_handshake_failed(bench_conn *c, sk_conn *sc, int err)
+{
+    bench_stats *st = &c->w->st;
+    if (!c->failed && !st->hs_errno)
+        snprintf(st->hs_why, sizeof st->hs_why, "%s", cli_close_reason(sc, err));
+    bc_count_error(c, BE_HANDSHAKE, err);
+}
+
 static int connect_kind(int err)
 {
     switch (-err) {
@@ -93,12 +101,18 @@ static void on_message(sk_conn *sc, const uint8_t *msg, size_t len, void *ud)
     bt_on_stream(ud, msg, len);
 }
 
+/* The handshake that failed without saying why: WebSocket's, or TLS's. */
+static int w_handshake_err(const bench_conn *c) { return c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS; }
+
 static void on_eof(sk_conn *sc, void *ud)
 {
     bench_conn *c = ud;
     if (c->state == BC_UP)
         bc_count_error(c, BE_CLOSED, 0);
-    c->state = BC_CLOSING;
+    else if (c->state == BC_HANDSHAKE) /* the peer ended the stream during the handshake */
+        bc_handshake_failed(c, sc, w_handshake_err(c));
+    if (c->state != BC_HANDSHAKE) /* (on_close still counts it as connecting) */
+        c->state = BC_CLOSING;
     sk_conn_close(sc, 0);
 }
 
@@ -107,21 +121,16 @@ static int is_frame_error(int err)
     return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
 }
 
-/* The handshake that failed without saying why: WebSocket's, or TLS's. */
-static int w_handshake_err(const bench_conn *c) { return c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS; }
-
 static void on_close(sk_conn *sc, int err, void *ud)
 {
     bench_conn *c = ud;
     c->conn = NULL;
-    if (c->state == BC_HANDSHAKE) { /* a timeout was counted when it was aborted */
-        if (err != SK_ETIMEOUT)
-            bc_count_error(c, BE_HANDSHAKE, err ? err : w_handshake_err(c));
-    } else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE)) {
+    if (c->state == BC_HANDSHAKE) /* (a timeout the bench counted is not counted again) */
+        bc_handshake_failed(c, sc, err ? err : w_handshake_err(c));
+    else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE))
         bc_count_error(c, BE_CLOSED, 0); /* ws: the server closed (a close frame, or a FIN) */
-    } else if (err && err != SK_ETIMEOUT) {
+    else if (err && err != SK_ETIMEOUT)
         bc_count_error(c, is_frame_error(err) ? BE_FRAME : BE_RESET, err);
-    }
     bc_done(c);
 }
 
@@ -143,7 +152,7 @@ static void on_open(sk_conn *sc, void *ud)
     bc_start_connects(w);
 }
 
-static const sk_conn_cbs conn_cbs = {
+const sk_conn_cbs bc_cbs = {
     .on_message = on_message,
     .on_eof = on_eof,
     .on_read = on_read,
@@ -195,7 +204,7 @@ static void on_connected(int fd, int status, void *ud)
     } else if (w->phase != PH_RUN) { /* too late to take part: a clean close */
         close(fd);
         c->state = BC_DONE;
-        w->st.conns_ok++;
+        w->st.conns_ok += !w->cfg->handshakes; /* (there, connections are whole iterations) */
         w->progress(w);
     } else {
         const bench_cfg *cfg = w->cfg;
@@ -205,7 +214,7 @@ static void on_connected(int fd, int status, void *ud)
                            .keep_reading = 1,
                            .ws = cfg->ws ? &cfg->ws_opts : NULL,
                            .tls = cfg->tls};
-        c->conn = sk_conn_new(w->loop, fd, &conn_cbs, &co, c);
+        c->conn = sk_conn_new(w->loop, fd, w->cbs, &co, c);
         if (c->conn && (cfg->ws || cfg->tls)) {
             c->state = BC_HANDSHAKE; /* on_open or on_close follows */
             w->connecting++;
@@ -219,7 +228,7 @@ static void on_connected(int fd, int status, void *ud)
     bc_start_connects(w);
 }
 
-static void start_one(bench_conn *c)
+void bc_start_one(bench_conn *c)
 {
     bench_worker *w = c->w;
     const bench_cfg *cfg = w->cfg;
@@ -251,7 +260,7 @@ void bc_start_connects(bench_worker *w)
 {
     w->busy++;
     while (w->phase == PH_RUN && w->next_connect < w->nconns && w->connecting < w->connect_cap)
-        start_one(&w->conns[w->next_connect++]);
+        w->connect_one(&w->conns[w->next_connect++]);
     w->busy--;
     w->progress(w);
 }

@@ -32,13 +32,19 @@ void bench_merge(bench_stats *dst, const bench_stats *src)
         dst->errors[k] += src->errors[k];
     if (!dst->other_errno)
         dst->other_errno = src->other_errno;
-    if (!dst->hs_errno)
+    if (!dst->hs_errno) {
         dst->hs_errno = src->hs_errno;
+        memcpy(dst->hs_why, src->hs_why, sizeof dst->hs_why);
+    }
     if (first || src->t_start_ns < dst->t_start_ns)
         dst->t_start_ns = src->t_start_ns;
     if (src->t_end_ns > dst->t_end_ns)
         dst->t_end_ns = src->t_end_ns;
     hist_merge(&dst->hist, &src->hist);
+    dst->handshakes += src->handshakes;
+    dst->resumed += src->resumed;
+    hist_merge(&dst->hs_hist, &src->hs_hist);
+    hist_merge(&dst->iter_hist, &src->iter_hist);
 }
 
 void bench_finish(const bench_cfg *cfg, bench_stats *st)
@@ -98,11 +104,12 @@ static void print_setup(FILE *f, const bench_cfg *cfg)
         fprintf(f, "%s framing", sk_frame_name(cfg->out_frame));
     else
         fprintf(f, "%s out / %s in", sk_frame_name(cfg->out_frame), sk_frame_name(cfg->in_frame));
-    fprintf(f, ", depth %u, ", cfg->depth);
-    if (cfg->rate > 0)
-        fprintf(f, "open loop at %.0f msgs/s", cfg->rate);
+    if (cfg->handshakes)
+        fputs(", a new connection per message (connect, handshake, send, close)", f);
+    else if (cfg->rate > 0)
+        fprintf(f, ", depth %u, open loop at %.0f msgs/s", cfg->depth, cfg->rate);
     else
-        fputs("closed loop", f);
+        fprintf(f, ", depth %u, closed loop", cfg->depth);
     fputs(cfg->verify ? ", verified\n" : "\n", f);
 }
 
@@ -116,8 +123,8 @@ static void print_errors(FILE *f, const bench_cfg *cfg, const bench_stats *st)
         fprintf(f, "%s%s: %llu", lead, err_human[k], (unsigned long long)st->errors[k]);
         if (k == BE_CONNECT_OTHER && st->other_errno)
             fprintf(f, " (first: %s)", sk_strerror(st->other_errno));
-        if (k == BE_HANDSHAKE && st->hs_errno)
-            fprintf(f, " (first: %s)", sk_strerror(st->hs_errno));
+        if (k == BE_HANDSHAKE && (st->hs_why[0] || st->hs_errno))
+            fprintf(f, " (first: %s)", st->hs_why[0] ? st->hs_why : sk_strerror(st->hs_errno));
         fputc('\n', f);
         lead = "               ";
         any = 1;
@@ -126,11 +133,36 @@ static void print_errors(FILE *f, const bench_cfg *cfg, const bench_stats *st)
         fprintf(f, "%snone\n", lead);
 }
 
+/* "  NAME p50 .. max" for h, or NAME and none when it is empty. */
+static void print_latency(FILE *f, const char *name, const histogram *h, const char *none)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    if (!h->total) {
+        fprintf(f, "  %-12s %s\n", name, none);
+        return;
+    }
+    fprintf(f, "  %-12s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", name,
+            bench_fmt_ns(hist_percentile(h, 50), a, sizeof a),
+            bench_fmt_ns(hist_percentile(h, 90), b, sizeof b),
+            bench_fmt_ns(hist_percentile(h, 99), c, sizeof c),
+            bench_fmt_ns(hist_percentile(h, 99.9), d, sizeof d), bench_fmt_ns(h->max, e, sizeof e));
+}
+
+/* --handshakes: how many, how fast, how long each took. */
+static void print_handshakes(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    fprintf(f, "  handshakes   %llu done, %.1f/s; %llu full, %llu resumed%s\n",
+            (unsigned long long)st->handshakes, per_sec((double)st->handshakes, st),
+            (unsigned long long)(st->handshakes - st->resumed), (unsigned long long)st->resumed,
+            cfg->resume ? "" : " (no --resume)");
+    print_latency(f, "handshake", &st->hs_hist, "no handshake done");
+    print_latency(f, "iteration", &st->iter_hist, "no iteration done");
+}
+
 void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st)
 {
     const histogram *h = &st->hist;
     uint64_t lost = st->errors[BE_LOST];
-    char a[32], b[32], c[32], d[32], e[32];
     fprintf(f, "sockit bench %s\n", cfg->target);
     print_setup(f, cfg);
     fprintf(f, "  connections  %llu ok, %llu failed", (unsigned long long)st->conns_ok,
@@ -149,15 +181,9 @@ void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st)
             "  throughput   %.0f msgs/s; %.2f MB/s sent, %.2f MB/s received (1 MB = 10^6 bytes)\n",
             per_sec((double)st->received, st), per_sec((double)st->bytes_sent, st) / 1e6,
             per_sec((double)st->bytes_received, st) / 1e6);
-    if (h->total)
-        fprintf(f, "  latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
-                bench_fmt_ns(hist_percentile(h, 50), a, sizeof a),
-                bench_fmt_ns(hist_percentile(h, 90), b, sizeof b),
-                bench_fmt_ns(hist_percentile(h, 99), c, sizeof c),
-                bench_fmt_ns(hist_percentile(h, 99.9), d, sizeof d),
-                bench_fmt_ns(h->max, e, sizeof e));
-    else
-        fputs("  latency      no replies\n", f);
+    print_latency(f, "latency", h, "no replies");
+    if (cfg->handshakes)
+        print_handshakes(f, cfg, st);
     print_errors(f, cfg, st);
 }
 
@@ -179,6 +205,35 @@ static void json_string(FILE *f, const char *s)
 }
 
 static double us(uint64_t ns) { return (double)ns / 1e3; }
+
+static void json_latency(FILE *f, const histogram *h)
+{
+    fprintf(f,
+            "{\"count\": %llu, \"min\": %.3f, \"mean\": %.3f, \"p50\": %.3f, \"p90\": %.3f, "
+            "\"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f}",
+            (unsigned long long)h->total, us(h->total ? h->min : 0), hist_mean(h) / 1e3,
+            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+            us(hist_percentile(h, 99.9)), us(h->max));
+}
+
+/* "handshakes": null, or what --handshakes measured. */
+static void json_handshakes(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    if (!cfg->handshakes) {
+        fputs("  \"handshakes\": null,\n", f);
+        return;
+    }
+    fprintf(f,
+            "  \"handshakes\": {\"count\": %llu, \"per_sec\": %.1f, \"full\": %llu, "
+            "\"resumed\": %llu, \"resume\": %s,\n    \"latency_us\": ",
+            (unsigned long long)st->handshakes, per_sec((double)st->handshakes, st),
+            (unsigned long long)(st->handshakes - st->resumed), (unsigned long long)st->resumed,
+            cfg->resume ? "true" : "false");
+    json_latency(f, &st->hs_hist);
+    fputs(",\n    \"iteration_latency_us\": ", f);
+    json_latency(f, &st->iter_hist);
+    fputs("},\n", f);
+}
 
 static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
 {
@@ -215,12 +270,10 @@ static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
     fprintf(f, "  \"mb_per_sec\": {\"sent\": %.3f, \"received\": %.3f},\n",
             per_sec((double)st->bytes_sent, st) / 1e6,
             per_sec((double)st->bytes_received, st) / 1e6);
-    fprintf(f,
-            "  \"latency_us\": {\"count\": %llu, \"min\": %.3f, \"mean\": %.3f, \"p50\": %.3f, "
-            "\"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f},\n",
-            (unsigned long long)h->total, us(h->total ? h->min : 0), hist_mean(h) / 1e3,
-            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-            us(hist_percentile(h, 99.9)), us(h->max));
+    fputs("  \"latency_us\": ", f);
+    json_latency(f, h);
+    fputs(",\n", f);
+    json_handshakes(f, cfg, st);
     fputs("  \"errors\": {", f);
     for (int k = 0; k < BE_COUNT; k++)
         fprintf(f, "%s\"%s\": %llu", k ? ", " : "", err_json[k],

@@ -102,6 +102,8 @@ static void progress(bench_worker *w)
 {
     if (w->busy)
         return;
+    if (w->cfg->handshakes) /* the connections between two iterations go on (or end) */
+        hs_pump(w);
     if (w->ramping == 1 &&
         (w->phase != PH_RUN || (w->next_connect == w->nconns && w->connecting == 0)))
         ramp_done(w);
@@ -121,8 +123,11 @@ static void connect_timeouts(bench_worker *w, uint64_t now_ms)
     for (uint32_t i = w->scan_from; i < w->next_connect; i++) {
         bench_conn *c = &w->conns[i];
         if (c->state == BC_CONNECTING || (c->state == BC_HANDSHAKE && !c->failed)) {
-            if (now_ms - c->connect_ms < w->cfg->timeout_ms)
-                break; /* later ones started later */
+            if (now_ms - c->connect_ms < w->cfg->timeout_ms) {
+                if (w->cfg->handshakes)
+                    continue; /* connections start again in any order */
+                break;        /* later ones started later */
+            }
             bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
             if (c->state == BC_HANDSHAKE) { /* connect + handshake took too long */
                 sk_conn_abort(c->conn, SK_ETIMEOUT); /* on_close: bc_done */
@@ -133,7 +138,7 @@ static void connect_timeouts(bench_worker *w, uint64_t now_ms)
                 w->st.conns_failed++;
             }
         }
-        if (i == w->scan_from)
+        if (i == w->scan_from && !w->cfg->handshakes)
             w->scan_from++;
     }
 }
@@ -192,7 +197,11 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->progress = progress;
     w->drain = enter_drain;
     w->fail = bc_fail;
+    w->connect_one = cfg->handshakes ? hs_start : bc_start_one;
+    w->cbs = cfg->handshakes ? &hs_cbs : &bc_cbs;
     hist_reset(&w->st.hist);
+    hist_reset(&w->st.hs_hist);
+    hist_reset(&w->st.iter_hist);
     w->connect_cap = CONNECTS_IN_FLIGHT / cfg->threads;
     if (w->connect_cap < 16)
         w->connect_cap = 16;
@@ -217,8 +226,9 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->sendbuf = malloc(cfg->size * cfg->batch);
     w->ramp = malloc(cfg->size + 32);
     w->window = cfg->progress ? malloc(sizeof *w->window) : NULL;
-    if (!w->conns || !w->rings || !w->sendbuf || !w->ramp ||
-        (cfg->progress && !w->window))
+    w->hs_wait = cfg->handshakes ? malloc((n ? n : 1) * sizeof *w->hs_wait) : NULL;
+    if (!w->conns || !w->rings || !w->sendbuf || !w->ramp || (cfg->progress && !w->window) ||
+        (cfg->handshakes && !w->hs_wait))
         return -1;
     if (w->window)
         hist_reset(w->window);
@@ -294,4 +304,5 @@ void bw_free(bench_worker *w)
     free(w->sendbuf);
     free(w->ramp);
     free(w->window);
+    free(w->hs_wait);
 }
