@@ -107,7 +107,9 @@ fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/corpus/$$n fuzz/seeds/$$n 2>&1 | tail -n 2 || exit 1; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/corpus/$$n fuzz/seeds/$$n \
+	    > $(BUILD)/fuzz/$$n.log 2>&1 || { tail -n 40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	  tail -n 2 $(BUILD)/fuzz/$$n.log; \
 	done
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging dir]: the CLI, the static

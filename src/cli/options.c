@@ -301,7 +301,7 @@ static const cli_opt options[] = {
     {"json", 0, NULL, CMD_INFO, set_json, "machine-readable output"},
     {"conns", 'c', "N", CMD_BENCH, set_b_conns, "connections (default 10)"},
     {"duration", 'd', "SECS", CMD_BENCH, set_b_duration, "run this long (default 10 unless -n)"},
-    {"messages", 'n', "N", CMD_BENCH, set_b_messages, "stop once N replies arrived (total)"},
+    {"messages", 'n', "N", CMD_BENCH, set_b_messages, "stop once N replies arrived (total; with --handshakes: N iterations)"},
     {"size", 0, "BYTES", CMD_BENCH, set_b_size, "message size (default 64)"},
     {"depth", 0, "N", CMD_BENCH, set_b_depth, "messages in flight per connection (default 1)"},
     {"rate", 0, "MSGS/S", CMD_BENCH, set_b_rate,

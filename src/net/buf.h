@@ -22,7 +22,10 @@ typedef struct sk__buf {
  * SK__BUF_MAX. Commit with sk__buf_added. */
 uint8_t *sk__buf_reserve(sk__buf *b, size_t n);
 static inline void sk__buf_added(sk__buf *b, size_t n) { b->len += (uint32_t)n; }
-static inline uint8_t *sk__buf_head(const sk__buf *b) { return b->data + b->off; }
+static inline uint8_t *sk__buf_head(const sk__buf *b)
+{
+    return b->data ? b->data + b->off : NULL; /* (NULL + 0 is undefined in C) */
+}
 
 /* Appends n bytes. Returns 0 or -ENOMEM (also beyond SK__BUF_MAX). */
 int sk__buf_append(sk__buf *b, const void *p, size_t n);

@@ -199,9 +199,10 @@ static void peer_ended(sk_conn *c)
 
 void sk__conn_eof(sk_conn *c)
 {
-    if (c->sec && c->sec->ops->eof)
-        c->sec->ops->eof(c->sec);
-    if (c->state == C_LINGER) /* the FIN we waited for */
+    int r = c->sec && c->sec->ops->eof ? c->sec->ops->eof(c->sec) : 0;
+    if (r < 0) /* e.g. a FIN in the middle of a TLS handshake: no clean end */
+        finalize(c, r);
+    else if (c->state == C_LINGER) /* the FIN we waited for */
         finalize(c, c->close_err);
     else if (c->rd == R_OPEN) /* (else the security layer already ended the stream) */
         peer_ended(c);
@@ -302,8 +303,21 @@ uint8_t *sk__conn_read_tail(sk_conn *c, size_t *cap)
     return dst;
 }
 
+/* Closing while a security layer still owes its end (a handshake to
+ * finish first): its plain bytes are dropped like any input of a closing
+ * connection. */
+static void drop_input(sk_conn *c, uint8_t *buf, size_t n) {}
+
 void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail)
 {
+    if (c->state == C_CLOSING && c->sec && c->sec->owes) {
+        int r = c->sec->ops->input(c->sec, c, buf, n, drop_input);
+        if (r < 0)
+            finalize(c, r);
+        else
+            flush_now(c);
+        return;
+    }
     if (c->state != C_OPEN) /* closing: discarded (lingering, until the peer's FIN) */
         return;
     c->bytes_in += (uint64_t)n;
@@ -436,8 +450,8 @@ void sk__conn_opened(sk_conn *c)
 
 void sk__conn_secured(sk_conn *c)
 {
-    if (c->pr != PR_WS) /* WebSocket opens after its own handshake */
-        sk__conn_opened(c);
+    if (c->pr != PR_WS && c->state == C_OPEN) /* WebSocket opens after its own handshake; */
+        sk__conn_opened(c);                   /* one closed meanwhile does not open */
 }
 
 int sk_conn_write(sk_conn *c, const void *data, size_t len)

@@ -67,7 +67,7 @@ static inline int sk__conn_wants_input(const sk_conn *c)
 {
     return (c->state == C_OPEN && c->rd == R_OPEN && !c->user_paused && !c->pressured &&
             !c->close_due) ||
-           c->state == C_LINGER;
+           c->state == C_LINGER || (c->state == C_CLOSING && c->sec && c->sec->owes);
 }
 
 /* The queue a transport sends from (the sealed bytes when c has a security layer). */

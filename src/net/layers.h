@@ -67,10 +67,14 @@ typedef struct sk__sec_ops {
      * own end (TLS close_notify) follows it on s->wire. half: only our side
      * ends (sk_conn_shutdown: reading goes on, so a handshake in progress
      * may finish first; s->owes keeps the FIN back until then); else the
-     * connection closes (an unfinished handshake just ends). */
+     * connection closes (a handshake in progress still finishes, so that
+     * plain bytes queued before it go out: the core keeps feeding the layer
+     * while s->owes, and drops the plain bytes it yields). */
     void (*close)(sk__sec *s, sk__outq *plain, int half);
-    /* The transport's end of stream (the peer's FIN). */
-    void (*eof)(sk__sec *s);
+    /* The transport's end of stream (the peer's FIN): 0 when the stream may
+     * end there (an unclean end is only noted), or a negative error when it
+     * may not (in the middle of a handshake): c then fails with it. */
+    int (*eof)(sk__sec *s);
     /* Frees s (the core frees s->wire first). */
     void (*free)(sk__sec *s);
 } sk__sec_ops;

@@ -233,21 +233,24 @@ static int tls_seal(sk__sec *s, sk__outq *pl)
 static void tls_close(sk__sec *s, sk__outq *pl, int half)
 {
     tls_conn *t = (tls_conn *)s;
-    if (!t->done && !half)
-        return; /* closing before the handshake is done: no close_notify, just the FIN */
+    if (!t->done && !half && pl->bytes == 0)
+        return; /* nothing to say: no need to finish the handshake, just the FIN */
     t->closing = 1;
     t->base.owes = 1;
     if (t->done && pl->bytes == 0)
         shutdown_now(t);
 }
 
-static void tls_eof(sk__sec *s)
+static int tls_eof(sk__sec *s)
 {
     tls_conn *t = (tls_conn *)s;
-    if (!t->peer_closed && t->done)
-        set_error(t, "%s", "peer closed without close_notify");
-    else if (!t->done)
+    if (!t->done) {
         set_error(t, "%s", "peer closed during the handshake");
+        return SK_ETLS;
+    }
+    if (!t->peer_closed)
+        set_error(t, "%s", "peer closed without close_notify");
+    return 0;
 }
 
 static void tls_free(sk__sec *s)

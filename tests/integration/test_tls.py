@@ -6,7 +6,7 @@ epoll and io_uring), certificate verification and its one-line reasons,
 tls://`, bench over TLS and the kTLS line. A throwaway PKI is made with the
 `openssl` command (tls_pki.py). The peers openssl s_client/s_server, socat
 and ncat are in test_tls_peers.py; wss:// in test_tls_ws.py and
-test_tls_browser.py; what is wrong today, in test_tls_bugs.py."""
+test_tls_browser.py; edges that were wrong once, in test_tls_edges.py."""
 import json
 import os
 import re

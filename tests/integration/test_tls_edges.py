@@ -1,23 +1,15 @@
-"""test_tls_bugs.py — TLS behaviour that is wrong in sockit today, one test
-per bug, each failing until its bug is fixed (found while writing
-test_tls.py; the fixes belong in src/, which these tests do not touch):
+"""test_tls_edges.py — TLS edges that were wrong in sockit when test_tls.py
+was written, one test each (each failed until its fix):
 
-1. a failed server-side handshake sends no alert (src/net/conn.c
-   sk__conn_input finalizes the connection before flush_now sends what
-   OpenSSL queued): refused clients see a bare EOF, `sockit connect` to an
-   mTLS server without a certificate exits 0;
-2. a tls:// client is opened twice, at accept and after its handshake
-   (src/services/shard.c sk__shard_adopt opens every non-ws client at once;
-   sk__conn_secured opens it again): greet never greets, chat welcomes twice,
-   miscounts, and leaks the first open's state (LeakSanitizer: chat_open,
-   src/services/chat.c:40, via sk__shard_adopt);
-3. `sockit connect --frame line` ends TLS without close_notify;
-4. `sockit connect tls://... < /dev/null` half-closes TCP mid-handshake;
-5. bench reports a refused handshake as "TLS failed", not why;
-6. `sockit connect --io uring tls://...` fails about half the time with
-   "Bad address" / "Invalid argument", or sends bytes the peer rejects
-   ("sslv3 alert illegal parameter" from socat): the TLS client over
-   io_uring sends from memory that is no longer the wire queue's."""
+1. a failed server-side handshake sends its alert (refused clients are told
+   why; `sockit connect` to an mTLS server without a certificate exits 1);
+2. a tls:// client is opened once, after its handshake (greet greets, chat
+   welcomes once and counts right);
+3. `sockit connect --frame line` ends TLS with close_notify;
+4. `sockit connect tls://... < /dev/null` finishes the handshake before it
+   half-closes;
+5. bench reports why a handshake failed;
+6. `sockit connect --io uring tls://...` never sends from an empty queue."""
 import socket
 import ssl
 
@@ -27,8 +19,8 @@ from test_tls import Lines, cert_args, close_reasons, one_line, pki, tls_sock
 from tls_pki import client_ctx
 
 
-def test_bug_mtls_refused_client_is_told_why():
-    """BUG: the server drops the alert OpenSSL queued when a handshake fails
+def test_mtls_refused_client_is_told_why():
+    """Was a bug: the server drops the alert OpenSSL queued when a handshake fails
     (src/net/conn.c sk__conn_input finalizes the connection before
     flush_now), so a refused client sees a bare EOF and `sockit connect` even
     exits 0. Expected: exit 1 and one line with the alert, as against
@@ -58,8 +50,8 @@ def test_bug_mtls_refused_client_is_told_why():
               "Python, TLS 1.2, no certificate: want an alert handshake failure, got %r" % err)
 
 
-def test_bug_handshake_alerts_reach_the_client():
-    """BUG (same cause as above): refusals by --tls-min and --alpn reach the
+def test_handshake_alerts_reach_the_client():
+    """Was a bug (the same cause as above): refusals by --tls-min and --alpn reach the
     client as a bare EOF instead of their alert."""
     port = free_port()
     with Server("echo", "tls://127.0.0.1:%d" % port, "--tls-min", "1.3", "--alpn", "sockit/1",
@@ -83,8 +75,8 @@ def test_bug_handshake_alerts_reach_the_client():
               "sockit connect --alpn other/2: want 'no application protocol', got %r" % r.stderr)
 
 
-def test_bug_greet_over_tls():
-    """BUG: `serve greet tls://` never greets: the server opens a tls://
+def test_greet_over_tls():
+    """Was a bug: `serve greet tls://` never greets: the server opens a tls://
     client at accept, before its handshake (src/services/shard.c
     sk__shard_adopt: `if (!ep->is_ws) open_peer(p)`), so greet closes it
     before the handshake, the handshake bytes are then discarded, and the
@@ -103,8 +95,8 @@ def test_bug_greet_over_tls():
         check_eq(got, b"Thank you for connecting\r\n", "the greeting over TLS (error %r)" % err)
 
 
-def test_bug_chat_over_tls_joins_once():
-    """BUG (same cause as greet): a tls:// chat member is opened twice (at
+def test_chat_over_tls_joins_once():
+    """Was a bug (the same cause as greet): a tls:// chat member is opened twice (at
     accept and after its handshake): two welcomes, the "N here" count rises
     by two and falls by one, and a client whose handshake fails is counted
     too. Expected: as over tcp://, one welcome, counts that match /who."""
@@ -134,8 +126,8 @@ def test_bug_chat_over_tls_joins_once():
         a.s.close()
 
 
-def test_bug_connect_ends_with_close_notify():
-    """BUG: `sockit connect` with a framing (--frame line) ends its TLS
+def test_connect_ends_with_close_notify():
+    """Was a bug: `sockit connect` with a framing (--frame line) ends its TLS
     connection without close_notify once every reply is in (a truncation:
     the server logs "peer closed without close_notify"); raw framing ends
     cleanly. Expected: close_notify in every mode, as raw does."""
@@ -157,8 +149,8 @@ def test_bug_connect_ends_with_close_notify():
                  "--frame line: clean TLS ends (with close_notify)")
 
 
-def test_bug_connect_with_empty_stdin():
-    """BUG: `sockit connect tls://... < /dev/null` half-closes TCP before
+def test_connect_with_empty_stdin():
+    """Was a bug: `sockit connect tls://... < /dev/null` half-closes TCP before
     its handshake is done: the server logs "peer closed during the
     handshake" and connect exits 1 with "Broken pipe". Over tcp:// the same
     command exits 0. Expected: the handshake completes, then close_notify,
@@ -174,8 +166,8 @@ def test_bug_connect_with_empty_stdin():
         check_eq(close_reasons(srv.log()), ["done", "done"], "the server saw two clean ends")
 
 
-def test_bug_bench_says_why_handshakes_fail():
-    """BUG: bench reports a refused TLS handshake as "handshake failed: N
+def test_bench_says_why_handshakes_fail():
+    """Was a bug: bench reports a refused TLS handshake as "handshake failed: N
     (first: TLS failed)" (src/cli/bench_conn.c and bench_report.c print
     sk_strerror(SK_ETLS), not the connection's TLS reason). Expected: the
     reason, as connect prints it ("certificate verify failed: unable to get
@@ -190,8 +182,8 @@ def test_bug_bench_says_why_handshakes_fail():
 
 
 
-def test_bug_connect_over_uring():
-    """BUG: `sockit connect --io uring tls://...` (and SOCKIT_IO=uring) fails
+def test_connect_over_uring():
+    """Was a bug: `sockit connect --io uring tls://...` (and SOCKIT_IO=uring) fails
     about half the time: "Bad address" (EFAULT from the kernel: a send from
     memory that moved), "Invalid argument", or corrupt records the server
     refuses. The server side on io_uring is fine (test_tls.py). Expected:
