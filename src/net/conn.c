@@ -310,29 +310,22 @@ static void drop_input(sk_conn *c, uint8_t *buf, size_t n) {}
 
 void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail)
 {
-    if (c->state == C_CLOSING && c->sec && c->sec->owes) {
-        int r = c->sec->ops->input(c->sec, c, buf, n, drop_input);
-        if (r < 0)
-            finalize(c, r);
-        else
-            flush_now(c);
-        return;
-    }
-    if (c->state != C_OPEN) /* closing: discarded (lingering, until the peer's FIN) */
+    int finishing = c->state == C_CLOSING && c->sec && c->sec->owes; /* see drop_input */
+    if (c->state != C_OPEN && !finishing) /* closing: discarded (lingering, until the peer's FIN) */
         return;
     c->bytes_in += (uint64_t)n;
     if (c->cbs->on_read) {
         c->cbs->on_read(c, n, c->ud);
-        if (c->state != C_OPEN)
+        if (c->state != (finishing ? C_CLOSING : C_OPEN))
             return;
     }
     if (c->sec) {
-        int r = c->sec->ops->input(c->sec, c, buf, n, plain_input);
+        int r = c->sec->ops->input(c->sec, c, buf, n, finishing ? drop_input : plain_input);
         if (r < 0 && c->state != C_CLOSED && c->sec->wire.bytes && !c->write_blocked)
             TP(c)->flush(c); /* best effort: the peer learns why (a TLS alert) */
         if (r < 0)
             finalize(c, r);
-        else if (r == 1 && c->rd == R_OPEN)
+        else if (r == 1 && c->rd == R_OPEN && !finishing)
             peer_ended(c);
         flush_now(c); /* what the layer itself has to say (a handshake) goes out now */
         return;
