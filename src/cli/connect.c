@@ -53,6 +53,8 @@ static void finish(client *cl, int rc)
  * wait that cannot be timed might never end: then stop now. */
 static void wait_quiet(client *cl)
 {
+    if (cl->conn && cl->tls && !sk_conn_tls_done(cl->conn))
+        return; /* silence counts once the TLS handshake is done (on_open) */
     if (!cl->quiet || sk_timer_start(cl->quiet, (uint64_t)(cl->o->wait_secs * 1000), 0) < 0) {
         cli_error("out of memory");
         finish(cl, 1);
@@ -169,7 +171,17 @@ static void on_close(sk_conn *c, int err, void *ud)
     finish(cl, 0);
 }
 
+/* The handshakes are done (TLS, WebSocket); if input already ended, the
+ * wait for the server's silence starts now. */
+static void on_open(sk_conn *c, void *ud)
+{
+    client *cl = ud;
+    if (cl->input_done && cl->quiet)
+        wait_quiet(cl);
+}
+
 static const sk_conn_cbs client_cbs = {
+    .on_open = on_open,
     .on_message = on_message,
     .on_eof = NULL, /* the server closed its side: flush ours and finish */
     .on_drain = on_drain,
