@@ -232,6 +232,10 @@ void bc_count_error(bench_conn *c, int kind, int err); /* the first one fails c 
 void bc_handshake_failed(bench_conn *c, sk_conn *sc, int err);
 void bc_fail(bench_conn *c, int kind, int err);        /* count it and close c */
 void bc_done(bench_conn *c);                           /* c is over: count it ok or failed */
+/* The stream callbacks both kinds of connection share: the peer's end of
+ * stream (a handshake cut short counts as failed), and what a close counts. */
+void bc_on_eof(sk_conn *sc, void *ud);
+void bc_count_close(bench_conn *c, sk_conn *sc, int err);
 
 /* ---- bench_traffic.c: sending, matching replies, verifying ---- */
 int bt_init(bench_worker *w);  /* after the loop and conns exist (rate mode: the schedule); -1 on failure */

@@ -104,7 +104,7 @@ static void on_message(sk_conn *sc, const uint8_t *msg, size_t len, void *ud)
 /* The handshake that failed without saying why: WebSocket's, or TLS's. */
 static int w_handshake_err(const bench_conn *c) { return c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS; }
 
-static void on_eof(sk_conn *sc, void *ud)
+void bc_on_eof(sk_conn *sc, void *ud)
 {
     bench_conn *c = ud;
     if (c->state == BC_UP)
@@ -121,9 +121,8 @@ static int is_frame_error(int err)
     return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
 }
 
-static void on_close(sk_conn *sc, int err, void *ud)
+void bc_count_close(bench_conn *c, sk_conn *sc, int err)
 {
-    bench_conn *c = ud;
     c->conn = NULL;
     if (c->state == BC_HANDSHAKE) /* (a timeout the bench counted is not counted again) */
         bc_handshake_failed(c, sc, err ? err : w_handshake_err(c));
@@ -131,7 +130,12 @@ static void on_close(sk_conn *sc, int err, void *ud)
         bc_count_error(c, BE_CLOSED, 0); /* ws: the server closed (a close frame, or a FIN) */
     else if (err && err != SK_ETIMEOUT)
         bc_count_error(c, is_frame_error(err) ? BE_FRAME : BE_RESET, err);
-    bc_done(c);
+}
+
+static void on_close(sk_conn *sc, int err, void *ud)
+{
+    bc_count_close(ud, sc, err);
+    bc_done(ud);
 }
 
 /* ws://, tls://: the handshakes are done; the connection counts as connected now. */
@@ -154,7 +158,7 @@ static void on_open(sk_conn *sc, void *ud)
 
 const sk_conn_cbs bc_cbs = {
     .on_message = on_message,
-    .on_eof = on_eof,
+    .on_eof = bc_on_eof,
     .on_read = on_read,
     .on_close = on_close,
     .on_open = on_open,

@@ -156,39 +156,15 @@ static void on_message(sk_conn *sc, const uint8_t *msg, size_t len, void *ud)
         answered(c);
 }
 
-static void on_eof(sk_conn *sc, void *ud)
-{
-    bench_conn *c = ud;
-    if (c->state == BC_UP)
-        bc_count_error(c, BE_CLOSED, 0);
-    else if (c->state == BC_HANDSHAKE) /* the peer ended the stream during the handshake */
-        bc_handshake_failed(c, sc, c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS);
-    if (c->state != BC_HANDSHAKE) /* (on_close still counts it as connecting) */
-        c->state = BC_CLOSING;
-    sk_conn_close(sc, 0);
-}
-
-static int is_frame_error(int err)
-{
-    return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
-}
-
 static void on_close(sk_conn *sc, int err, void *ud)
 {
-    bench_conn *c = ud;
-    c->conn = NULL;
-    if (c->state == BC_HANDSHAKE) /* (a timeout the bench counted is not counted again) */
-        bc_handshake_failed(c, sc, err ? err : c->w->cfg->ws ? SK_EWSHANDSHAKE : SK_ETLS);
-    else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE))
-        bc_count_error(c, BE_CLOSED, 0);
-    else if (err && err != SK_ETIMEOUT)
-        bc_count_error(c, is_frame_error(err) ? BE_FRAME : BE_RESET, err);
-    iteration_over(c);
+    bc_count_close(ud, sc, err);
+    iteration_over(ud);
 }
 
 const sk_conn_cbs hs_cbs = {
     .on_message = on_message,
-    .on_eof = on_eof,
+    .on_eof = bc_on_eof,
     .on_close = on_close,
     .on_open = on_open,
 };

@@ -44,10 +44,15 @@ def interop_ready():
 
 
 class Browser:
-    def __init__(self, url):
-        env = dict(os.environ, SOCKIT_TIME_SCALE=str(t(1)), CHROMIUM=CHROMIUM)
-        self.errf = open(os.path.join(os.path.dirname(SHOT), "browser-stderr.log"), "wb")
-        self.p = subprocess.Popen(["node", os.path.join(INTEROP, "browser.js"), url, SHOT],
+    """browser.js as a child: JSON lines both ways (see browser.js); its
+    stderr goes to build/test-logs/NAME-stderr.log, its screenshot to shot."""
+
+    def __init__(self, url, shot=SHOT, extra_args="", name="browser"):
+        env = dict(os.environ, SOCKIT_TIME_SCALE=str(t(1)), CHROMIUM=CHROMIUM,
+                   CHROMIUM_EXTRA_ARGS=extra_args)
+        self.errpath = os.path.join(os.path.dirname(SHOT), name + "-stderr.log")
+        self.errf = open(self.errpath, "wb")
+        self.p = subprocess.Popen(["node", os.path.join(INTEROP, "browser.js"), url, shot],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self.errf, env=env)
         self.lines = []
@@ -86,6 +91,10 @@ class Browser:
             rc = self.p.wait()
         self.errf.close()
         return rc
+
+    def stderr_tail(self):
+        with open(self.errpath, "rb") as f:
+            return f.read()[-1500:].decode("utf-8", "replace")
 
 
 def stderr_tail():

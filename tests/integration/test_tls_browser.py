@@ -9,15 +9,13 @@ Needs node, tests/interop/node_modules (install.sh) and /usr/bin/chromium.
 When missing: SKIP and pass, unless SOCKIT_REQUIRE_INTEROP is set (then FAIL)."""
 import base64
 import hashlib
-import json
 import os
 import socket
 import subprocess
-import threading
 import time
 
 from harness import REPO, Server, check, check_eq, free_port, main, t
-from test_browser import CHROMIUM, INTEROP, interop_ready
+from test_browser import Browser, interop_ready
 from tls_pki import PKI, client_ctx
 
 LOGS = os.path.join(REPO, "build", "test-logs")
@@ -33,58 +31,6 @@ def spki_hash(crt):
                          capture_output=True, check=True, timeout=10).stdout
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
-
-class Browser:
-    """browser.js as a child: JSON lines both ways (see browser.js)."""
-
-    def __init__(self, url, extra_args, name):
-        env = dict(os.environ, SOCKIT_TIME_SCALE=str(t(1)), CHROMIUM=CHROMIUM,
-                   CHROMIUM_EXTRA_ARGS=extra_args)
-        self.errpath = os.path.join(LOGS, name + "-stderr.log")
-        self.errf = open(self.errpath, "wb")
-        self.p = subprocess.Popen(["node", os.path.join(INTEROP, "browser.js"), url, SHOT],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.errf, env=env)
-        self.lines = []
-        self.cv = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for ln in self.p.stdout:
-            with self.cv:
-                self.lines.append(json.loads(ln))
-                self.cv.notify_all()
-        with self.cv:
-            self.lines.append({"eof": True})
-            self.cv.notify_all()
-
-    def next(self, timeout=30):
-        with self.cv:
-            self.cv.wait_for(lambda: self.lines, t(timeout))
-            return self.lines.pop(0) if self.lines else {"timeout": True}
-
-    def cmd(self, **kw):
-        self.p.stdin.write((json.dumps(kw) + "\n").encode())
-        self.p.stdin.flush()
-        return self.next()
-
-    def close(self):
-        try:
-            self.cmd(op="quit")
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            rc = self.p.wait(t(20))
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
-        self.errf.close()
-        return rc
-
-    def stderr_tail(self):
-        with open(self.errpath, "rb") as f:
-            return f.read()[-1500:].decode("utf-8", "replace")
 
 
 class TlsMember:
@@ -127,7 +73,7 @@ def test_chromium_chat_over_https_and_wss():
     with Server("chat", "tls://127.0.0.1:%d" % tport, "wss://127.0.0.1:%d/" % wport, "-v",
                 "--cert", p.server_crt, "--key", p.server_key) as srv:
         # without being told to trust the key, Chromium refuses the page
-        br = Browser(page, "", "browser-tls-untrusted")
+        br = Browser(page, SHOT, "", "browser-tls-untrusted")
         r = br.next(60)
         rc = br.close()
         check(rc == 1 and "ERR_CERT" in str(r.get("error")),
@@ -137,7 +83,7 @@ def test_chromium_chat_over_https_and_wss():
         check("welcome" in (member.line() or ""), "tls member welcome")
         member.s.sendall(b"/nick tlsfriend\n")
         check(member.until(lambda ln: "tlsfriend" in ln), "the rename is confirmed")
-        br = Browser(page, "--ignore-certificate-errors-spki-list=" + spki_hash(p.server_crt),
+        br = Browser(page, SHOT, "--ignore-certificate-errors-spki-list=" + spki_hash(p.server_crt),
                      "browser-tls")
         try:
             ready = br.next(60)
