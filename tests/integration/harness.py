@@ -355,3 +355,14 @@ def wait_for(pred, timeout=5, step=0.02):
         if v or time.monotonic() > deadline:
             return v
         time.sleep(step)
+
+
+def uring_fds(pid):
+    """How many io_uring instances the process holds."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]"
+        except OSError:
+            pass
+    return n

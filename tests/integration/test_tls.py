@@ -19,24 +19,9 @@ import subprocess
 import threading
 import time
 
-from harness import (Server, check, check_eq, free_port, have_ipv6, main, recv_exact,
+from harness import (uring_fds, Server, check, check_eq, free_port, have_ipv6, main, recv_exact,
                      recv_until_eof, run_connect, run_sockit, t, tmpdir, wait_for, VALGRIND)
-from tls_pki import PKI, cert_field, client_ctx, fingerprint, skip
-
-_pki = []
-
-
-def pki():
-    """The test PKI, made once per run."""
-    if not _pki:
-        _pki.append(PKI())
-    return _pki[0]
-
-
-def cert_args(crt=None, key=None):
-    p = pki()
-    return ["--cert", crt or p.server_crt, "--key", key or p.server_key]
-
+from tls_pki import cert_args, pki, cert_field, client_ctx, fingerprint, skip
 
 def tls_sock(port, ctx=None, name="127.0.0.1", host="127.0.0.1", timeout=10):
     """A Python ssl client socket, handshake done (verifies against the test CA
@@ -54,16 +39,6 @@ def one_line(err):
     """stderr of a failed client: its non-warning lines."""
     return [ln for ln in err.decode(errors="replace").splitlines()
             if ln.strip() and "warning" not in ln]
-
-
-def uring_fds(pid):
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]"
-        except OSError:
-            pass
-    return n
 
 
 def echo_once(port, data=b"ping\n", **kw):

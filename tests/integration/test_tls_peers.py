@@ -11,20 +11,7 @@ import threading
 
 from harness import SOCKIT, Server, check, check_eq, free_port, main, run_connect, t
 from test_peers import Peer
-from tls_pki import PKI, need
-
-_pki = []
-
-
-def pki():
-    if not _pki:
-        _pki.append(PKI())
-    return _pki[0]
-
-
-def cert_args():
-    return ["--cert", pki().server_crt, "--key", pki().server_key]
-
+from tls_pki import cert_args, pki, need
 
 def run(cmd, input=b"", timeout=20):
     return subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -40,22 +40,9 @@ import websockets.exceptions  # noqa: E402
 
 from harness import (REPO, Server, check, check_eq, free_port, main, run_connect, t,  # noqa: E402
                      wait_for, VALGRIND)
-from tls_pki import PKI, client_ctx, skip  # noqa: E402
+from tls_pki import cert_args, pki, client_ctx, skip  # noqa: E402
 
 INTEROP = os.path.join(REPO, "tests", "interop")
-_pki = []
-
-
-def pki():
-    if not _pki:
-        _pki.append(PKI())
-    return _pki[0]
-
-
-def cert_args():
-    return ["--cert", pki().server_crt, "--key", pki().server_key]
-
-
 def wss(port, path="/"):
     return "wss://127.0.0.1:%d%s" % (port, path)
 

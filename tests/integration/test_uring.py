@@ -11,21 +11,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SOCKIT, VALGRIND, Server, check, check_eq, free_port, main,  # noqa: E402
+from harness import (uring_fds, SOCKIT, VALGRIND, Server, check, check_eq, free_port, main,  # noqa: E402
                      recv_exact, recv_until_eof, run_connect, run_sockit, t, tcp_client)
 
 URING = ["--io", "uring"]
-
-
-def uring_fds(pid):
-    """How many io_uring instances the process holds."""
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]"
-        except OSError:
-            pass
-    return n
 
 
 def test_uring_is_used():

@@ -171,3 +171,19 @@ def skip(why):
     """Prints SKIP with the reason (the test passes)."""
     print("    SKIP: %s" % why, flush=True)
     sys.stdout.flush()
+
+
+_pki = []
+
+
+def pki():
+    """The test PKI of this process, made once."""
+    if not _pki:
+        _pki.append(PKI())
+    return _pki[0]
+
+
+def cert_args(crt=None, key=None):
+    """serve's flags for a certificate of the test PKI (default: the server's)."""
+    p = pki()
+    return ["--cert", crt or p.server_crt, "--key", key or p.server_key]
