@@ -19,6 +19,14 @@ SSL_CFLAGS := $(shell pkg-config --cflags openssl 2>/dev/null)
 SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 ALL_CFLAGS += $(SSL_CFLAGS)
 LDLIBS  += $(SSL_LIBS)
+# Compression (permessage-deflate, --compress deflate|zstd): zlib and libzstd;
+# the chat cluster (--cluster redis://): hiredis. All found with pkg-config
+# (scripts/install-deps.sh installs zlib1g-dev, libzstd-dev, libhiredis-dev).
+EXT_PKGS   := zlib libzstd hiredis
+EXT_CFLAGS := $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null)
+EXT_LIBS   := $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null || echo -lz -lzstd -lhiredis)
+ALL_CFLAGS += $(EXT_CFLAGS)
+LDLIBS  += $(EXT_LIBS)
 # io_uring backend (--io uring) when liburing is installed (scripts/install-deps.sh).
 URING   := $(shell pkg-config --exists liburing 2>/dev/null && echo yes)
 ifeq ($(URING),yes)
@@ -100,7 +108,7 @@ valgrind: deps all
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(SSL_CFLAGS) -o $@ $< $(LIB_SRC) -lpthread $(SSL_LIBS)
+	clang $(FUZZ_CFLAGS) $(SSL_CFLAGS) $(EXT_CFLAGS) -o $@ $< $(LIB_SRC) -lpthread $(SSL_LIBS) $(EXT_LIBS)
 
 FUZZ_SECONDS ?= 20
 fuzz: deps $(FUZZ_BIN)

@@ -2,11 +2,13 @@
 # install-deps.sh — installs the Debian packages that building and testing
 # sockit need, only those missing (apt-get update runs once, when needed).
 set -eu
-# build: compiler, make, pkg-config, liburing (the --io uring backend), libssl-dev (TLS: OpenSSL 3);
-# tests: python3, socat, ncat, bc, procps, openssl (s_client / s_server as TLS peers);
+# build: compiler, make, pkg-config, liburing (the --io uring backend), libssl-dev (TLS: OpenSSL 3),
+#   zlib1g-dev + libzstd-dev (compression), libhiredis-dev (chat cluster);
+# tests: python3, socat, ncat, bc, procps, openssl (s_client / s_server as TLS peers),
+#   redis-server (cluster tests start their own), haproxy (load balancer in front of a cluster), zstd (-b reference);
 # fuzz/sanitizers: clang with its runtime libraries; leak checks: valgrind.
 # (tests/interop/install.sh adds the WebSocket peers: websockets, node, chromium.)
-packages="gcc make pkg-config liburing-dev libssl-dev openssl python3 socat ncat bc procps iproute2 clang llvm libclang-rt-14-dev valgrind"
+packages="gcc make pkg-config liburing-dev libssl-dev zlib1g-dev libzstd-dev libhiredis-dev openssl redis-server haproxy zstd python3 socat ncat bc procps iproute2 clang llvm libclang-rt-14-dev valgrind"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
