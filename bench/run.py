@@ -140,7 +140,8 @@ PROXY = {"nginx-tls": {"backend": "epoll", "config": nginx_config, "worker_child
 
 
 BASE_OF = {"sockit": "base", "sockit-uring": "base-uring", "sockit-len32be": "base-len32be",
-           "sockit-ws": "base-ws", "sockit-ws-uring": "base-ws-uring"}
+           "sockit-ws": "base-ws", "sockit-ws-uring": "base-ws-uring",
+           "sockit-tls": "base-tls", "sockit-tls-uring": "base-tls-uring"}
 
 
 def baseline_servers(base, one_thread):
@@ -152,6 +153,8 @@ def baseline_servers(base, one_thread):
         "base-len32be": (sockit_argv(base, "len32be", one_thread), "len32be"),
         "base-ws": (sockit_ws_argv(base, one_thread), "ws"),
         "base-ws-uring": (sockit_ws_argv(base, one_thread + ["--io", "uring"]), "ws"),
+        "base-tls": (sockit_tls_argv(base, one_thread), "tls"),
+        "base-tls-uring": (sockit_tls_argv(base, one_thread + ["--io", "uring"]), "tls"),
     }
 
 

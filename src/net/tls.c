@@ -26,8 +26,10 @@ typedef struct tls_conn {
     sk_conn *c;
     const uint8_t *in; /* ciphertext being fed to OpenSSL (the BIO reads it) */
     size_t in_len;
-    sk_timer *deadline; /* the handshake's */
+    sk_timer *timer;    /* the handshake's deadline, then the idle check of the buffers */
     int done;           /* the handshake is done */
+    int armed;          /* (done) the idle check is due: OpenSSL may hold record buffers */
+    int used;           /* (done) records went in or out since the idle check was armed */
     int closing;        /* close_notify goes out once all plain bytes are sealed */
     int peer_closed;    /* the peer's close_notify arrived */
     char error[160];
@@ -114,11 +116,34 @@ static int failed(tls_conn *t, int ssl_err)
 
 /* ---- the handshake ---- */
 
-static void on_deadline(sk_timer *tm, void *ud)
+/* OpenSSL keeps its ~17 KB read and write record buffers while a connection
+ * is busy (allocating them per record, as SSL_MODE_RELEASE_BUFFERS does,
+ * costs a malloc and a free of each per message); once nothing went in or
+ * out for a whole IDLE_MS, they are released. */
+#define IDLE_MS 250
+
+static void note_use(tls_conn *t)
+{
+    t->used = 1;
+    if (!t->armed && sk_timer_start(t->timer, IDLE_MS, 0) == 0)
+        t->armed = 1; /* (if the timer cannot start, the buffers stay: bounded) */
+}
+
+static void on_timer(sk_timer *tm, void *ud)
 {
     tls_conn *t = ud;
-    set_error(t, "%s", "handshake timed out");
-    sk_conn_abort(t->c, SK_ETIMEOUT);
+    if (!t->done) {
+        set_error(t, "%s", "handshake timed out");
+        sk_conn_abort(t->c, SK_ETIMEOUT);
+        return;
+    }
+    t->armed = 0;
+    if (t->used) { /* busy in the last period: look again after the next */
+        t->used = 0;
+        t->armed = sk_timer_start(t->timer, IDLE_MS, 0) == 0;
+    } else {
+        SSL_free_buffers(t->ssl); /* (keeps them if a partial record is inside) */
+    }
 }
 
 /* The peer's certificate must be exactly the pinned one. */
@@ -149,8 +174,8 @@ static int handshake(tls_conn *t)
     if (t->cfg->pinned && !t->cfg->server && !pin_ok(t))
         return SK_ETLS;
     t->done = 1;
-    sk_timer_free(t->deadline);
-    t->deadline = NULL;
+    sk_timer_stop(t->timer);
+    note_use(t); /* the handshake's buffers go once it is idle */
     sk__conn_secured(t->c);
     return 0;
 }
@@ -197,8 +222,10 @@ static int tls_input(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_f
     t->in = buf;
     t->in_len = n;
     int r = t->done ? 0 : handshake(t);
-    if (r == 0 && t->done)
+    if (r == 0 && t->done) {
+        note_use(t);
         r = read_records(t, c, up);
+    }
     t->in_len = 0; /* OpenSSL keeps a partial record in its own buffer */
     return r;
 }
@@ -217,6 +244,8 @@ static int tls_seal(sk__sec *s, sk__outq *pl)
     tls_conn *t = (tls_conn *)s;
     if (!t->done)
         return 0; /* held until the handshake is done */
+    if (pl->bytes)
+        note_use(t);
     while (pl->bytes) {
         struct iovec iov;
         size_t n = 0;
@@ -257,7 +286,7 @@ static void tls_free(sk__sec *s)
 {
     tls_conn *t = (tls_conn *)s;
     SSL_free(t->ssl);
-    sk_timer_free(t->deadline);
+    sk_timer_free(t->timer);
     free(t);
 }
 
@@ -273,8 +302,8 @@ int sk__tls_attach(const sk__sec_factory *f, sk_conn *c)
     tls_conn *t = calloc(1, sizeof *t);
     BIO *bio = g_method && t ? BIO_new(g_method) : NULL;
     if (!bio || !(t->ssl = sk__tls_ssl_new(cfg)) ||
-        !(t->deadline = sk_timer_new(sk_conn_loop(c), on_deadline, t)) ||
-        sk_timer_start(t->deadline, cfg->handshake_ms, 0) < 0) {
+        !(t->timer = sk_timer_new(sk_conn_loop(c), on_timer, t)) ||
+        sk_timer_start(t->timer, cfg->handshake_ms, 0) < 0) {
         BIO_free(bio);
         if (t)
             tls_free(&t->base);

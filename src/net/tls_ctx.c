@@ -185,8 +185,9 @@ static SSL_CTX *make_ctx(sk_tls *t, char *err, size_t errlen)
     SSL_CTX_set_app_data(ctx, t);
     SSL_CTX_set_min_proto_version(ctx, t->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    /* idle connections keep no record buffers; a write never has to be retried in pieces */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+    /* a write never has to be retried in pieces (idle connections' record
+     * buffers are released by tls.c's idle check, not per record) */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (t->alpn_len && t->server)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, t);
