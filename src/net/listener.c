@@ -27,6 +27,7 @@ struct sk_listener {
     void *ud;
     int paused;
     int closed;           /* freed from a callback: released on the next iteration */
+    sk__post release;     /* that release (cannot fail for want of memory) */
     char name[300];
     char unlink_path[SK_URL_PATH_MAX];
 };
@@ -210,6 +211,6 @@ void sk_listener_free(sk_listener *l)
     if (l->unlink_path[0])
         unlink(l->unlink_path);
     /* on_readable may be on the stack: release the memory next iteration. */
-    if (sk_loop_post(l->loop, free, l) < 0)
-        free(l);
+    l->release = (sk__post){.fn = free, .arg = l, .embedded = 1};
+    sk__loop_post_node(l->loop, &l->release);
 }

@@ -54,8 +54,10 @@ static void on_wake(sk_watch *w, int fd, unsigned events, void *ud)
     }
     while (rev) {
         sk__post *next = rev->next;
+        int embedded = rev->embedded; /* (fn may free an embedded node) */
         rev->fn(rev->arg);
-        free(rev);
+        if (!embedded)
+            free(rev);
         rev = next;
     }
 }
@@ -128,6 +130,13 @@ int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg)
         return -ENOMEM;
     p->fn = fn;
     p->arg = arg;
+    p->embedded = 0;
+    sk__loop_post_node(loop, p);
+    return 0;
+}
+
+void sk__loop_post_node(sk_loop *loop, sk__post *p)
+{
     pthread_mutex_lock(&loop->post_lock);
     int first = loop->posts == NULL;
     p->next = loop->posts;
@@ -138,7 +147,6 @@ int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg)
      * to a busy thread costs no extra syscall. */
     if (first)
         wake(loop);
-    return 0;
 }
 
 void sk__loop_set_part(sk_loop *loop, int id, const sk__part *part) { loop->parts[id] = *part; }

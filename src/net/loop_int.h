@@ -56,6 +56,7 @@ typedef struct sk__post {
     sk_post_fn fn;
     void *arg;
     struct sk__post *next;
+    int embedded; /* part of its owner (sk__loop_post_node): not freed after fn */
 } sk__post;
 
 typedef struct sk__tick {
@@ -97,6 +98,11 @@ struct sk_loop {
 
 #define SK_MAX_EVENTS 256     /* epoll events taken per wait */
 #define SK_RDBUF_SIZE 131072 /* one read takes a 64 KiB burst plus its frame headers */
+
+/* loop.c: queues node (fn, arg and embedded = 1 set by the caller, memory
+ * owned by the caller until fn runs; fn may free it) like sk_loop_post, but
+ * cannot fail: for releases that must happen even when memory is short. */
+void sk__loop_post_node(sk_loop *loop, sk__post *node);
 
 /* loop.c: the state of part id (NULL until set). */
 static inline void *sk__loop_part(const sk_loop *loop, int id) { return loop->parts[id].st; }
