@@ -17,13 +17,22 @@
 
 static void progress(bench_worker *w);
 
+/* A thread that never hears go, stop or done would hang the run: without
+ * memory for the post, the run ends at once with an error instead. */
+static void post_or_die(sk_loop *loop, sk_post_fn fn, bench_worker *w)
+{
+    if (sk_loop_post(loop, fn, w) < 0) {
+        cli_error("out of memory");
+        exit(1);
+    }
+}
+
 static void finish(bench_worker *w)
 {
     w->phase = PH_DONE;
     w->st.t_end_ns = w->st.t_last_rx_ns > w->st.t_stop_ns ? w->st.t_last_rx_ns : w->st.t_stop_ns;
     sk_timer_stop(w->house);
-    if (sk_loop_post(w->main_loop, w->on_done, w) < 0)
-        cli_error("out of memory");
+    post_or_die(w->main_loop, w->on_done, w);
     if (w->loop != w->main_loop) /* a shared loop is stopped by on_done's owner */
         sk_loop_stop(w->loop);
 }
@@ -93,8 +102,7 @@ static void ramp_done(bench_worker *w)
 {
     w->ramping = 2;
     w->st.ramp_up = w->open;
-    if (sk_loop_post(w->main_loop, w->on_ramped, w) < 0)
-        cli_error("out of memory");
+    post_or_die(w->main_loop, w->on_ramped, w);
 }
 
 /* Moves on to the next phase when the current one is over. */
@@ -288,9 +296,9 @@ static void post_go(void *arg)
     progress(w);
 }
 
-void bw_go(bench_worker *w) { sk_loop_post(w->loop, post_go, w); }
-void bw_stop(bench_worker *w) { sk_loop_post(w->loop, post_stop, w); }
-void bw_force(bench_worker *w) { sk_loop_post(w->loop, post_force, w); }
+void bw_go(bench_worker *w) { post_or_die(w->loop, post_go, w); }
+void bw_stop(bench_worker *w) { post_or_die(w->loop, post_stop, w); }
+void bw_force(bench_worker *w) { post_or_die(w->loop, post_force, w); }
 
 void bw_free(bench_worker *w)
 {

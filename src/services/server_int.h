@@ -7,6 +7,8 @@
 #ifndef SOCKIT_SERVER_INT_H
 #define SOCKIT_SERVER_INT_H
 
+#include "net/loop_int.h" /* sk__post */
+
 #include <pthread.h>
 #include <stdint.h>
 
@@ -41,6 +43,7 @@ typedef struct sk__shard {
     int draining, drained;
     void (*on_drained)(void *srv); /* the server's: no clients left after a shutdown;
                                     * called on, or posted to, the server's loop */
+    sk__post drained_post, teardown_post; /* those posts: they cannot fail */
 } sk__shard;
 
 struct sk_server {

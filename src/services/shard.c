@@ -61,8 +61,10 @@ static void shard_check_drained(sk__shard *sh)
     sh->drained = 1;
     if (sh->index == 0)
         sh->on_drained(sh->srv);
-    else
-        sk_loop_post(sh->srv->loop, sh->on_drained, sh->srv);
+    else {
+        sh->drained_post = (sk__post){.fn = sh->on_drained, .arg = sh->srv, .embedded = 1};
+        sk__loop_post_node(sh->srv->loop, &sh->drained_post);
+    }
 }
 
 static void peer_close(sk_conn *c, int err, void *ud)
@@ -321,7 +323,8 @@ void sk__shards_stop(sk_server *s)
             continue;
         }
         if (sh->has_thread) {
-            sk_loop_post(sh->loop, teardown, sh);
+            sh->teardown_post = (sk__post){.fn = teardown, .arg = sh, .embedded = 1};
+            sk__loop_post_node(sh->loop, &sh->teardown_post);
             pthread_join(sh->tid, NULL);
         } else {
             sk_timer_free(sh->idle);
