@@ -12,21 +12,21 @@
 #include <errno.h>
 #include <string.h>
 
-/* The framing protocol's state is the caller's sk_zopts (compressed
- * framing) or NULL: an idle connection holds no compression state, the
- * contexts being the thread's (net/zframe.c). */
+/* Compressed framing keeps only a pointer to the caller's options: an idle
+ * connection holds no compression state, the contexts being the thread's
+ * (net/zframe.c). */
 static int attach(sk_conn *c, const sk_conn_opts *o)
 {
-    c->proto = o && o->compress ? (void *)(uintptr_t)o->compress : NULL;
+    c->zopts = o ? o->compress : NULL;
     return 0;
 }
 
 /* The compression options of c's direction (in or out), or NULL. */
 static const sk_zopts *zopts(const sk_conn *c, int out)
 {
-    if (!c->proto || !sk_zframe_mode_ok((sk_frame)(out ? c->out_frame : c->in_frame)))
+    if (!c->zopts || !sk_zframe_mode_ok((sk_frame)(out ? c->out_frame : c->in_frame)))
         return NULL;
-    return c->proto;
+    return c->zopts;
 }
 
 /* A compressed-framing body: its message decoded (bounded by max_frame) and
@@ -163,7 +163,7 @@ static int send(sk_conn *c, const void *msg, size_t len)
 static int close_proto(sk_conn *c, int err) { return 0; }
 static int shutdown_proto(sk_conn *c) { return 0; }
 static size_t held(const sk_conn *c) { return 0; }
-static void free_proto(sk_conn *c) { c->proto = NULL; /* the caller's options */ }
+static void free_proto(sk_conn *c) {}
 
 const sk__proto sk__proto_frame = {
     .attach = attach,
