@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader: exported by every libzstd >= 1.3 */
 #include <zstd.h>
 
 #include "sockit/error.h"
@@ -152,17 +153,21 @@ static int reserve_out(sk_zctx *z, size_t need, size_t keep)
     return 0;
 }
 
-/* One zstd frame declaring its content size, nothing before or after it. */
+/* One zstd frame declaring its content size, nothing before or after it,
+ * and a window of at most 2^ZWINDOW_LOG_MAX (a frame too big for one
+ * segment may not ask a streaming decoder for more, whatever the message). */
 static int zstd_unpack(sk_zctx *z, size_t max, const uint8_t *src, size_t len, size_t *out_len)
 {
-    static const uint8_t magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
-    if (len < 4 || memcmp(src, magic, 4) != 0) /* skippable and legacy frames too */
-        return SK_EZCORRUPT;
-    unsigned long long size = ZSTD_getFrameContentSize(src, len);
+    ZSTD_frameHeader fh;
+    if (ZSTD_getFrameHeader(&fh, src, len) != 0 || fh.frameType != ZSTD_frame)
+        return SK_EZCORRUPT; /* truncated header, bad magic, skippable frame */
+    unsigned long long size = fh.frameContentSize;
     if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR)
         return SK_EZCORRUPT;
     if (size > (unsigned long long)max)
         return SK_EZBOMB; /* before anything of that size is allocated */
+    if (fh.windowSize > (1ULL << ZWINDOW_LOG_MAX) && fh.windowSize > size)
+        return SK_EZCORRUPT;
     if (ZSTD_findFrameCompressedSize(src, len) != len)
         return SK_EZCORRUPT; /* truncated, or bytes after the frame */
     if (!z->zd) {

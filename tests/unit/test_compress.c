@@ -263,6 +263,13 @@ static void test_zstd_bombs(sk_zctx *z)
     uint8_t hdr[] = {2, 0x28, 0xb5, 0x2f, 0xfd, 0xe0 /* FCS 8 bytes, single segment */, 0, 0, 0,
                      0, 0, 1, 0, 0};
     CHECK_EQ_INT(sk_zbody_decode(z, (size_t)16 << 20, hdr, sizeof hdr, &msg, &mlen), SK_EZBOMB);
+    /* a hand-made frame of 5 bytes (one raw block) asking for a 2^28-byte window:
+     * refused; the same with a 2^20 window decodes */
+    uint8_t w28[] = {2, 0x28, 0xb5, 0x2f, 0xfd, 0x80, 0x90, 5, 0, 0, 0, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+    CHECK_EQ_INT(sk_zbody_decode(z, 100, w28, sizeof w28, &msg, &mlen), SK_EZCORRUPT);
+    w28[6] = 0x50;
+    CHECK_EQ_INT(sk_zbody_decode(z, 100, w28, sizeof w28, &msg, &mlen), 2);
+    CHECK(mlen == 5 && memcmp(msg, "hello", 5) == 0);
     b = zstd_body(zeros, 5000, 0, body, sizeof body); /* no content size: refused */
     CHECK_EQ_INT(ZSTD_getFrameContentSize(body + 1, b - 1), ZSTD_CONTENTSIZE_UNKNOWN);
     CHECK_EQ_INT(sk_zbody_decode(z, 1 << 20, body, b, &msg, &mlen), SK_EZCORRUPT);
