@@ -18,15 +18,6 @@ static const sk_frame zmodes[] = {SK_FRAME_LEN16BE, SK_FRAME_LEN16LE, SK_FRAME_L
                                   SK_FRAME_LEN32LE, SK_FRAME_LEN64BE, SK_FRAME_LEN64LE};
 #define NZMODES (sizeof zmodes / sizeof zmodes[0])
 
-static uint32_t xorshift32(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
 /* JSON-like text of about n bytes (compressible), or random bytes. */
 static size_t make_msg(uint32_t seed, int random, uint8_t *out, size_t n)
 {
