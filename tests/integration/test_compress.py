@@ -74,6 +74,26 @@ def test_echo_zstd_every_mode():
               "-vv logs each reply's sizes")
 
 
+def test_frames_byte_by_byte():
+    """Every byte in its own segment (TCP_NODELAY): the server completes each
+    frame across reads, whatever its codec and byte order."""
+    import socket
+    for mode in ("len16le", "len64le"):
+        port = free_port()
+        with Server("echo", "tcp://127.0.0.1:%d" % port, "--frame", mode, "--compress",
+                    "deflate"):
+            s = tcp_client(port)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            msgs = [json_msg(600, seed=i) for i in range(3)]
+            data = b"".join(frame(mode, body(c, m)) for c, m in zip((STORED, DEFLATE, ZSTD), msgs))
+            for i in range(len(data)):
+                s.send(data[i:i + 1])
+            for m in msgs:
+                check_eq(decode_body(read_body(s, mode, recv_exact)), (DEFLATE, m),
+                         "%s: a frame sent byte by byte comes back" % mode)
+            s.close()
+
+
 def test_echo_deflate_complete_streams():
     port = free_port()
     with Server("echo", "tcp://127.0.0.1:%d" % port, "--frame", "len32be", "--compress",
