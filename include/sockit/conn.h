@@ -101,7 +101,11 @@ typedef struct sk_conn_opts {
                           * whatever its codec, --max-frame bounding the decompressed
                           * message; an unknown codec byte, a corrupt body or a bomb
                           * aborts the connection with SK_EZCODEC/SK_EZCORRUPT/SK_EZBOMB.
-                          * Unused with ws. Not copied: it must outlive the connection */
+                          * sk_conn_send's SK_EFRAMEBIG then applies to len + 1 (the body
+                          * stored), and on_zmsg reports each message. The options are
+                          * read per message; the compression contexts are the thread's
+                          * (no per-connection state). Unused with ws. Not copied: it
+                          * must outlive the connection */
 } sk_conn_opts;
 
 /* Wraps a connected, non-blocking-able stream socket. Takes ownership of fd
