@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sockit/codec.h"
+#include "sockit/compress.h"
 #include "sockit/loop.h"
 
 #include "sockit/export.h"
@@ -55,6 +56,11 @@ typedef struct sk_conn_cbs {
     /* WebSocket connections only: the handshake is done and messages flow.
      * (Messages sent before it are held and go out right after it.) */
     void (*on_open)(sk_conn *c, void *ud);
+    /* Compressed framing (sk_conn_opts.compress) only: each message received
+     * (out 0, before on_message) or sent with sk_conn_send (out 1): the codec
+     * of its body, the body's size on the wire (codec byte included, length
+     * header not) and the message's size decompressed (for -vv logs). */
+    void (*on_zmsg)(sk_conn *c, int out, sk_zcodec codec, size_t wire, size_t len, void *ud);
 } sk_conn_cbs;
 
 /* WebSocket (RFC 6455) on top of the stream. Strings and arrays are not
@@ -89,6 +95,17 @@ typedef struct sk_conn_opts {
                           * per-connection record (see sk_conn_extra; default 0) */
     struct sk_tls *tls;  /* non-NULL: TLS between the socket and the protocol (tls.h);
                           * not copied: it must outlive the connection */
+    const sk_zopts *compress; /* non-NULL: compressed framing (compress.h) in each direction
+                          * whose framing is len16/32/64: sk_conn_send compresses with it,
+                          * and every received body (codec byte, payload) is decoded
+                          * whatever its codec, --max-frame bounding the decompressed
+                          * message; an unknown codec byte, a corrupt body or a bomb
+                          * aborts the connection with SK_EZCODEC/SK_EZCORRUPT/SK_EZBOMB.
+                          * sk_conn_send's SK_EFRAMEBIG then applies to len + 1 (the body
+                          * stored), and on_zmsg reports each message. The options are
+                          * read per message; the compression contexts are the thread's
+                          * (no per-connection state). Unused with ws. Not copied: it
+                          * must outlive the connection */
 } sk_conn_opts;
 
 /* Wraps a connected, non-blocking-able stream socket. Takes ownership of fd

@@ -41,6 +41,10 @@ enum {
     SK_EWSNOCLOSE = -4027,     /* peer closed without a WebSocket close frame [1006] */
     SK_EIOBACKEND = -4028,     /* unknown I/O backend name (not epoll or uring) */
     SK_ETLS = -4029,           /* TLS handshake or record failed (sk_conn_tls_error says why) */
+    /* compressed length-prefixed frames (compress.h) */
+    SK_EZCODEC = -4040,        /* empty body or unknown codec byte */
+    SK_EZBOMB = -4041,         /* decompressed message larger than the maximum */
+    SK_EZCORRUPT = -4042,      /* compressed body is not exactly one valid stream/frame */
 };
 
 /* Returns a static, human-readable description of err (an SK_E* code or a

@@ -27,6 +27,9 @@ typedef struct sk_server_opts {
     sk_frame in_frame;    /* decoding of client messages (default raw) */
     sk_frame out_frame;   /* encoding of replies (default raw) */
     size_t max_frame;     /* default SK_MAX_FRAME_DEFAULT */
+    const struct sk_zopts *compress; /* non-NULL: compressed framing on stream clients (see
+                           * sk_conn_opts.compress; broadcasts are compressed once with it);
+                           * not copied: it must outlive the server */
     sk_sockopts sock;     /* listener socket options */
     int verbose;          /* 1: log accept/close; 2: also every read size */
     unsigned drain_ms;    /* shutdown: time allowed to flush replies (default 5000) */

@@ -5,6 +5,7 @@
 
 #include "sockit/addr.h"
 #include "sockit/codec.h"
+#include "sockit/compress.h"
 #include "sockit/conn.h"
 #include "sockit/dgram.h"
 #include "sockit/error.h"

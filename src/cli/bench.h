@@ -62,6 +62,7 @@ typedef struct bench_cfg {
     int handshakes;      /* --handshakes: each connection connects, handshakes, sends one
                           * message, closes, and starts again (bench_hs.c); -n counts them */
     int resume;          /* --resume: count the handshakes that resumed a session */
+    const sk_zopts *compress; /* --compress: compressed framing (NULL: off) */
 } bench_cfg;
 
 /* Counters of one worker, and of the whole run once merged. */
@@ -69,6 +70,8 @@ typedef struct bench_stats {
     uint64_t conns_ok, conns_failed, conns_not_started;
     uint64_t sent, received; /* messages; each reply counts once */
     uint64_t bytes_sent, bytes_received;
+    uint64_t zwire[2], zplain[2]; /* --compress: bodies on the wire / message bytes,
+                                   * [0] received, [1] sent */
     uint64_t errors[BE_COUNT];
     int other_errno; /* first cause of BE_CONNECT_OTHER */
     int hs_errno;    /* first cause of BE_HANDSHAKE */

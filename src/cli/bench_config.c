@@ -98,6 +98,7 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
     cfg->in_frame = cfg->dgram ? SK_FRAME_RAW : o->in_frame;
     cfg->out_frame = cfg->dgram ? SK_FRAME_RAW : o->out_frame;
     cfg->max_frame = o->max_frame;
+    cfg->compress = o->compress && !cfg->dgram ? &o->zopts : NULL;
     cfg->sock = o->sock;
     cfg->sock.nodelay = 1; /* a load generator must not wait for Nagle */
     if (cfg->threads > cfg->conns)

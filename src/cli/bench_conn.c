@@ -118,7 +118,16 @@ void bc_on_eof(sk_conn *sc, void *ud)
 
 static int is_frame_error(int err)
 {
-    return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC;
+    return err == SK_EFRAMEBIG || err == SK_EFRAMENEG || err == SK_ETRUNC || err == SK_EZCODEC ||
+           err == SK_EZBOMB || err == SK_EZCORRUPT;
+}
+
+/* --compress: what the messages weighed on the wire, each way. */
+static void on_zmsg(sk_conn *sc, int out, sk_zcodec codec, size_t wire, size_t len, void *ud)
+{
+    bench_conn *c = ud;
+    c->w->st.zwire[out != 0] += wire;
+    c->w->st.zplain[out != 0] += len;
 }
 
 void bc_count_close(bench_conn *c, sk_conn *sc, int err)
@@ -162,6 +171,7 @@ const sk_conn_cbs bc_cbs = {
     .on_read = on_read,
     .on_close = on_close,
     .on_open = on_open,
+    .on_zmsg = on_zmsg,
 };
 
 /* ---- connecting ---- */
@@ -216,6 +226,7 @@ static void on_connected(int fd, int status, void *ud)
                            .out_frame = cfg->out_frame,
                            .max_frame = cfg->max_frame,
                            .keep_reading = 1,
+                           .compress = cfg->compress,
                            .ws = cfg->ws ? &cfg->ws_opts : NULL,
                            .tls = cfg->tls};
         c->conn = sk_conn_new(w->loop, fd, w->cbs, &co, c);

@@ -28,6 +28,10 @@ void bench_merge(bench_stats *dst, const bench_stats *src)
     dst->received += src->received;
     dst->bytes_sent += src->bytes_sent;
     dst->bytes_received += src->bytes_received;
+    for (int i = 0; i < 2; i++) {
+        dst->zwire[i] += src->zwire[i];
+        dst->zplain[i] += src->zplain[i];
+    }
     for (int k = 0; k < BE_COUNT; k++)
         dst->errors[k] += src->errors[k];
     if (!dst->other_errno)
@@ -113,6 +117,19 @@ static void print_setup(FILE *f, const bench_cfg *cfg)
     fputs(cfg->verify ? ", verified\n" : "\n", f);
 }
 
+/* --compress: bytes of message bodies on the wire (codec byte included)
+ * against the messages' own bytes, each way. */
+static void print_compression(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    static const char *const way[2] = {"received", "sent"};
+    fprintf(f, "  compression  %s:", sk_zcodec_name(cfg->compress->codec));
+    for (int i = 1; i >= 0; i--)
+        fprintf(f, "%s %s %llu bytes on the wire for %llu (%.3f)", i ? "" : ";", way[i],
+                (unsigned long long)st->zwire[i], (unsigned long long)st->zplain[i],
+                st->zplain[i] ? (double)st->zwire[i] / (double)st->zplain[i] : 0.0);
+    fputc('\n', f);
+}
+
 static void print_errors(FILE *f, const bench_cfg *cfg, const bench_stats *st)
 {
     const char *lead = "  errors       ";
@@ -182,6 +199,8 @@ void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st)
             per_sec((double)st->received, st), per_sec((double)st->bytes_sent, st) / 1e6,
             per_sec((double)st->bytes_received, st) / 1e6);
     print_latency(f, "latency", h, "no replies");
+    if (cfg->compress)
+        print_compression(f, cfg, st);
     if (cfg->handshakes)
         print_handshakes(f, cfg, st);
     print_errors(f, cfg, st);
@@ -270,6 +289,12 @@ static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
     fprintf(f, "  \"mb_per_sec\": {\"sent\": %.3f, \"received\": %.3f},\n",
             per_sec((double)st->bytes_sent, st) / 1e6,
             per_sec((double)st->bytes_received, st) / 1e6);
+    if (cfg->compress)
+        fprintf(f, "  \"compression\": {\"codec\": \"%s\", \"sent_wire\": %llu, \"sent_plain\": %llu, "
+                "\"received_wire\": %llu, \"received_plain\": %llu},\n",
+                sk_zcodec_name(cfg->compress->codec), (unsigned long long)st->zwire[1],
+                (unsigned long long)st->zplain[1], (unsigned long long)st->zwire[0],
+                (unsigned long long)st->zplain[0]);
     fputs("  \"latency_us\": ", f);
     json_latency(f, h);
     fputs(",\n", f);

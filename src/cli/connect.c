@@ -180,7 +180,17 @@ static void on_open(sk_conn *c, void *ud)
         wait_quiet(cl);
 }
 
+/* -vv: each compressed-framing message's size on the wire and decompressed. */
+static void on_zmsg(sk_conn *c, int out, sk_zcodec codec, size_t wire, size_t len, void *ud)
+{
+    client *cl = ud;
+    if (cl->o->verbose >= 2)
+        fprintf(stderr, "sockit: %s codec=%s wire=%zu size=%zu\n", out ? "sent" : "received",
+                sk_zcodec_name(codec), wire, len);
+}
+
 static const sk_conn_cbs client_cbs = {
+    .on_zmsg = on_zmsg,
     .on_open = on_open,
     .on_message = on_message,
     .on_eof = NULL, /* the server closed its side: flush ours and finish */
@@ -218,6 +228,7 @@ static void on_connected(int fd, int status, void *ud)
     }
     sk_conn_opts co = {.in_frame = cl->o->in_frame, .out_frame = cl->o->out_frame,
                        .max_frame = cl->o->max_frame, .keep_reading = 1,
+                       .compress = cl->o->compress ? &cl->o->zopts : NULL,
                        .ws = sk_url_is_ws(&cl->url) ? &cl->ws : NULL, .tls = cl->tls};
     cl->conn = sk_conn_new(cl->loop, fd, &client_cbs, &co, cl);
     if (!cl->conn) {

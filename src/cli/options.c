@@ -269,12 +269,47 @@ static int set_send(cli_opts *o, const char *v)
     return 0;
 }
 
+/* ---- compressed framing: --compress, --compress-min, --compress-level ---- */
+static int set_compress(cli_opts *o, const char *v)
+{
+    o->compress = 1;
+    return sk_zcodec_from_name(v, &o->zopts.codec) < 0 ? -1 : 0;
+}
+static int set_compress_min(cli_opts *o, const char *v)
+{
+    return parse_size(v, &o->zopts.min) < 0 || o->zopts.min == 0 ? -1 : 0;
+}
+static int set_compress_level(cli_opts *o, const char *v) { return parse_int(v, 1, 22, &o->zopts.level); }
+
+/* --compress needs len16/32/64 framing both ways, and a deflate level is 1-9. */
+static int check_compress(const cli_opts *o)
+{
+    if (!o->compress)
+        return 0;
+    if (!sk_zframe_mode_ok(o->in_frame) || !sk_zframe_mode_ok(o->out_frame)) {
+        cli_error("--compress needs len16, len32 or len64 framing (--frame len32be, ...), not %s",
+                  sk_frame_name(sk_zframe_mode_ok(o->in_frame) ? o->out_frame : o->in_frame));
+        return 2;
+    }
+    if (o->zopts.codec == SK_ZCODEC_DEFLATE && o->zopts.level > 9) {
+        cli_error("--compress-level %d: deflate levels are 1 to 9", o->zopts.level);
+        return 2;
+    }
+    return 0;
+}
+
 static const cli_opt options[] = {
     {"frame", 0, "MODE", NET, set_frame,
      "framing both ways: raw line len8 len16be len16le len32be len32le len64be len64le"},
     {"in-frame", 0, "MODE", NET, set_in_frame, "framing of what is received"},
     {"out-frame", 0, "MODE", NET, set_out_frame, "framing of what is sent"},
     {"max-frame", 0, "BYTES", NET, set_max_frame, "largest message accepted (default 16M)"},
+    {"compress", 0, "CODEC", NET, set_compress,
+     "zstd, deflate or stored: lenN bodies are a codec byte + payload (any codec accepted)"},
+    {"compress-min", 0, "BYTES", NET, set_compress_min,
+     "--compress: smaller messages go stored (default 256)"},
+    {"compress-level", 0, "N", NET, set_compress_level,
+     "--compress: codec level (default zstd 1, deflate 6)"},
     {"text", 0, "TEXT", CMD_SERVE, set_text, "greet: the greeting (default \"Thank you for connecting\\r\\n\")"},
     {"send", 0, "TEXT", CMD_CONNECT, set_send, "send TEXT as one message, print the replies, exit (repeatable)"},
     {"wait", 0, "SECS", CMD_CONNECT, set_wait,
@@ -470,7 +505,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
         if (r)
             return r;
     }
-    return 0;
+    return check_compress(o);
 }
 
 int cli_url(const char *text, sk_url *out)

@@ -35,6 +35,8 @@ typedef struct cli_opts {
     int nargs;
     sk_frame in_frame, out_frame;
     size_t max_frame;
+    int compress;                       /* --compress given: compressed framing */
+    sk_zopts zopts;                     /* its codec, --compress-min, --compress-level */
     sk_sockopts sock;
     int verbose;
     const char *text;                   /* greet */

@@ -149,6 +149,7 @@ static int serve_one(cli_opts *o, int worker)
     so.in_frame = o->in_frame;
     so.out_frame = o->out_frame;
     so.max_frame = o->max_frame;
+    so.compress = o->compress ? &o->zopts : NULL;
     so.sock = o->sock;
     so.verbose = o->verbose;
     so.drain_ms = (unsigned)(o->drain_secs * 1000);

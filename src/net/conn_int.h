@@ -35,6 +35,7 @@ struct sk_conn {
     sk_timer *linger;
     sk__sec *sec;       /* the security layer, or NULL: plain */
     void *proto;        /* the protocol's state (WebSocket), or NULL (framing) */
+    const sk_zopts *zopts; /* framing.c: compressed framing's options (the caller's), or NULL */
     uint32_t max_frame, high, low, max_queue;
     int close_err;
     uint8_t in_frame, out_frame; /* the framing protocol's modes */

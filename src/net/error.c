@@ -38,6 +38,9 @@ const char *sk_strerror(int err)
     case SK_EWSNOCLOSE: return "closed without a WebSocket close frame (1006)";
     case SK_EIOBACKEND: return "unknown I/O backend (use epoll or uring)";
     case SK_ETLS: return "TLS failed";
+    case SK_EZCODEC: return "unknown compression codec byte";
+    case SK_EZBOMB: return "decompressed message larger than --max-frame";
+    case SK_EZCORRUPT: return "corrupt compressed message";
     default: break;
     }
     if (err < 0 && err > -4000)

@@ -1,16 +1,51 @@
 /* framing.c — the framing protocol of a stream connection: the codec of
  * proto/codec.c between the bytes and the messages (raw, line, lenN), in
- * both directions. A large reply that lies in the input being delivered (an
- * echo) is framed around a reference instead of copied. */
+ * both directions, with compressed bodies (proto/compress.c) when asked. A
+ * large reply that lies in the input being delivered (an echo) is framed
+ * around a reference instead of copied. */
 #include "net/conn_int.h"
 #include "net/layers.h"
+#include "net/zframe.h"
 #include "sockit/codec.h"
 #include "sockit/error.h"
 
 #include <errno.h>
 #include <string.h>
 
-static int attach(sk_conn *c, const sk_conn_opts *o) { return 0; }
+/* Compressed framing keeps only a pointer to the caller's options: an idle
+ * connection holds no compression state, the contexts being the thread's
+ * (net/zframe.c). */
+static int attach(sk_conn *c, const sk_conn_opts *o)
+{
+    c->zopts = o ? o->compress : NULL;
+    return 0;
+}
+
+/* The compression options of c's direction (in or out), or NULL. */
+static const sk_zopts *zopts(const sk_conn *c, int out)
+{
+    if (!c->zopts || !sk_zframe_mode_ok((sk_frame)(out ? c->out_frame : c->in_frame)))
+        return NULL;
+    return c->zopts;
+}
+
+/* A compressed-framing body: its message decoded (bounded by max_frame) and
+ * delivered, or 0 on an error that aborted c (unknown codec, corrupt, bomb). */
+static int emit_body(sk_conn *c, const uint8_t *body, size_t len)
+{
+    const uint8_t *msg;
+    size_t mlen;
+    sk_zctx *z = sk__zctx_thread();
+    int r = z ? sk_zbody_decode(z, c->max_frame, body, len, &msg, &mlen) : -ENOMEM;
+    if (r < 0) {
+        sk_conn_abort(c, r);
+        return 0;
+    }
+    if (c->cbs->on_zmsg)
+        c->cbs->on_zmsg(c, 0, (sk_zcodec)r, len, mlen, c->ud);
+    sk__conn_emit(c, msg, mlen);
+    return 1;
+}
 
 /* Delivers every complete frame in buf while delivery is allowed; returns
  * the bytes consumed. A framing error aborts just this connection. */
@@ -29,7 +64,10 @@ static size_t input(sk_conn *c, uint8_t *buf, size_t len)
             break;
         }
         off += (size_t)r;
-        sk__conn_emit(c, msg, mlen);
+        if (!zopts(c, 0))
+            sk__conn_emit(c, msg, mlen);
+        else if (!emit_body(c, msg, mlen))
+            break;
     }
     return off;
 }
@@ -80,8 +118,34 @@ static int send_lent(sk_conn *c, const void *msg, size_t len)
     return r;
 }
 
+/* A compressed-framing frame: header, codec byte and (compressed) payload
+ * written straight into the output queue; the header is filled in once the
+ * body's size is known (its width does not depend on it). */
+static int send_z(sk_conn *c, const sk_zopts *zo, const void *msg, size_t len)
+{
+    sk_frame mode = (sk_frame)c->out_frame;
+    uint8_t hdr[8];
+    size_t bound = sk_zbody_bound(len);
+    int h = sk_frame_header(mode, bound, hdr);
+    if (h < 0)
+        return h;
+    sk_zctx *z = sk__zctx_thread();
+    uint8_t *dst = z ? sk__conn_reserve(c, (size_t)h + bound) : NULL;
+    if (!dst)
+        return -ENOMEM;
+    sk_zcodec codec;
+    ssize_t n = sk_zbody_encode(z, zo, msg, len, dst + h, &codec);
+    sk_frame_header(mode, (size_t)n, dst);
+    if (c->cbs->on_zmsg)
+        c->cbs->on_zmsg(c, 1, codec, (size_t)n, len, c->ud);
+    return sk__conn_commit(c, (size_t)h + (size_t)n);
+}
+
 static int send(sk_conn *c, const void *msg, size_t len)
 {
+    const sk_zopts *zo = zopts(c, 1);
+    if (zo)
+        return send_z(c, zo, msg, len);
     if (c->out_frame == SK_FRAME_RAW) /* no header, no trailer: the bytes as they are */
         return len ? sk__conn_write(c, msg, len) : 0;
     if (sk__conn_lendable(c, msg, len))

@@ -44,15 +44,19 @@ static void run_cast(void *arg)
 /* Encodes text once per kind of client, straight into blobs of its own that
  * the posts to every shard share by reference: the output framing (raw output
  * gets a "\n" so messages stay apart on a byte stream: line framing's
- * encoding) and a WebSocket frame. No per-thread buffer is involved, so text
- * may itself lie in the caller's scratch buffer, and nothing a queued
- * broadcast still points to can be overwritten by the next one. */
+ * encoding; with --compress, a compressed-framing body, compressed once)
+ * and a WebSocket frame. No per-thread buffer is involved, so text may
+ * itself lie in the caller's scratch buffer, and nothing a queued broadcast
+ * still points to can be overwritten by the next one. */
 static void cast_encode(sk_server *s, cast *c, const void *text, size_t len)
 {
     if (!text)
         return;
     sk_frame mode = s->o.out_frame;
-    c->plain = sk_blob_frame(mode == SK_FRAME_RAW ? SK_FRAME_LINE : mode, text, len);
+    if (s->o.compress && sk_zframe_mode_ok(mode)) /* compressed once for every member */
+        c->plain = sk_blob_zframe(s->o.compress, mode, text, len);
+    else
+        c->plain = sk_blob_frame(mode == SK_FRAME_RAW ? SK_FRAME_LINE : mode, text, len);
     c->ws = sk_blob_ws(text, len);
 }
 

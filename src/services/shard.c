@@ -40,6 +40,15 @@ static void peer_read(sk_conn *c, size_t n, void *ud)
         sk__server_log(p->srv, "read fd=%d peer=%s bytes=%zu", p->fd, p->name, n);
 }
 
+/* -vv: each compressed-framing message's size on the wire and decompressed. */
+static void peer_zmsg(sk_conn *c, int out, sk_zcodec codec, size_t wire, size_t len, void *ud)
+{
+    sk__peer *p = ud;
+    if (p->srv->o.verbose >= 2)
+        sk__server_log(p->srv, "%s fd=%d peer=%s codec=%s wire=%zu size=%zu", out ? "sent" : "message",
+                       p->fd, p->name, sk_zcodec_name(codec), wire, len);
+}
+
 static void unlink_peer(sk__shard *sh, sk__peer *p)
 {
     pthread_mutex_lock(&sh->srv->lock);
@@ -110,6 +119,7 @@ static const sk_conn_cbs peer_cbs = {
     .on_message = peer_message,
     .on_read = peer_read,
     .on_close = peer_close,
+    .on_zmsg = peer_zmsg,
 };
 
 /* ---- adopting accepted clients ---- */
@@ -138,7 +148,7 @@ void sk__shard_adopt(sk__shard *sh, int fd, const sk_sockaddr *addr, const endpo
     char name[SK__PEER_NAME_MAX];
     int n = sk_sockaddr_format((const struct sockaddr *)&addr->ss, addr->len, name, sizeof name);
     sk_conn_opts co = {.in_frame = s->o.in_frame, .out_frame = s->o.out_frame,
-                       .max_frame = s->o.max_frame,
+                       .max_frame = s->o.max_frame, .compress = s->o.compress,
                        .max_queue = s->o.max_queue ? s->o.max_queue : s->svc->default_max_queue,
                        .ws = ep->is_ws ? &ep->ws : NULL,
                        .tls = ep->is_tls ? s->o.tls : NULL,

@@ -3,6 +3,7 @@
 #ifndef SOCKIT_TEST_CHECK_H
 #define SOCKIT_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,6 +29,17 @@ static int check_count_;
                     __LINE__, #a, #b, a_, b_);                                          \
         }                                                                               \
     } while (0)
+
+/* A tiny deterministic PRNG (xorshift32) for random splits and payloads:
+ * the same seed gives the same test on every run. */
+static inline uint32_t xorshift32(uint32_t *s)
+{
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
 
 /* Prints "name: N checks, N failed" and returns the process exit status. */
 static inline int check_done(const char *name)

@@ -19,15 +19,6 @@ static const sk_frame all_modes[] = {
 static const char *const all_names[] = {"raw",     "line",    "len8",    "len16be", "len16le",
                                         "len32be", "len32le", "len64be", "len64le"};
 
-static uint32_t xorshift32(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
 /* Fills out[0..n) with content that depends on seed; LINE payloads avoid "\n" and "\r". */
 static void make_payload(sk_frame mode, uint32_t seed, uint8_t *out, size_t n)
 {

@@ -237,8 +237,8 @@ static void r_close(sk_conn *c, int err, void *ud)
     r->c = NULL; /* freed after we return */
 }
 
-static const sk_conn_cbs cbs_full = {r_message, r_eof, r_drain, r_read, r_close, NULL};
-static const sk_conn_cbs cbs_no_eof = {r_message, NULL, r_drain, r_read, r_close, NULL};
+static const sk_conn_cbs cbs_full = {r_message, r_eof, r_drain, r_read, r_close, NULL, NULL};
+static const sk_conn_cbs cbs_no_eof = {r_message, NULL, r_drain, r_read, r_close, NULL, NULL};
 
 static int msg_is(const rec *r, int i, const void *p, size_t n)
 {
@@ -695,7 +695,7 @@ static int cond_bp_done(void *ud)
 
 static void run_backpressure(int keep_reading)
 {
-    static const sk_conn_cbs cbs = {r_message, r_eof, bp_on_drain_wrap, r_read, r_close, NULL};
+    static const sk_conn_cbs cbs = {r_message, r_eof, bp_on_drain_wrap, r_read, r_close, NULL, NULL};
     sk_loop *loop = new_loop();
     sk_conn_opts o = {
         .in_frame = SK_FRAME_LEN32BE, .out_frame = SK_FRAME_LEN32BE, .keep_reading = keep_reading};
@@ -1351,7 +1351,7 @@ static void lent_echo_hook(rec *r, const uint8_t *msg, size_t len)
 
 static void run_lent_echo(sk_frame mode, size_t size, int rounds)
 {
-    static const sk_conn_cbs cbs = {r_message, r_eof, r_drain, r_read, r_close, NULL};
+    static const sk_conn_cbs cbs = {r_message, r_eof, r_drain, r_read, r_close, NULL, NULL};
     sk_loop *loop = new_loop();
     sk_conn_opts o = {.in_frame = mode, .out_frame = mode, .keep_reading = 1,
                       .high_water = (size_t)64 << 20};

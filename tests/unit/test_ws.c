@@ -12,15 +12,6 @@
 #include "proto/ws.h"
 #include "sockit/error.h"
 
-static uint32_t xorshift32(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
 static const sk__ws_cfg server_cfg = {SK__WS_MASK_REQUIRED, 1 << 20, 0};
 static const sk__ws_cfg client_cfg = {SK__WS_MASK_FORBIDDEN, 1 << 20, 0};
 static const sk__ws_cfg any_cfg = {SK__WS_MASK_ANY, 1 << 20, 0};
