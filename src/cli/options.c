@@ -291,6 +291,12 @@ static int check_compress(const cli_opts *o)
                   sk_frame_name(sk_zframe_mode_ok(o->in_frame) ? o->out_frame : o->in_frame));
         return 2;
     }
+    for (int i = 0; i < o->nargs; i++) /* (a WebSocket message has no length header) */
+        if (strncmp(o->args[i], "ws://", 5) == 0 || strncmp(o->args[i], "wss://", 6) == 0) {
+            cli_error("--compress applies to len16/32/64 streams, not %s (WebSocket: --ws-deflate)",
+                      o->args[i]);
+            return 2;
+        }
     if (o->zopts.codec == SK_ZCODEC_DEFLATE && o->zopts.level > 9) {
         cli_error("--compress-level %d: deflate levels are 1 to 9", o->zopts.level);
         return 2;

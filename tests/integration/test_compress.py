@@ -248,6 +248,12 @@ def test_usage_errors():
             check_eq(r.returncode, 2, "%s %s (%s) exit status" % (cmd[0], args, why))
             check_eq(r.stderr.decode().count("\n"), 1, "one line on stderr for %s %s: %r"
                      % (cmd[0], why, r.stderr))
+    for cmd in (["serve", "echo"], ["connect"], ["bench"]):  # a WebSocket message has no lenN header
+        r = run_sockit(cmd + ["ws://127.0.0.1:%d/" % free_port(), "--frame", "len32be",
+                              "--compress", "zstd"], timeout=10)
+        check_eq(r.returncode, 2, "%s ws:// --compress exit status" % cmd[0])
+        check("--ws-deflate" in r.stderr.decode() and r.stderr.decode().count("\n") == 1,
+              "%s ws:// --compress: one line pointing at --ws-deflate: %r" % (cmd[0], r.stderr))
 
 
 if __name__ == "__main__":
