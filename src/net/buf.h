@@ -15,6 +15,8 @@ typedef struct sk__buf {
     uint32_t off;  /* first unconsumed byte */
     uint32_t len;  /* bytes in use after off */
     uint32_t cap;
+    uint32_t scanned; /* its reader's mark: bytes after off already searched (for a line
+                       * end, framing.c), so a partial line is not searched again */
 } sk__buf;
 
 /* Returns a pointer to at least n writable bytes after the data (grows or

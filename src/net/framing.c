@@ -47,18 +47,37 @@ static int emit_body(sk_conn *c, const uint8_t *body, size_t len)
     return 1;
 }
 
+/* LINE: 1 when the partial line that waits (buf starts with it) is still
+ * incomplete, searching only the bytes that came after it was last searched
+ * (a line dripped a byte a read would otherwise cost O(n^2)). 0: decode. */
+static int line_still_partial(sk_conn *c, const uint8_t *buf, size_t len)
+{
+    size_t seen = c->in.scanned;
+    if (c->in_frame != SK_FRAME_LINE || seen == 0 || seen >= len || len > c->max_frame)
+        return 0; /* (past the limit: the codec says so) */
+    if (memchr(buf + seen, '\n', len - seen))
+        return 0;
+    c->in.scanned = (uint32_t)len;
+    return 1;
+}
+
 /* Delivers every complete frame in buf while delivery is allowed; returns
  * the bytes consumed. A framing error aborts just this connection. */
 static size_t input(sk_conn *c, uint8_t *buf, size_t len)
 {
     size_t off = 0;
+    if (line_still_partial(c, buf, len))
+        return 0;
+    c->in.scanned = 0;
     while (off < len && sk__conn_can_deliver(c)) {
         const uint8_t *msg;
         size_t mlen;
         ssize_t r = sk_frame_decode((sk_frame)c->in_frame, c->max_frame, buf + off, len - off,
                                     &msg, &mlen);
-        if (r == 0)
+        if (r == 0) { /* what is left is one partial frame, searched whole */
+            c->in.scanned = (uint32_t)(len - off);
             break;
+        }
         if (r < 0) {
             sk_conn_abort(c, (int)r);
             break;
