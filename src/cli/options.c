@@ -15,16 +15,6 @@
 #define NET (CMD_SERVE | CMD_CONNECT | CMD_BENCH)
 #define CLIENT (CMD_CONNECT | CMD_BENCH | CMD_INFO)
 
-typedef int (*setter)(cli_opts *o, const char *v);
-
-typedef struct cli_opt {
-    const char *name;  /* long name without "--" */
-    char short_name;   /* or 0 */
-    const char *arg;   /* value placeholder, NULL for a flag */
-    unsigned cmds;
-    setter set;
-    const char *help;
-} cli_opt;
 
 void cli_error(const char *fmt, ...)
 {
@@ -347,6 +337,20 @@ static const cli_opt options[] = {
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
+size_t cli_option_table(const cli_opt **table)
+{
+    *table = options;
+    return NOPTIONS;
+}
+
+unsigned cli_commands(void)
+{
+    unsigned all = 0;
+    for (size_t i = 0; i < NOPTIONS; i++)
+        all |= options[i].cmds;
+    return all;
+}
+
 static const cli_opt *find_long(unsigned cmd, const char *name, size_t len)
 {
     for (size_t i = 0; i < NOPTIONS; i++)
@@ -364,7 +368,7 @@ static const cli_opt *find_short(unsigned cmd, char c)
     return NULL;
 }
 
-static const char *cmd_name(unsigned cmd)
+const char *cli_cmd_name(unsigned cmd)
 {
     return cmd == CMD_SERVE ? "serve" : cmd == CMD_CONNECT ? "connect" : cmd == CMD_BENCH ? "bench" : "info";
 }
@@ -385,8 +389,8 @@ static int parse_long(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
     const char *a = argv[*i] + 2, *eq = strchr(a, '=');
     const cli_opt *opt = find_long(cmd, a, eq ? (size_t)(eq - a) : strlen(a));
     if (!opt) {
-        cli_error("unknown option '%s' for %s (see 'sockit %s --help')", argv[*i], cmd_name(cmd),
-                  cmd_name(cmd));
+        cli_error("unknown option '%s' for %s (see 'sockit %s --help')", argv[*i], cli_cmd_name(cmd),
+                  cli_cmd_name(cmd));
         return 2;
     }
     const char *value = NULL;
@@ -413,8 +417,8 @@ static int parse_short(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
     for (const char *p = argv[*i] + 1; *p; p++) {
         const cli_opt *opt = find_short(cmd, *p);
         if (!opt) {
-            cli_error("unknown option '-%c' for %s (see 'sockit %s --help')", *p, cmd_name(cmd),
-                      cmd_name(cmd));
+            cli_error("unknown option '-%c' for %s (see 'sockit %s --help')", *p, cli_cmd_name(cmd),
+                      cli_cmd_name(cmd));
             return 2;
         }
         if (!opt->arg) {
@@ -482,7 +486,7 @@ int cli_url(const char *text, sk_url *out)
     return 2;
 }
 
-static const char *usage_line(unsigned cmd)
+const char *cli_usage_text(unsigned cmd)
 {
     switch (cmd) {
     case CMD_SERVE:
@@ -521,7 +525,7 @@ void cli_usage(unsigned cmd)
            "unix://@name ws://HOST:PORT/PATH\n     tls://HOST:PORT wss://HOST:PORT/PATH (TLS: --cert, --cafile, -k, --pin, ...)\n"
            "     HOST is a name, an IPv4 address, [IPv6] or *\n"
            "\noptions:\n",
-           usage_line(cmd));
+           cli_usage_text(cmd));
     for (size_t i = 0; i < NOPTIONS; i++) {
         const cli_opt *opt = &options[i];
         if (!(opt->cmds & cmd))
