@@ -201,6 +201,7 @@ static int set_b_threads(cli_opts *o, const char *v)
 }
 static int set_b_verify(cli_opts *o, const char *v) { return o->bench.verify = 1, 0; }
 static int set_b_json(cli_opts *o, const char *v) { return *v ? (o->bench.json = v, 0) : -1; }
+static int set_b_html(cli_opts *o, const char *v) { return *v ? (o->bench.html = v, 0) : -1; }
 static int set_b_sources(cli_opts *o, const char *v) { return *v ? (o->bench.source_addrs = v, 0) : -1; }
 static int set_b_ramp(cli_opts *o, const char *v) { return o->bench.ramp = 1, 0; }
 static int set_b_timeout(cli_opts *o, const char *v)
@@ -299,7 +300,10 @@ static const cli_opt options[] = {
     {"threads", 0, "N", CMD_BENCH, set_b_threads, "threads, each with its own loop (default 1)"},
     {"verify", 0, NULL, CMD_BENCH, set_b_verify,
      "check every reply byte for byte; count lost/dup/reorder/corrupt"},
-    {"json", 0, "FILE", CMD_BENCH, set_b_json, "also write the report as JSON to FILE"},
+    {"json", 0, "FILE", CMD_BENCH, set_b_json,
+     "also write the report as JSON to FILE (- for stdout), with the full latency histogram"},
+    {"html", 0, "FILE", CMD_BENCH, set_b_html,
+     "also write the report as one self-contained HTML page with plots to FILE"},
     {"source-addrs", 0, "A-B", CMD_BENCH, set_b_sources,
      "spread tcp connections over these local IPv4 addresses (A-B, A,B,...)"},
     {"timeout", 0, "SECS", CMD_BENCH, set_b_timeout,
@@ -510,7 +514,10 @@ const char *cli_usage_text(unsigned cmd)
                "  --handshakes makes every iteration a new connection and handshake.\n"
                "  --ramp: open all connections first (failed ones count as failed), then\n"
                "  start -d, the --rate schedules and the measurements; the report adds\n"
-               "  'ramp  N connections up in S s' (JSON: ramp_s, ramp_up).\n";
+               "  'ramp  N connections up in S s' (JSON: ramp_s, ramp_up).\n"
+               "sockit bench merge A.json B.json ... [--json FILE] [--html FILE]\n"
+               "  Combine runs (e.g. from several machines) exactly: histograms and counts\n"
+               "  are added, percentiles recomputed; seconds aligned by wall clock.\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"

@@ -23,6 +23,7 @@ typedef struct cli_bench_opts {
     unsigned threads;         /* --threads (default 1) */
     int verify;               /* --verify */
     const char *json;         /* --json FILE */
+    const char *html;         /* --html FILE */
     const char *source_addrs; /* --source-addrs A[-B][,...] */
     double timeout;           /* --timeout secs: connect and final replies (default 5) */
     int ramp;                 /* --ramp: connect everything first, then start the clock */
