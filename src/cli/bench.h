@@ -195,8 +195,8 @@ struct bench_worker {
     uint64_t hs_started;
     uint32_t *hs_wait, nhs_wait;
     /* the timeline (bench_timeline.c): the second being filled, its
-     * latencies, and the totals when it began */
-    uint64_t tl_cur, tl_rx0, tl_err0;
+     * latencies, and the error count when it began */
+    uint64_t tl_cur, tl_err0;
     histogram *tl_hist;
 };
 

@@ -80,11 +80,10 @@ static uint64_t error_total(const bench_stats *st)
 /* Second w->tl_cur is over: keep it. */
 static void keep_current(bench_worker *w)
 {
-    uint64_t errs = error_total(&w->st);
-    bench_tl_append(&w->st.tl, w->st.received - w->tl_rx0, errs - w->tl_err0, w->tl_hist);
+    uint64_t errs = error_total(&w->st); /* every reply is in tl_hist: its total counts them */
+    bench_tl_append(&w->st.tl, w->tl_hist->total, errs - w->tl_err0, w->tl_hist);
     if (w->tl_hist->total)
         hist_reset(w->tl_hist);
-    w->tl_rx0 = w->st.received;
     w->tl_err0 = errs;
 }
 

@@ -112,8 +112,10 @@ static int container(parser *p, int depth, uint32_t self, int obj)
     for (;;) {
         uint32_t koff = 0, klen = 0, v;
         skip_ws(p);
+        if (p->pos >= p->len)
+            return fail(p, "unexpected end");
         if (obj) {
-            if (p->pos >= p->len || p->s[p->pos] != '"')
+            if (p->s[p->pos] != '"')
                 return fail(p, "expected a key");
             if (string_span(p, &koff, &klen) < 0)
                 return -1;
