@@ -33,7 +33,8 @@ def bucket_width(low):
 def percentile(buckets, total, lo, hi, pct):
     """histogram.c's hist_percentile over [[low, count], ...]: the midpoint of
     the bucket holding rank ceil(pct% of total), clamped to [lo, hi]."""
-    rank = max(1, -(-pct * total // 100))
+    want = total if pct >= 100 else pct / 100.0 * total  # the same double arithmetic as C
+    rank = max(1, int(want) + (int(want) < want))
     if rank >= total:
         return hi
     seen = 0
