@@ -12,19 +12,15 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (REPO, SANITIZER_MARKERS, SOCKIT, check, check_eq, free_port, main,  # noqa: E402
-                     run_connect, t, tmpdir, wait_for)
+from harness import (SANITIZER_MARKERS, SOCKIT, check, check_eq, free_port, main,  # noqa: E402
+                     readme_block, run_connect, t, tmpdir, wait_for)
 
 MARKER = "<!-- tour:five-minutes -->"
 
 
 def tour_lines():
-    with open(os.path.join(REPO, "README.md")) as f:
-        text = f.read()
-    check_eq(text.count(MARKER), 1, "occurrences of %s in README.md" % MARKER)
-    m = re.search(re.escape(MARKER) + r"\n```sh\n(.*?)\n```\n", text, re.S)
-    check(m, "a ```sh block right after %s" % MARKER)
-    return m.group(1).split("\n") if m else []
+    block = readme_block(MARKER, "sh")
+    return block.split("\n") if block is not None else []
 
 
 def with_free_ports(lines):
