@@ -266,11 +266,24 @@ static int merge_runs(const cli_opts *o, run_in *runs, int n)
     return rc;
 }
 
+/* Options that shape a run mean nothing to merge: a mistake, said at once. */
+static int run_options_given(const cli_bench_opts *b)
+{
+    return b->conns || b->duration > 0 || b->messages || b->size || b->depth || b->rate > 0 ||
+           b->threads || b->verify || b->source_addrs || b->timeout > 0 || b->ramp || b->handshakes;
+}
+
 int bench_merge_cmd(const cli_opts *o)
 {
     int n = o->nargs - 1;
+    if (run_options_given(&o->bench)) {
+        cli_error("bench merge takes report files, --json FILE and --html FILE "
+                  "(the runs' options are in the reports)");
+        return 2;
+    }
     if (n < 1) {
-        cli_error("bench merge: give the --json reports to combine (sockit bench merge A.json B.json ...)");
+        cli_error("bench merge: give the --json reports to combine "
+                  "(sockit bench merge A.json B.json ...)");
         return 2;
     }
     run_in *runs = calloc((size_t)n, sizeof *runs);

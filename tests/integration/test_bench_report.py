@@ -145,7 +145,8 @@ def test_merge_refuses_what_it_cannot_read():
     with open(old, "w") as f:
         json.dump({"target": "tcp://x:1", "messages": {"sent": 1, "received": 1}}, f)
     cases = [([], 2, "give the --json reports"), ([os.path.join(d, "missing.json")], 1, "No such file"),
-             ([bad], 1, "bad.json: unexpected end"), ([old], 1, "older sockit")]
+             ([bad], 1, "bad.json: unexpected end"), ([old], 1, "older sockit"),
+             ([old, "-c", "10"], 2, "bench merge takes report files")]
     for files, rc, words in cases:
         r = run_sockit(["bench", "merge"] + files)
         err = r.stderr.decode()
