@@ -236,11 +236,13 @@ char *json_strdup(const json_doc *d, const json_node *n)
         }
         char c = s[++i]; /* the parser checked every escape */
         if (c == 'u') {
-            unsigned v = (unsigned)strtoul((char[]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
+            char hex[5] = {s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0};
+            unsigned long v = strtoul(hex, NULL, 16);
             *o++ = v && v < 0x80 ? (char)v : '?';
             i += 4;
         } else {
-            *o++ = c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+            const char *from = "bfnrt", *to = "\b\f\n\r\t", *k = strchr(from, c);
+            *o++ = k && c ? to[k - from] : c;
         }
     }
     *o = 0;
