@@ -15,8 +15,8 @@ from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (REPO, Server, check, check_eq, free_port, main, run_sockit,  # noqa: E402
-                     t, tmpdir)
+from harness import (REPO, SLOW, Server, check, check_eq, free_port, main,  # noqa: E402
+                     run_sockit, t, tmpdir)
 
 INTEROP = os.path.join(REPO, "tests", "interop")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -93,7 +93,8 @@ def test_json_carries_the_histogram_and_timeline():
     secs = j["timeline"]["seconds"]
     check(3 <= len(secs) <= 5, "about one entry a second for 2.5 s: %d" % len(secs))
     full = [s[0] for s in secs[1:-1]]
-    check(full and all(3000 <= n <= 5000 for n in full),
+    lo, hi = (1000, 8000) if SLOW else (2000, 6000)  # a busy machine delays some replies
+    check(full and all(lo <= n <= hi for n in full),
           "the full seconds carry about the rate (4000/s): %s" % [s[0] for s in secs])
 
 
