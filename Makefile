@@ -114,7 +114,7 @@ valgrind: deps all
 
 # libFuzzer targets (clang); each gets a short run from its seed corpus.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/cli/*.c src/cli/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(SSL_CFLAGS) $(EXT_CFLAGS) -o $@ $< $(LIB_SRC) -lpthread $(SSL_LIBS) $(EXT_LIBS)
 

@@ -12,6 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Bounds of the times read (so that they convert to nanoseconds exactly
+ * enough, and a timeline never spans more than a few days). */
+#define MAX_UNIX 1e10          /* wall-clock seconds: the year 2286 */
+#define MAX_SECS 1e7           /* a run's duration or ramp */
+#define MAX_APART_SECS 86400.0 /* runs merged started within a day of each other */
+
 /* One run read back: its setup, its counters, and what they point into. */
 typedef struct run_in {
     bench_cfg cfg;
@@ -159,7 +165,8 @@ static void load_counts(const json_doc *d, const json_node *r, bench_stats *st)
     for (int k = 0; k < BE_COUNT; k++)
         st->errors[k] = k == BE_LOST ? 0 : count_or0(json_get(d, e, bench_err_key(k)));
     st->ramp_up = count_or0(json_get(d, r, "ramp_up"));
-    st->ramp_ns = (uint64_t)(json_num(json_get(d, r, "ramp_s"), 0) * 1e9);
+    double ramp = json_num(json_get(d, r, "ramp_s"), 0);
+    st->ramp_ns = ramp > 0 && ramp < MAX_SECS ? (uint64_t)(ramp * 1e9) : 0;
     st->handshakes = count_or0(json_get(d, hs, "count"));
     st->resumed = count_or0(json_get(d, hs, "resumed"));
 }
@@ -186,8 +193,9 @@ static const char *load_run(const json_doc *d, run_in *run, histogram *tmp)
         return "no valid \"timeline\"";
     run->start_unix = json_num(json_get(d, r, "start_unix"), run->st.tl.origin_unix);
     double dur = json_num(json_get(d, r, "duration_s"), -1);
-    if (!(dur >= 0) || !(run->start_unix > 0))
-        return "no valid \"duration_s\" or \"start_unix\"";
+    if (!(dur >= 0 && dur < MAX_SECS) || !(run->start_unix > 0 && run->start_unix < MAX_UNIX) ||
+        !(run->st.tl.origin_unix > 0 && run->st.tl.origin_unix < MAX_UNIX))
+        return "no valid \"duration_s\", \"start_unix\" or \"origin_unix\"";
     run->st.t_start_ns = (uint64_t)(run->start_unix * 1e9 + 0.5);
     run->st.t_end_ns = run->st.t_start_ns + (uint64_t)(dur * 1e9 + 0.5);
     return NULL;
@@ -241,6 +249,12 @@ static int merge_runs(const cli_opts *o, run_in *runs, int n)
     double origin0 = runs[0].st.tl.origin_unix;
     for (int i = 1; i < n; i++)
         origin0 = runs[i].st.tl.origin_unix < origin0 ? runs[i].st.tl.origin_unix : origin0;
+    for (int i = 0; i < n; i++)
+        if (runs[i].st.tl.origin_unix - origin0 > MAX_APART_SECS) {
+            cli_error("%s started more than a day after another run: not one load",
+                      o->args[i + 1]);
+            return 1;
+        }
     hist_reset(&total.st.hist);
     hist_reset(&total.st.hs_hist);
     hist_reset(&total.st.iter_hist);
