@@ -145,7 +145,17 @@ def test_merge_refuses_what_it_cannot_read():
         f.write('{"target": "tcp://x:1", "messages": {')
     with open(old, "w") as f:
         json.dump({"target": "tcp://x:1", "messages": {"sent": 1, "received": 1}}, f)
-    cases = [([], 2, "give the --json reports"), ([os.path.join(d, "missing.json")], 1, "No such file"),
+    day1, day3 = os.path.join(d, "day1.json"), os.path.join(d, "day3.json")
+    for path, start in ((day1, 1.8e9), (day3, 1.8e9 + 2 * 86400)):
+        with open(path, "w") as f:
+            json.dump({"target": "tcp://x:1", "messages": {"sent": 1, "received": 1},
+                       "histogram_ns": {"count": 1, "min": 5, "max": 5, "sum": 5,
+                                        "buckets": [[5, 1]]},
+                       "timeline": {"origin_unix": start, "seconds": [[1, 0, [[5, 1]]]]},
+                       "start_unix": start, "duration_s": 1.0}, f)
+    r = run_sockit(["bench", "merge", day1, day1])
+    check_eq(r.returncode, 0, "a minimal report merges (stderr %r)" % r.stderr)
+    cases = [([], 2, "give the --json reports"), ([day1, day3], 1, "not one load"), ([os.path.join(d, "missing.json")], 1, "No such file"),
              ([bad], 1, "bad.json: unexpected end"), ([old], 1, "older sockit"),
              ([old, "-c", "10"], 2, "bench merge takes report files")]
     for files, rc, words in cases:
