@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* s as HTML text. */
 static void html_text(FILE *f, const char *s)
@@ -89,7 +90,8 @@ static const char script[] =
     "  const span = hi - lo || 1, step0 = span / n, mag = Math.pow(10, Math.floor(Math.log10(step0)));\n"
     "  const step = [1, 2, 5, 10].map(m => m * mag).find(s => s >= step0);\n"
     "  const out = [];\n"
-    "  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));\n"
+    "  const top = Math.ceil(hi / step - 1e-9) * step; /* the last tick covers hi */\n"
+    "  for (let v = Math.ceil(lo / step) * step; v <= top + step * 1e-9; v += step) out.push(+v.toPrecision(12));\n"
     "  return out;\n"
     "}\n"
     "function fmtUs(us) {\n"
@@ -117,7 +119,7 @@ static const char script[] =
     "    el('line', {x1: L, y1: Y(v), x2: W - R, y2: Y(v), stroke: '#ddd'});\n"
     "    el('text', {x: L - 6, y: Y(v) + 4, 'text-anchor': 'end'}, o.yfmt(v));\n"
     "  }\n"
-    "  const xt = o.xticks || niceTicks(x0, x1, 8).filter(v => !o.xint || v === Math.round(v)).map(v => [v, String(v)]);\n"
+    "  const xt = o.xticks || niceTicks(x0, x1, 8).filter(v => v <= x1 && (!o.xint || v === Math.round(v))).map(v => [v, String(v)]);\n"
     "  for (const [v, label] of xt) {\n"
     "    el('line', {x1: X(v), y1: T, x2: X(v), y2: H - B, stroke: '#eee'});\n"
     "    el('text', {x: X(v), y: H - B + 16, 'text-anchor': 'middle'}, label);\n"
@@ -154,8 +156,44 @@ static const char style[] =
     "pre { background: #f6f6f6; padding: 10px; overflow-x: auto; }\n"
     "svg { width: 100%; height: auto; border: 1px solid #ddd; background: #fff; }\n"
     "svg text { font-size: 11px; fill: #333; }\n"
-    "table { border-collapse: collapse; } td { padding: 2px 12px; border-bottom: 1px solid #eee; }\n"
+    "table { border-collapse: collapse; } td, th { padding: 2px 12px; border-bottom: 1px solid #eee; }\n"
+    "th { text-align: left; font-weight: normal; color: #666; }\n"
     "tr.bad td { color: #b00; font-weight: bold; }\n";
+
+static void setup_row(FILE *f, const char *name, const char *value)
+{
+    fprintf(f, "<tr><th>%s</th><td>", name);
+    html_text(f, value);
+    fputs("</td></tr>\n", f);
+}
+
+/* The setup as a table: when, what, how (the summary below has the results). */
+static void setup_table(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    static const char *const schemes[] = {"tcp", "udp", "unix", "unixgram", "ws", "tls", "wss"};
+    char v[160];
+    time_t when = (time_t)st->tl.origin_unix;
+    struct tm tm;
+    fputs("<table id=\"setup\">\n", f);
+    if (when > 0 && gmtime_r(&when, &tm) && strftime(v, sizeof v, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        setup_row(f, "started", v);
+    setup_row(f, "target", cfg->target);
+    snprintf(v, sizeof v, "%s, %s", schemes[cfg->url.scheme % 7],
+             cfg->dgram ? "datagrams" : cfg->ws ? "WebSocket messages" : sk_frame_name(cfg->out_frame));
+    setup_row(f, "transport, framing", v);
+    snprintf(v, sizeof v, "%u connection%s, %u thread%s, %zu-byte messages", cfg->conns,
+             cfg->conns == 1 ? "" : "s", cfg->threads, cfg->threads == 1 ? "" : "s", cfg->size);
+    setup_row(f, "load", v);
+    if (cfg->handshakes)
+        snprintf(v, sizeof v, "a new connection and handshake per message");
+    else if (cfg->rate > 0)
+        snprintf(v, sizeof v, "open loop at %.0f msgs/s, depth %u", cfg->rate, cfg->depth);
+    else
+        snprintf(v, sizeof v, "closed loop, depth %u", cfg->depth);
+    setup_row(f, "mode", v);
+    setup_row(f, "verified", cfg->verify ? "every reply, byte for byte" : "no");
+    fputs("</table>\n", f);
+}
 
 static void page(FILE *f, const bench_cfg *cfg, const bench_stats *st, const char *summary)
 {
@@ -163,7 +201,9 @@ static void page(FILE *f, const bench_cfg *cfg, const bench_stats *st, const cha
     html_text(f, cfg->target);
     fprintf(f, "</title>\n<style>\n%s</style></head>\n<body>\n<h1>sockit bench ", style);
     html_text(f, cfg->target);
-    fputs("</h1>\n<h2>Setup and summary</h2>\n<pre id=\"summary\">", f);
+    fputs("</h1>\n<h2>Setup</h2>\n", f);
+    setup_table(f, cfg, st);
+    fputs("<h2>Summary</h2>\n<pre id=\"summary\">", f);
     html_text(f, summary);
     fputs("</pre>\n<h2>Latency by percentile</h2>\n<svg id=\"pct\"></svg>\n"
           "<h2>Throughput: replies per second</h2>\n<svg id=\"tput\"></svg>\n"

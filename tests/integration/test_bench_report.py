@@ -220,6 +220,7 @@ def test_html_report_renders_in_chromium():
     check(plots.get("p99", {}).get("points", 0) >= 3, "p99 per second plotted: %s" % plots.get("p99"))
     for p in plots.values():
         check_eq(p["drawn"], p["points"], "%s: every point is in the drawn line" % p["id"])
+        check(p["inside"], "%s: every point is inside the plot (the axes cover the data)" % p["id"])
     check(["closed_by_server", "0"] in (got.get("errorRows") or []), "the errors table")
     check(os.path.exists(SHOT) and os.path.getsize(SHOT) > 5000, "screenshot saved to %s" % SHOT)
     # a merged report renders too

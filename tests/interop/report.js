@@ -35,8 +35,10 @@ async function main() {
     await page.screenshot({ path: shot, fullPage: true });
     const plots = await page.$$eval('svg', (svgs) => svgs.map((s) => {
       const line = s.querySelector('polyline.data');
-      return { id: s.id, points: Number(s.dataset.points || 0),
-               drawn: line ? line.getAttribute('points').trim().split(/\s+/).length : 0 };
+      const box = s.viewBox.baseVal;
+      const pts = line ? line.getAttribute('points').trim().split(/\s+/).map((p) => p.split(',').map(Number)) : [];
+      return { id: s.id, points: Number(s.dataset.points || 0), drawn: pts.length,
+               inside: pts.every(([x, y]) => x >= 0 && x <= box.width && y >= 0 && y <= box.height) };
     }));
     const summary = await page.textContent('#summary');
     const errorRows = await page.$$eval('#errors tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
