@@ -35,6 +35,15 @@ def with_free_ports(lines):
     return [re.sub(r"127\.0\.0\.1:(\d+)", sub, ln) for ln in lines], ports
 
 
+def wait_or_kill(proc, secs):
+    """proc's exit status once it exits, killing it after secs (scaled)."""
+    try:
+        return proc.wait(t(secs))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 def test_five_minutes_tour():
     lines = tour_lines()
     check(4 <= len(lines) <= 12, "about ten lines: %d" % len(lines))
@@ -60,11 +69,7 @@ def test_five_minutes_tour():
         browse(lines, d)
         sh.stdin.write((lines[-1] + "\n").encode())
         sh.stdin.close()
-        try:
-            rc = sh.wait(t(30))
-        except subprocess.TimeoutExpired:
-            sh.kill()
-            rc = sh.wait()
+        rc = wait_or_kill(sh, 30)
     text = output()
 
     def errors():
@@ -96,11 +101,7 @@ def terminal_joins(url):
                 break
             got += chunk
     p.stdin.close()
-    try:
-        rc = p.wait(t(10))
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = p.wait()
+    rc = wait_or_kill(p, 10)
     check(b"welcome" in got, "the newcomer is welcomed: %r" % got[:200])
     check_eq(rc, 0, "the terminal's connect exit status")
 
