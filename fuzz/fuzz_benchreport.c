@@ -10,12 +10,6 @@
 #include "cli/bench_html.c"
 #include "cli/bench_merge.c"
 
-#define REQUIRE(cond) \
-    do {              \
-        if (!(cond))  \
-            abort();  \
-    } while (0)
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static histogram tmp;
@@ -30,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t sum = 0;
         for (size_t i = 0; i < HIST_BUCKETS; i++)
             sum += run.st.hist.counts[i];
-        REQUIRE(sum == run.st.hist.total);
+        if (sum != run.st.hist.total)
+            abort();
         run_in total = {0};
         hist_reset(&total.st.hist);
         hist_reset(&total.st.hs_hist);
