@@ -8,10 +8,10 @@
 
 /* Writes s escaped for troff: backslashes and dashes, and a line starting
  * with a control character ('.' or '\'') is guarded with \&. */
-static void troff(FILE *f, const char *s)
+static void troff_n(FILE *f, const char *s, size_t n)
 {
     int bol = 1;
-    for (; *s; s++) {
+    for (const char *end = s + n; s < end; s++) {
         if (bol && (*s == '.' || *s == '\''))
             fputs("\\&", f);
         if (*s == '\\')
@@ -23,6 +23,8 @@ static void troff(FILE *f, const char *s)
         bol = *s == '\n';
     }
 }
+
+static void troff(FILE *f, const char *s) { troff_n(f, s, strlen(s)); }
 
 /* .TP, then "-c, --conns N" in bold/italic, then the help text. */
 static void option_entry(FILE *f, const cli_opt *opt)
@@ -63,11 +65,21 @@ static void command_section(FILE *f, unsigned cmd)
 static void synopsis(FILE *f, unsigned cmds)
 {
     fputs(".SH SYNOPSIS\n.nf\n", f);
-    for (unsigned cmd = 1; cmd && cmd <= cmds; cmd <<= 1)
-        if (cmds & cmd) {
-            const char *u = cli_usage_text(cmd), *nl = strchr(u, '\n');
-            fprintf(f, "\\fB%.*s\\fR\n", nl ? (int)(nl - u) : (int)strlen(u), u);
+    for (unsigned cmd = 1; cmd && cmd <= cmds; cmd <<= 1) {
+        if (!(cmds & cmd))
+            continue;
+        /* the usage's unindented lines ("sockit bench URL ...", "sockit bench merge ...") */
+        for (const char *u = cli_usage_text(cmd); *u;) {
+            const char *nl = strchr(u, '\n');
+            int len = nl ? (int)(nl - u) : (int)strlen(u);
+            if (strncmp(u, "sockit ", 7) == 0) {
+                fputs("\\fB", f);
+                troff_n(f, u, (size_t)len);
+                fputs("\\fR\n", f);
+            }
+            u += len + (nl != NULL);
         }
+    }
     fputs("\\fBsockit help\\fR [\\fICOMMAND\\fR] | \\fB\\-\\-help\\fR | \\fB\\-\\-version\\fR\n.fi\n", f);
 }
 
