@@ -47,7 +47,7 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run test unit asan fuzz install clean valgrind
-all: $(BUILD)/sockit $(BUILD)/libsockit.a $(BUILD)/libsockit.so
+all: $(BUILD)/sockit $(BUILD)/libsockit.a $(BUILD)/libsockit.so $(BUILD)/sockit.1 $(BUILD)/sockit.bash
 
 deps:
 	@scripts/install-deps.sh
@@ -72,6 +72,14 @@ $(BUILD)/libsockit.so: $(LIB_OBJ)
 
 $(BUILD)/sockit: $(CLI_OBJ) $(BUILD)/libsockit.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsockit.a $(LDFLAGS) $(LDLIBS)
+
+# The man page and the bash completion come from the CLI's own option table
+# (sockit --man, sockit --completion bash): they cannot drift from --help.
+$(BUILD)/sockit.1: $(BUILD)/sockit
+	$(BUILD)/sockit --man > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/sockit.bash: $(BUILD)/sockit
+	$(BUILD)/sockit --completion bash > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsockit.a tests/unit/check.h
 	@mkdir -p $(dir $@)
@@ -106,7 +114,7 @@ valgrind: deps all
 
 # libFuzzer targets (clang); each gets a short run from its seed corpus.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/cli/*.c src/cli/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(SSL_CFLAGS) $(EXT_CFLAGS) -o $@ $< $(LIB_SRC) -lpthread $(SSL_LIBS) $(EXT_LIBS)
 
@@ -123,11 +131,15 @@ fuzz: deps $(FUZZ_BIN)
 # make install [PREFIX=/usr/local] [DESTDIR=staging dir]: the CLI, the static
 # library, the shared one as libsockit.so.VERSION with the soname link
 # libsockit.so.0 (what programs load) and the development link libsockit.so
-# (what -lsockit finds), the headers, and sockit.pc. The .pc's prefix is
+# (what -lsockit finds), the headers, sockit.pc, the man page sockit(1) and
+# the bash completion (share/bash-completion/completions/sockit). The .pc's prefix is
 # PREFIX: DESTDIR only stages the files, as packagers expect.
 INSTDIR := $(DESTDIR)$(PREFIX)
 install: all
-	install -d $(INSTDIR)/bin $(INSTDIR)/lib/pkgconfig $(INSTDIR)/include/sockit
+	install -d $(INSTDIR)/bin $(INSTDIR)/lib/pkgconfig $(INSTDIR)/include/sockit \
+	  $(INSTDIR)/share/man/man1 $(INSTDIR)/share/bash-completion/completions
+	install -m 644 $(BUILD)/sockit.1 $(INSTDIR)/share/man/man1/sockit.1
+	install -m 644 $(BUILD)/sockit.bash $(INSTDIR)/share/bash-completion/completions/sockit
 	install -m 755 $(BUILD)/sockit $(INSTDIR)/bin/sockit
 	install -m 644 $(BUILD)/libsockit.a $(INSTDIR)/lib/libsockit.a
 	install -m 755 $(BUILD)/libsockit.so $(INSTDIR)/lib/libsockit.so.$(VERSION)

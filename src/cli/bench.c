@@ -162,8 +162,10 @@ static int report(bench_run *run)
     hist_reset(&total->hist);
     hist_reset(&total->hs_hist);
     hist_reset(&total->iter_hist);
-    for (uint32_t i = 0; i < run->started; i++)
+    for (uint32_t i = 0; i < run->started; i++) {
         bench_merge(total, &run->workers[i].st);
+        bench_tl_merge(&total->tl, &run->workers[i].st.tl, 0);
+    }
     total->ramp_ns = run->ramp_ns;
     bench_finish(cfg, total);
     if (run->line_shown)
@@ -173,16 +175,25 @@ static int report(bench_run *run)
     int rc = bench_exit_status(cfg, total);
     if (cfg->json && bench_write_json(cfg->json, cfg, total) < 0)
         rc = 1;
+    if (cfg->html && bench_write_html(cfg->html, cfg, total) < 0)
+        rc = 1;
+    bench_tl_free(&total->tl);
     free(total);
     return rc;
 }
 
 int cmd_bench(cli_opts *o)
 {
+    if (o->nargs > 0 && strcmp(o->args[0], "merge") == 0)
+        return bench_merge_cmd(o);
     bench_cfg cfg;
     int rc = bench_config(o, &cfg);
     if (rc)
         return rc;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    cfg.t0_ns = bench_now_ns();
+    cfg.t0_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     bench_run run = {.cfg = &cfg, .t0_ns = bench_now_ns()};
     run.last_ns = run.t0_ns;
     run.workers = calloc(cfg.threads, sizeof *run.workers);

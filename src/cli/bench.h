@@ -63,7 +63,29 @@ typedef struct bench_cfg {
                           * message, closes, and starts again (bench_hs.c); -n counts them */
     int resume;          /* --resume: count the handshakes that resumed a session */
     const sk_zopts *compress; /* --compress: compressed framing (NULL: off) */
+    const char *html;    /* --html FILE */
+    uint64_t t0_ns;      /* the timeline's origin: second i is [t0 + i s, t0 + (i+1) s) */
+    double t0_unix;      /* the same instant in wall-clock seconds (to align merged runs) */
 } bench_cfg;
+
+/* What happened second by second (bench_timeline.c): replies, errors, and
+ * the latency histogram of each second, kept sparse (the non-zero buckets,
+ * in bucket order) so that runs merge exactly. */
+typedef struct bench_sec {
+    uint64_t received, errors;
+    size_t off;  /* its buckets: idx[off .. off+n), cnt[off .. off+n) */
+    uint32_t n;
+} bench_sec;
+
+typedef struct bench_timeline {
+    double origin_unix; /* wall-clock time of second 0 */
+    bench_sec *secs;
+    size_t nsecs, cap_secs;
+    uint32_t *idx;
+    uint64_t *cnt;
+    size_t npairs, cap_pairs;
+    int truncated; /* out of memory: later seconds are missing */
+} bench_timeline;
 
 /* Counters of one worker, and of the whole run once merged. */
 typedef struct bench_stats {
@@ -85,6 +107,7 @@ typedef struct bench_stats {
      * that of whole iterations (connect start -> closed, error-free ones) */
     uint64_t handshakes, resumed;
     histogram hs_hist, iter_hist;
+    bench_timeline tl; /* merged by bench_tl_merge, not by bench_merge */
 } bench_stats;
 
 /* One entry of a connection's ring of requests: seq << 2 | state. */
@@ -174,6 +197,10 @@ struct bench_worker {
      * the connections waiting to start their next one (a stack of ids) */
     uint64_t hs_started;
     uint32_t *hs_wait, nhs_wait;
+    /* the timeline (bench_timeline.c): the second being filled, its
+     * latencies, and the error count when it began */
+    uint64_t tl_cur, tl_err0;
+    histogram *tl_hist;
 };
 
 /* Bytes of messages a raw stream's closed loop writes at once (cfg->batch). */
@@ -262,7 +289,41 @@ bench_conn *bs_pop_due(bench_worker *w, uint64_t by_ns); /* earliest due by by_n
 void bs_remove(bench_conn *c);
 void bs_free(bench_worker *w);
 
+/* ---- bench_timeline.c ---- */
+int bench_tl_init(bench_worker *w);                  /* in bw_init; -1 out of memory */
+void bench_tl_roll(bench_worker *w, uint64_t now_ns); /* a second ended: keep it */
+void bench_tl_finish(bench_worker *w);               /* the last second */
+/* Adds src into dst, src's second i into dst's second i + shift. -1 out of memory. */
+int bench_tl_merge(bench_timeline *dst, const bench_timeline *src, size_t shift);
+/* Appends one second's counts and buckets (bench merge reads them from JSON). */
+int bench_tl_append(bench_timeline *tl, uint64_t received, uint64_t errors, const histogram *h);
+/* The latency histogram of second i (min/max: its buckets' bounds). */
+void bench_tl_hist(const bench_timeline *tl, size_t i, histogram *out);
+void bench_tl_free(bench_timeline *tl);
+/* JSON: a histogram as {"count", "min", "max", "sum", "buckets": [[low_ns, count], ...]}
+ * and the timeline as {"origin_unix", "seconds": [[received, errors, buckets], ...]}. */
+void bench_hist_json(FILE *f, const histogram *h);
+void bench_tl_json(FILE *f, const bench_timeline *tl);
+
+/* One reply's latency: the totals, this second's and the progress window. */
+static inline void bench_record(bench_worker *w, uint64_t lat)
+{
+    if (w->now_ns >= w->cfg->t0_ns + (w->tl_cur + 1) * UINT64_C(1000000000))
+        bench_tl_roll(w, w->now_ns);
+    hist_record(&w->st.hist, lat);
+    hist_record(w->tl_hist, lat);
+    if (w->window)
+        hist_record(w->window, lat);
+}
+
+/* ---- bench_html.c: --html FILE, one self-contained page ---- */
+int bench_write_html(const char *path, const bench_cfg *cfg, const bench_stats *st);
+
+/* ---- bench_merge.c: `sockit bench merge A.json B.json ...` ---- */
+int bench_merge_cmd(const cli_opts *o);
+
 /* ---- bench_report.c ---- */
+const char *bench_err_key(int kind); /* the JSON key of an error kind */
 void bench_merge(bench_stats *dst, const bench_stats *src);
 void bench_finish(const bench_cfg *cfg, bench_stats *st); /* end time, lost count */
 void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st);

@@ -91,6 +91,7 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
     if (cfg->handshakes && cfg->messages && cfg->conns > cfg->messages)
         cfg->conns = (uint32_t)cfg->messages; /* -n counts iterations: no idle connections */
     cfg->json = b->json;
+    cfg->html = b->html;
     cfg->verbose = o->verbose;
     cfg->timeout_ms = (uint64_t)((b->timeout > 0 ? b->timeout : 5) * 1000);
     if (cfg->timeout_ms == 0)

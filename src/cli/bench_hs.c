@@ -106,10 +106,8 @@ static void answered(bench_conn *c)
     w->in_flight--;
     c->have_rx = 1;
     w->st.received++;
-    w->st.t_last_rx_ns = now;
-    hist_record(&w->st.hist, lat);
-    if (w->window)
-        hist_record(w->window, lat);
+    w->st.t_last_rx_ns = w->now_ns = now;
+    bench_record(w, lat);
     if (c->rx_bad)
         w->st.errors[BE_CORRUPT]++;
     c->state = BC_CLOSING;

@@ -17,6 +17,8 @@ static const char *const err_json[BE_COUNT] = {
     "reorder",          "corrupt",
 };
 
+const char *bench_err_key(int kind) { return err_json[kind]; }
+
 void bench_merge(bench_stats *dst, const bench_stats *src)
 {
     int first = dst->t_start_ns == 0;
@@ -254,6 +256,23 @@ static void json_handshakes(FILE *f, const bench_cfg *cfg, const bench_stats *st
     fputs("},\n", f);
 }
 
+/* What bench merge reads back: the histograms, the timeline, the start. */
+static void json_full(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    fputs("  \"histogram_ns\": ", f);
+    bench_hist_json(f, &st->hist);
+    if (cfg->handshakes) {
+        fputs(",\n  \"handshake_histogram_ns\": ", f);
+        bench_hist_json(f, &st->hs_hist);
+        fputs(",\n  \"iteration_histogram_ns\": ", f);
+        bench_hist_json(f, &st->iter_hist);
+    }
+    fprintf(f, ",\n  \"start_unix\": %.6f,\n  \"timeline\": ",
+            st->tl.origin_unix + ((double)st->t_start_ns - (double)cfg->t0_ns) / 1e9);
+    bench_tl_json(f, &st->tl);
+    fputs(",\n", f);
+}
+
 static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
 {
     const histogram *h = &st->hist;
@@ -299,6 +318,7 @@ static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
     json_latency(f, h);
     fputs(",\n", f);
     json_handshakes(f, cfg, st);
+    json_full(f, cfg, st);
     fputs("  \"errors\": {", f);
     for (int k = 0; k < BE_COUNT; k++)
         fprintf(f, "%s\"%s\": %llu", k ? ", " : "", err_json[k],

@@ -164,9 +164,7 @@ static void record_reply(bench_conn *c, bench_slot *s, uint64_t seq)
     s->tag = seq << 2 | SLOT_RCVD;
     w->st.received++;
     uint64_t lat = w->now_ns > s->t_ns ? w->now_ns - s->t_ns : 0;
-    hist_record(&w->st.hist, lat);
-    if (w->window)
-        hist_record(w->window, lat);
+    bench_record(w, lat);
 }
 
 /* Request seq was answered (ok = its bytes were right, when checked). */

@@ -31,6 +31,7 @@ static void finish(bench_worker *w)
 {
     w->phase = PH_DONE;
     w->st.t_end_ns = w->st.t_last_rx_ns > w->st.t_stop_ns ? w->st.t_last_rx_ns : w->st.t_stop_ns;
+    bench_tl_finish(w);
     sk_timer_stop(w->house);
     post_or_die(w->main_loop, w->on_done, w);
     if (w->loop != w->main_loop) /* a shared loop is stopped by on_done's owner */
@@ -185,6 +186,7 @@ static void on_house(sk_timer *t, void *ud)
             give_up(w);
     }
     publish(w);
+    bench_tl_roll(w, w->now_ns); /* seconds without replies, and errors, count too */
     bc_start_connects(w); /* also checks progress */
 }
 
@@ -240,6 +242,8 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
         return -1;
     if (w->window)
         hist_reset(w->window);
+    if (bench_tl_init(w) < 0)
+        return -1;
     bmsg_ramp(w->ramp, cfg->size + 32);
     for (uint32_t i = 0; i < cfg->batch; i++) /* without --verify only the header changes */
         memcpy(w->sendbuf + (size_t)i * cfg->size, w->ramp, cfg->size);
@@ -313,4 +317,6 @@ void bw_free(bench_worker *w)
     free(w->ramp);
     free(w->window);
     free(w->hs_wait);
+    free(w->tl_hist);
+    bench_tl_free(&w->st.tl);
 }

@@ -1,6 +1,6 @@
 /* main.c — the sockit command: dispatches to serve / connect (one file per
  * subcommand), and answers help and --version. */
-#include "cli/options.h"
+#include "cli/docgen.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +61,16 @@ int main(int argc, char **argv)
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
         printf("sockit %s\n", sk_version());
         return 0;
+    }
+    /* hidden: the generated documents (make writes build/sockit.1 and build/sockit.bash) */
+    if (strcmp(name, "--man") == 0)
+        return cli_write_man(stdout), fflush(stdout) != 0;
+    if (strcmp(name, "--completion") == 0) {
+        if (argc != 3 || strcmp(argv[2], "bash") != 0) {
+            cli_error("usage: sockit --completion bash");
+            return 2;
+        }
+        return cli_write_bash_completion(stdout), fflush(stdout) != 0;
     }
     if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
         return help(argc - 2, argv + 2);

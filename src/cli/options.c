@@ -15,16 +15,6 @@
 #define NET (CMD_SERVE | CMD_CONNECT | CMD_BENCH)
 #define CLIENT (CMD_CONNECT | CMD_BENCH | CMD_INFO)
 
-typedef int (*setter)(cli_opts *o, const char *v);
-
-typedef struct cli_opt {
-    const char *name;  /* long name without "--" */
-    char short_name;   /* or 0 */
-    const char *arg;   /* value placeholder, NULL for a flag */
-    unsigned cmds;
-    setter set;
-    const char *help;
-} cli_opt;
 
 void cli_error(const char *fmt, ...)
 {
@@ -211,6 +201,7 @@ static int set_b_threads(cli_opts *o, const char *v)
 }
 static int set_b_verify(cli_opts *o, const char *v) { return o->bench.verify = 1, 0; }
 static int set_b_json(cli_opts *o, const char *v) { return *v ? (o->bench.json = v, 0) : -1; }
+static int set_b_html(cli_opts *o, const char *v) { return *v ? (o->bench.html = v, 0) : -1; }
 static int set_b_sources(cli_opts *o, const char *v) { return *v ? (o->bench.source_addrs = v, 0) : -1; }
 static int set_b_ramp(cli_opts *o, const char *v) { return o->bench.ramp = 1, 0; }
 static int set_b_timeout(cli_opts *o, const char *v)
@@ -350,7 +341,10 @@ static const cli_opt options[] = {
     {"threads", 0, "N", CMD_BENCH, set_b_threads, "threads, each with its own loop (default 1)"},
     {"verify", 0, NULL, CMD_BENCH, set_b_verify,
      "check every reply byte for byte; count lost/dup/reorder/corrupt"},
-    {"json", 0, "FILE", CMD_BENCH, set_b_json, "also write the report as JSON to FILE"},
+    {"json", 0, "FILE", CMD_BENCH, set_b_json,
+     "also write the report as JSON to FILE (- for stdout), with the full latency histogram"},
+    {"html", 0, "FILE", CMD_BENCH, set_b_html,
+     "also write the report as one self-contained HTML page with plots to FILE"},
     {"source-addrs", 0, "A-B", CMD_BENCH, set_b_sources,
      "spread tcp connections over these local IPv4 addresses (A-B, A,B,...)"},
     {"timeout", 0, "SECS", CMD_BENCH, set_b_timeout,
@@ -388,6 +382,20 @@ static const cli_opt options[] = {
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
+size_t cli_option_table(const cli_opt **table)
+{
+    *table = options;
+    return NOPTIONS;
+}
+
+unsigned cli_commands(void)
+{
+    unsigned all = 0;
+    for (size_t i = 0; i < NOPTIONS; i++)
+        all |= options[i].cmds;
+    return all;
+}
+
 static const cli_opt *find_long(unsigned cmd, const char *name, size_t len)
 {
     for (size_t i = 0; i < NOPTIONS; i++)
@@ -405,7 +413,7 @@ static const cli_opt *find_short(unsigned cmd, char c)
     return NULL;
 }
 
-static const char *cmd_name(unsigned cmd)
+const char *cli_cmd_name(unsigned cmd)
 {
     return cmd == CMD_SERVE ? "serve" : cmd == CMD_CONNECT ? "connect" : cmd == CMD_BENCH ? "bench" : "info";
 }
@@ -426,8 +434,8 @@ static int parse_long(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
     const char *a = argv[*i] + 2, *eq = strchr(a, '=');
     const cli_opt *opt = find_long(cmd, a, eq ? (size_t)(eq - a) : strlen(a));
     if (!opt) {
-        cli_error("unknown option '%s' for %s (see 'sockit %s --help')", argv[*i], cmd_name(cmd),
-                  cmd_name(cmd));
+        cli_error("unknown option '%s' for %s (see 'sockit %s --help')", argv[*i], cli_cmd_name(cmd),
+                  cli_cmd_name(cmd));
         return 2;
     }
     const char *value = NULL;
@@ -454,8 +462,8 @@ static int parse_short(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
     for (const char *p = argv[*i] + 1; *p; p++) {
         const cli_opt *opt = find_short(cmd, *p);
         if (!opt) {
-            cli_error("unknown option '-%c' for %s (see 'sockit %s --help')", *p, cmd_name(cmd),
-                      cmd_name(cmd));
+            cli_error("unknown option '-%c' for %s (see 'sockit %s --help')", *p, cli_cmd_name(cmd),
+                      cli_cmd_name(cmd));
             return 2;
         }
         if (!opt->arg) {
@@ -523,7 +531,7 @@ int cli_url(const char *text, sk_url *out)
     return 2;
 }
 
-static const char *usage_line(unsigned cmd)
+const char *cli_usage_text(unsigned cmd)
 {
     switch (cmd) {
     case CMD_SERVE:
@@ -547,7 +555,10 @@ static const char *usage_line(unsigned cmd)
                "  --handshakes makes every iteration a new connection and handshake.\n"
                "  --ramp: open all connections first (failed ones count as failed), then\n"
                "  start -d, the --rate schedules and the measurements; the report adds\n"
-               "  'ramp  N connections up in S s' (JSON: ramp_s, ramp_up).\n";
+               "  'ramp  N connections up in S s' (JSON: ramp_s, ramp_up).\n"
+               "sockit bench merge A.json B.json ... [--json FILE] [--html FILE]\n"
+               "  Combine runs (e.g. from several machines) exactly: histograms and counts\n"
+               "  are added, percentiles recomputed; seconds aligned by wall clock.\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"
@@ -562,7 +573,7 @@ void cli_usage(unsigned cmd)
            "unix://@name ws://HOST:PORT/PATH\n     tls://HOST:PORT wss://HOST:PORT/PATH (TLS: --cert, --cafile, -k, --pin, ...)\n"
            "     HOST is a name, an IPv4 address, [IPv6] or *\n"
            "\noptions:\n",
-           usage_line(cmd));
+           cli_usage_text(cmd));
     for (size_t i = 0; i < NOPTIONS; i++) {
         const cli_opt *opt = &options[i];
         if (!(opt->cmds & cmd))

@@ -23,6 +23,7 @@ typedef struct cli_bench_opts {
     unsigned threads;         /* --threads (default 1) */
     int verify;               /* --verify */
     const char *json;         /* --json FILE */
+    const char *html;         /* --html FILE */
     const char *source_addrs; /* --source-addrs A[-B][,...] */
     double timeout;           /* --timeout secs: connect and final replies (default 5) */
     int ramp;                 /* --ramp: connect everything first, then start the clock */
@@ -70,6 +71,31 @@ typedef struct cli_opts {
     sk_tls *server_tls;                 /* serve: made before --workers fork, so all share it */
     int help;
 } cli_opts;
+
+typedef int (*cli_setter)(cli_opts *o, const char *v);
+
+/* One entry of the option table: it drives parsing, --help, the man page
+ * (manpage.c) and the bash completion (completion.c). */
+typedef struct cli_opt {
+    const char *name;  /* long name without "--" */
+    char short_name;   /* or 0 */
+    const char *arg;   /* value placeholder, NULL for a flag */
+    unsigned cmds;     /* the CMD_* bits of the subcommands that take it */
+    cli_setter set;
+    const char *help;
+} cli_opt;
+
+/* Sets *table to the option table (static) and returns its length. */
+size_t cli_option_table(const cli_opt **table);
+
+/* The CMD_* bits of every subcommand (those that some option belongs to;
+ * every one has --help). */
+unsigned cli_commands(void);
+
+/* The subcommand's name ("serve"), and its usage text as --help prints it
+ * before the options (static strings). */
+const char *cli_cmd_name(unsigned cmd);
+const char *cli_usage_text(unsigned cmd);
 
 /* Parses argv (after the subcommand name) into o. Returns 0, or 2 after
  * printing one line on stderr for a bad option or value. */

@@ -347,6 +347,17 @@ def recv_until_eof(s, limit=1 << 30):
         return b"".join(chunks), e
 
 
+def readme_block(marker, lang):
+    """The ```lang block of README.md right after the line marker (which
+    must occur once), verbatim without its last newline; None if missing."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    check_eq(text.count(marker), 1, "occurrences of %s in README.md" % marker)
+    m = re.search(re.escape(marker) + r"\n```" + lang + r"\n(.*?)\n```\n", text, re.S)
+    check(m, "a ```%s block right after %s" % (lang, marker))
+    return m.group(1) if m else None
+
+
 def wait_for(pred, timeout=5, step=0.02):
     """Polls pred() until true or timeout (scaled); returns its last value."""
     deadline = time.monotonic() + t(timeout)

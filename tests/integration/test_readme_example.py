@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (REPO, SANITIZER_MARKERS, check, check_eq, free_port, main,  # noqa: E402
-                     recv_exact, t, tmpdir)
+                     readme_block, recv_exact, t, tmpdir)
 from staged_install import asan_flags, make_install, pkg_config  # noqa: E402
 
 MARKER = "<!-- example:library-echo -->"
@@ -23,12 +23,8 @@ URL_RE = re.compile(r'"tcp://127\.0\.0\.1:(\d+)"')
 
 def readme_example():
     """The C code block right after the marker, verbatim."""
-    with open(os.path.join(REPO, "README.md")) as f:
-        text = f.read()
-    check_eq(text.count(MARKER), 1, "occurrences of %s in README.md" % MARKER)
-    m = re.search(re.escape(MARKER) + r"\n```c\n(.*?)\n```\n", text, re.S)
-    check(m, "a ```c block right after %s" % MARKER)
-    return m.group(1) + "\n" if m else None
+    code = readme_block(MARKER, "c")
+    return code + "\n" if code is not None else None
 
 
 def build(workdir, source):
