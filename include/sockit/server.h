@@ -24,8 +24,9 @@ typedef void (*sk_log_fn)(void *ud, const char *line);
 typedef struct sk_server_opts {
     const char *service;  /* "echo", "upper", "greet", "discard", "chat", "exec", "stdio" */
     const char *text;     /* greet: the greeting (default "Thank you for connecting\r\n") */
-    sk_frame in_frame;    /* decoding of client messages (default raw) */
-    sk_frame out_frame;   /* encoding of replies (default raw) */
+    sk_frame in_frame;    /* decoding of client messages on streams (default SK_FRAME_AUTO:
+                           * text for the line services chat and stdio, raw otherwise) */
+    sk_frame out_frame;   /* encoding of replies (default SK_FRAME_AUTO, the same rule) */
     size_t max_frame;     /* default SK_MAX_FRAME_DEFAULT */
     sk_sockopts sock;     /* listener socket options */
     int verbose;          /* 1: log accept/close; 2: also every read size */

@@ -106,8 +106,8 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
         cfg->threads = (uint32_t)cfg->messages;
     cfg->header = cfg->size >= BMSG_HDR;
     cfg->match = cfg->header && (cfg->verify || cfg->dgram);
-    cfg->over_out = sk_frame_header_size(cfg->out_frame) + (cfg->out_frame == SK_FRAME_LINE);
-    cfg->over_in = sk_frame_header_size(cfg->in_frame) + (cfg->in_frame == SK_FRAME_LINE);
+    cfg->over_out = sk_frame_header_size(cfg->out_frame) + strlen(sk_frame_trailer(cfg->out_frame));
+    cfg->over_in = sk_frame_header_size(cfg->in_frame) + strlen(sk_frame_trailer(cfg->in_frame));
     cfg->whole = cfg->in_frame != SK_FRAME_RAW;
     if (cfg->ws) {
         cfg->whole = 1;

@@ -119,6 +119,29 @@ static void send_msg(client *cl, const char *data, size_t len)
         sk_reader_pause(cl->in); /* resumed by on_drain */
 }
 
+/* --send TEXT: one message. Several of them on a raw stream go out as lines
+ * ("\n" added unless TEXT ends with one), so that they stay apart for a line
+ * service (chat) however TCP merges them; a single one is sent exactly. */
+static void send_arg(client *cl, const char *text)
+{
+    size_t len = strlen(text);
+    int raw_out = cl->conn && !cl->framed && cl->o->out_frame == SK_FRAME_RAW;
+    if (!raw_out || cl->o->nsends < 2 || (len && text[len - 1] == '\n')) {
+        send_msg(cl, text, len);
+        return;
+    }
+    char *line = malloc(len + 1);
+    if (!line) {
+        cli_error("out of memory");
+        finish(cl, 1);
+        return;
+    }
+    memcpy(line, text, len);
+    line[len] = '\n';
+    send_msg(cl, line, len + 1);
+    free(line);
+}
+
 static void on_stdin(sk_reader *r, const char *data, size_t len, void *ud)
 {
     client *cl = ud;
@@ -193,7 +216,7 @@ static const sk_conn_cbs client_cbs = {
 static void start_input(client *cl)
 {
     for (int i = 0; i < cl->o->nsends; i++)
-        send_msg(cl, cl->o->sends[i], strlen(cl->o->sends[i]));
+        send_arg(cl, cl->o->sends[i]);
     if (cl->o->nsends) {
         input_over(cl);
         return;

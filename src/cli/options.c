@@ -73,12 +73,20 @@ static int parse_secs(const char *v, double *out)
     return 0;
 }
 
+static int set_in_frame(cli_opts *o, const char *v)
+{
+    o->in_frame_set = 1;
+    return sk_frame_from_name(v, &o->in_frame);
+}
+static int set_out_frame(cli_opts *o, const char *v)
+{
+    o->out_frame_set = 1;
+    return sk_frame_from_name(v, &o->out_frame);
+}
 static int set_frame(cli_opts *o, const char *v)
 {
-    return sk_frame_from_name(v, &o->in_frame) < 0 ? -1 : (o->out_frame = o->in_frame, 0);
+    return set_in_frame(o, v) < 0 ? -1 : set_out_frame(o, v);
 }
-static int set_in_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->in_frame); }
-static int set_out_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->out_frame); }
 static int set_max_frame(cli_opts *o, const char *v)
 {
     return parse_size(v, &o->max_frame) < 0 || o->max_frame == 0 || o->max_frame > UINT32_MAX ? -1 : 0;
@@ -271,7 +279,7 @@ static int set_send(cli_opts *o, const char *v)
 
 static const cli_opt options[] = {
     {"frame", 0, "MODE", NET, set_frame,
-     "framing both ways: raw line len8 len16be len16le len32be len32le len64be len64le"},
+     "framing both ways: raw line text len8 len16be len16le len32be len32le len64be len64le"},
     {"in-frame", 0, "MODE", NET, set_in_frame, "framing of what is received"},
     {"out-frame", 0, "MODE", NET, set_out_frame, "framing of what is sent"},
     {"max-frame", 0, "BYTES", NET, set_max_frame, "largest message accepted (default 16M)"},

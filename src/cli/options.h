@@ -34,6 +34,7 @@ typedef struct cli_opts {
     const char *args[CLI_MAX_ARGS];     /* positional arguments */
     int nargs;
     sk_frame in_frame, out_frame;
+    int in_frame_set, out_frame_set;    /* given on the command line (serve: else the service's) */
     size_t max_frame;
     sk_sockopts sock;
     int verbose;

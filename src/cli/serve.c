@@ -146,8 +146,10 @@ static int serve_one(cli_opts *o, int worker)
     sk_server_opts_init(&so);
     so.service = o->args[0];
     so.text = o->text;
-    so.in_frame = o->in_frame;
-    so.out_frame = o->out_frame;
+    if (o->in_frame_set) /* else the service's own (chat, stdio: text) */
+        so.in_frame = o->in_frame;
+    if (o->out_frame_set)
+        so.out_frame = o->out_frame;
     so.max_frame = o->max_frame;
     so.sock = o->sock;
     so.verbose = o->verbose;

@@ -127,7 +127,9 @@ const sk__service sk__svc_chat = {
     .name = "chat",
     .summary = "every message goes to all other clients, named by sender",
     .default_max_queue = (size_t)8 << 20,
+    .line_service = 1,
     .on_open = chat_open,
     .on_message = chat_message,
     .on_close = chat_close,
+    .on_eof = sk__server_close_after_tells, /* replies to its last lines first */
 };

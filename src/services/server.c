@@ -17,6 +17,8 @@ void sk_server_opts_init(sk_server_opts *o)
     memset(o, 0, sizeof *o);
     o->service = "echo";
     o->text = "Thank you for connecting\r\n";
+    o->in_frame = SK_FRAME_AUTO;
+    o->out_frame = SK_FRAME_AUTO;
     o->max_frame = SK_MAX_FRAME_DEFAULT;
     o->drain_ms = 5000;
     o->threads = 1;
@@ -180,6 +182,15 @@ static void on_drain_timeout(sk_timer *t, void *ud)
         sk__shard_run(&s->shards[i], sk__shard_abort_all);
 }
 
+/* SK_FRAME_AUTO: a line service (chat, stdio) reads and writes lines on
+ * streams, however the client sends them (see SK_FRAME_TEXT); others raw. */
+static sk_frame frame_for(const sk__service *svc, sk_frame asked)
+{
+    if (asked != SK_FRAME_AUTO)
+        return asked;
+    return svc->line_service ? SK_FRAME_TEXT : SK_FRAME_RAW;
+}
+
 static int fail_new(sk_server *s, int r, char *err, size_t errlen)
 {
     if (err)
@@ -209,6 +220,8 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
+    s->o.in_frame = frame_for(svc, opts->in_frame);
+    s->o.out_frame = frame_for(svc, opts->out_frame);
     s->cast_seq = 1; /* 0 is no client */
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutexattr_t recursive;

@@ -40,9 +40,14 @@ typedef struct sk__service {
     const char *summary;
     size_t default_max_queue; /* output cap per client when --max-queue is not given (0 = none) */
     int single_thread;        /* state shared by all clients without locks: run on one loop */
+    int line_service;         /* a message is a line: SK_FRAME_AUTO means text on streams */
     void (*on_open)(sk__peer *p);                                    /* stream client joined */
     void (*on_message)(sk__peer *p, const uint8_t *msg, size_t len); /* one message */
     void (*on_close)(sk__peer *p);                                   /* stream client left */
+    /* Optional: the stream client half-closed (sent its last bytes, then EOF)
+     * after its last on_message; it must be closed (default: sk_conn_close at
+     * once, fine for replies made with sk__peer_send). */
+    void (*on_eof)(sk__peer *p);
     /* Optional: may refuse a listener (e.g. exec on a non-loopback address).
      * Returns 0, or a negative error with a one-line reason in err. */
     int (*check_listen)(sk_server *s, const sk_url *url, char *err, size_t errlen);
@@ -86,6 +91,10 @@ void sk__server_free_scratch(void);                           /* this thread's s
  * Callable from any of the server's threads. */
 void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_t len,
                           int shutdown);
+/* Closes a client gracefully once every sk__server_tell made to it so far
+ * has been queued (they may be posts to its thread): a member that
+ * half-closed still gets the replies to its last messages. */
+void sk__server_close_after_tells(sk__peer *p);
 /* Sends text to one client, encoded like a broadcast and in order with the
  * broadcasts it gets (posted to its thread when there are several). */
 void sk__server_tell(sk__peer *p, const void *text, size_t len);

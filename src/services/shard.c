@@ -100,12 +100,23 @@ static void open_peer(sk__peer *p)
     pthread_mutex_unlock(&s->cast_lock);
 }
 
+/* The client half-closed: the service may owe it replies still on their way. */
+static void peer_eof(sk_conn *c, void *ud)
+{
+    sk__peer *p = ud;
+    if (p->id != SK__UNOPENED && p->srv->svc->on_eof)
+        p->srv->svc->on_eof(p);
+    else
+        sk_conn_close(c, 0);
+}
+
 /* A WebSocket or TLS client finished its handshake(s). */
 static void peer_handshaken(sk_conn *c, void *ud) { open_peer(ud); }
 
 static const sk_conn_cbs peer_cbs = {
     .on_open = peer_handshaken,
     .on_message = peer_message,
+    .on_eof = peer_eof,
     .on_read = peer_read,
     .on_close = peer_close,
 };
