@@ -29,6 +29,7 @@ void sk_server_opts_init(sk_server_opts *o)
 
 const sk_server_opts *sk__server_opts(const sk_server *s) { return &s->o; }
 void *sk__server_svc(const sk_server *s) { return s->svc_state; }
+const sk__service *sk__server_service(const sk_server *s) { return s->svc; }
 void sk__server_set_svc(sk_server *s, void *state) { s->svc_state = state; }
 int sk__server_shutting_down(const sk_server *s) { return s->shutting || s->freeing; }
 

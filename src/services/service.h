@@ -74,6 +74,7 @@ const sk_sockaddr *sk__peer_from(const sk__peer *p);
 const sk_server_opts *sk__server_opts(const sk_server *s);
 sk_loop *sk__server_loop(const sk_server *s);                /* the calling thread's loop */
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
+const sk__service *sk__server_service(const sk_server *s);    /* the service it runs */
 void sk__server_set_svc(sk_server *s, void *state);
 int sk__server_shutting_down(const sk_server *s);
 /* Stream clients the service has opened (WebSocket handshakes done). */
@@ -100,11 +101,11 @@ void sk__server_close_after_tells(sk__peer *p);
 void sk__server_tell(sk__peer *p, const void *text, size_t len);
 /* webpage.c: the built-in chat/console page served at GET / on ws:// listeners. */
 const char *sk__web_page(void);
-/* shard.c: writes " name1 name2 ..." of all stream clients into buf (name() is
- * called under the server lock); returns the length. */
-size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
-                        size_t len);
-/* The lock that guards peer lists; hold it to change what name() reads. */
+/* shard.c: calls fn(p, arg) for every opened stream client of every thread
+ * until fn returns non-zero, and returns that (0 if none did). The caller
+ * holds sk__server_lock: fn must not take it, nor send or close. */
+int sk__server_each(sk_server *s, int (*fn)(const sk__peer *p, void *arg), void *arg);
+/* The lock that guards peer lists; hold it to change what sk__server_each reads. */
 void sk__server_lock(sk_server *s);
 void sk__server_unlock(sk_server *s);
 /* log.c: one log line (to opts.log, or timestamped on stderr). */

@@ -212,21 +212,17 @@ void sk__shard_abort_all(void *arg)
 
 /* ---- the member list (/who) ---- */
 
-size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
-                        size_t len)
+int sk__server_each(sk_server *s, int (*fn)(const sk__peer *p, void *arg), void *arg)
 {
-    size_t n = 0;
-    buf[0] = 0;
-    pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->nshards; i++)
-        for (sk__peer *p = s->shards[i].peers; p && n + 2 < len; p = p->next) {
+        for (sk__peer *p = s->shards[i].peers; p; p = p->next) {
             if (p->id == SK__UNOPENED) /* in its WebSocket handshake: not a member yet */
                 continue;
-            int w = snprintf(buf + n, len - n, " %s", name(p));
-            n = w < 0 ? n : (n + (size_t)w < len ? n + (size_t)w : len - 1);
+            int r = fn(p, arg);
+            if (r)
+                return r;
         }
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return 0;
 }
 
 void sk__server_lock(sk_server *s) { pthread_mutex_lock(&s->lock); }
