@@ -17,6 +17,8 @@ typedef struct client {
     sk_dgram *dg;        /* datagram */
     sk_reader *in;
     sk_timer *quiet;     /* after input ends: stop once the server is silent */
+    sk_timer *settle;    /* framed, not a terminal: a moment for the server to speak first */
+    int input_started;   /* --send or stdin began: later messages are replies */
     int tty;             /* stdin is a terminal: prompt mode */
     int framed;          /* replies are whole messages (framing or datagrams) */
     int input_done;
@@ -70,6 +72,8 @@ static void prompt(client *cl)
     }
 }
 
+static void start_input(client *cl);
+
 /* A reply: framed ones get a line each; a raw stream is copied as is. */
 static void print_reply(client *cl, const uint8_t *msg, size_t len)
 {
@@ -81,6 +85,10 @@ static void print_reply(client *cl, const uint8_t *msg, size_t len)
         cl->last_nl = 1;
     }
     fflush(stdout);
+    if (!cl->input_started) { /* a greeting or welcome: not the reply to anything */
+        start_input(cl);
+        return;
+    }
     cl->received++;
     if (cl->input_done && cl->quiet)
         wait_quiet(cl);
@@ -194,11 +202,30 @@ static void on_close(sk_conn *c, int err, void *ud)
     finish(cl, 0);
 }
 
-/* The handshakes are done (TLS, WebSocket); if input already ended, the
- * wait for the server's silence starts now. */
+static void on_settled(sk_timer *t, void *ud) { start_input(ud); }
+
+/* Framed replies are counted to know when the last one is in, and a server
+ * that speaks first (chat's welcome, greet) would throw the count off: so
+ * the first message is awaited for SETTLE_MS before sending (none then:
+ * every later message answers ours). A terminal prompts at once. */
+#define SETTLE_MS 100
+static void ready(client *cl)
+{
+    if (!cl->framed || cl->tty || cl->input_started) {
+        start_input(cl);
+        return;
+    }
+    cl->settle = sk_timer_new(cl->loop, on_settled, cl);
+    if (!cl->settle || sk_timer_start(cl->settle, SETTLE_MS, 0) < 0)
+        start_input(cl);
+}
+
+/* The handshakes are done (TLS, WebSocket): the connection is ready; if
+ * input already ended, the wait for the server's silence starts now. */
 static void on_open(sk_conn *c, void *ud)
 {
     client *cl = ud;
+    ready(cl);
     if (cl->input_done && cl->quiet)
         wait_quiet(cl);
 }
@@ -215,6 +242,11 @@ static const sk_conn_cbs client_cbs = {
 
 static void start_input(client *cl)
 {
+    if (cl->input_started)
+        return;
+    cl->input_started = 1;
+    if (cl->settle)
+        sk_timer_stop(cl->settle);
     for (int i = 0; i < cl->o->nsends; i++)
         send_arg(cl, cl->o->sends[i]);
     if (cl->o->nsends) {
@@ -248,7 +280,8 @@ static void on_connected(int fd, int status, void *ud)
         finish(cl, 1);
         return;
     }
-    start_input(cl);
+    if (!co.ws && !co.tls) /* else ready once the handshakes are done (on_open) */
+        ready(cl);
 }
 
 static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
@@ -331,6 +364,7 @@ int cmd_connect(cli_opts *o)
     rc = rc > cl.rc ? rc : cl.rc;
     sk_reader_free(cl.in);
     sk_timer_free(cl.quiet);
+    sk_timer_free(cl.settle);
     sk_dgram_free(cl.dg);
     if (cl.conn)
         sk_conn_abort(cl.conn, 0);

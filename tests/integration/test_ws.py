@@ -646,8 +646,8 @@ def test_connect_against_sockit():
         r = run_connect([wsurl(port, "/u"), "--binary", "--send", "bin"])
         check_eq(r.returncode, 0, "--binary exit status")
         check_eq(r.stdout, b"BIN\n", "--binary reply")
-    # connect counts replies against messages sent (framed modes stop when
-    # every message got one), so an unsolicited greeting is one "reply":
+    # a greeting is printed and not counted as the reply to --send x (see
+    # test_connect_replies.py): connect then waits for --wait's silence
     with Server("greet", wsurl(port, "/g")):
         r = run_connect([wsurl(port, "/g"), "--send", "x"])
         check_eq(r.returncode, 0, "connect --send to greet: exit status (stderr %r)" % r.stderr)
