@@ -71,6 +71,7 @@ typedef struct sk_ws_opts {
     int binary;                   /* send binary frames (default: text when valid UTF-8,
                                    * binary otherwise, or what the peer last sent) */
     unsigned ping_ms;             /* send a ping this often (0 = never) */
+    const char *origin;           /* client: the Origin header to send (NULL = none) */
 } sk_ws_opts;
 
 /* Tunables; zero fields take the defaults noted. */
@@ -122,6 +123,14 @@ SK_EXTERN sk_blob *sk_blob_ws(const void *msg, size_t len);
 
 /* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */
 SK_EXTERN int sk_conn_is_ws(const sk_conn *c);
+
+/* Client: why the server refused our WebSocket handshake (the connection
+ * closed with SK_EWSHANDSHAKE): the HTTP status and reason when it was not
+ * 101 ("404 Not Found", "403 Forbidden", "426 Upgrade Required"), else what
+ * was wrong with the answer ("malformed HTTP response", "Sec-WebSocket-Accept
+ * missing or wrong", ...). NULL when nothing failed or c is not a WebSocket
+ * client. Owned by c: valid until its on_close returns. */
+SK_EXTERN const char *sk_conn_ws_error(const sk_conn *c);
 
 /* The subprotocol agreed in the WebSocket handshake ("" if none). Owned by c. */
 SK_EXTERN const char *sk_conn_ws_protocol(const sk_conn *c);

@@ -32,6 +32,7 @@ typedef struct sk__ws {
     sk_timer *ping;
     int last_binary;        /* the peer's last data message was binary */
     size_t scanned;         /* handshake bytes already seen without a complete head */
+    char *refused;          /* client: why the server's answer was refused (malloc'd) */
 } sk__ws;
 
 static sk__ws *ws_of(const sk_conn *c) { return c->proto; }
@@ -286,6 +287,26 @@ static size_t server_handshake(sk_conn *c, const uint8_t *buf, size_t len)
     return (size_t)r;
 }
 
+/* Client: why an answer was refused, for sk_conn_ws_error: the status line
+ * ("404 Not Found") when it was not 101, else the check that failed. The
+ * reason phrase is the server's: its control bytes were refused by the
+ * parser, and it is cut at 100 bytes. NULL on OOM. */
+static char *refusal(const sk__http_response *res, sk__ws_hs why)
+{
+    char text[160];
+    if (!res)
+        snprintf(text, sizeof text, "malformed HTTP response");
+    else if (why == SK__WS_HS_BAD_STATUS)
+        snprintf(text, sizeof text, "%d %.*s", res->status,
+                 (int)(res->reason_len < 100 ? res->reason_len : 100), res->reason);
+    else
+        snprintf(text, sizeof text, "%s", sk__ws_hs_text(why));
+    size_t n = strlen(text);
+    while (n && text[n - 1] == ' ') /* a status without a reason phrase */
+        text[--n] = 0;
+    return strdup(text);
+}
+
 /* Client: the server's answer to our request. */
 static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
@@ -298,9 +319,11 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
         return 0;
     const char *proto = NULL;
     size_t plen = 0;
-    if (r < 0 || sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen) !=
-                     SK__WS_HS_OK) {
+    sk__ws_hs why = r < 0 ? SK__WS_HS_OK
+                          : sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen);
+    if (r < 0 || why != SK__WS_HS_OK) {
         ws->state = WS_DONE;
+        ws->refused = refusal(r < 0 ? NULL : &res, why);
         sk_conn_abort(c, SK_EWSHANDSHAKE);
         return len;
     }
@@ -410,7 +433,7 @@ static int ws_attach(sk_conn *c, const sk_conn_opts *co)
     int n = -1;
     if (sk__ws_make_key(ws->key) == 0 && sk__ws_random(&ws->rng, sizeof ws->rng) == 0)
         n = sk__ws_client_request(req, sizeof req, o->host ? o->host : "localhost",
-                                  o->path ? o->path : "/", ws->key, o->protocols, NULL);
+                                  o->path ? o->path : "/", ws->key, o->protocols, o->origin);
     ws->rng |= 1;
     if (n < 0 || sk_conn_write(c, req, (size_t)n) < 0) {
         ws_free(c);
@@ -447,6 +470,7 @@ static void ws_free(sk_conn *c)
     sk__ws_reader_free(&ws->rd);
     sk__outq_free(&ws->held);
     sk_timer_free(ws->ping);
+    free(ws->refused);
     free(ws);
     c->proto = NULL;
 }
@@ -466,6 +490,8 @@ const sk__proto sk__proto_ws = {
 };
 
 int sk_conn_is_ws(const sk_conn *c) { return ws_of(c) != NULL; }
+
+const char *sk_conn_ws_error(const sk_conn *c) { return ws_of(c) ? ws_of(c)->refused : NULL; }
 
 const char *sk_conn_ws_protocol(const sk_conn *c) { return ws_of(c) ? ws_of(c)->protocol : ""; }
 
