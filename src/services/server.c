@@ -42,6 +42,9 @@ sk_loop *sk__server_loop(const sk_server *s)
 int sk__peer_send(sk__peer *p, const void *msg, size_t len)
 {
     if (p->conn) {
+        /* a reply is activity too (--idle-timeout): a client whose command ran
+         * longer than the idle time is not closed right after its answer */
+        p->last_active = (uint32_t)sk_loop_now(sk_conn_loop(p->conn));
         int r = sk_conn_send(p->conn, msg, len);
         if (r == SK_EFRAMEBIG) { /* the reply cannot be framed: say so and end this client */
             sk__server_log(p->srv, "reply of %zu bytes to fd=%d peer=%s does not fit --out-frame %s",

@@ -25,8 +25,9 @@ typedef struct sk__peer {
     sk_conn *conn;
     struct sk__peer *prev, *next; /* its shard's list of stream clients */
     void *svc;                    /* per-client state owned by the service */
-    uint32_t last_active;         /* loop time (ms) of its last read, modulo 2^32: idle
-                                   * spans are differences, exact up to 49 days */
+    uint32_t last_active;         /* loop time (ms) of its last read or reply (sk__peer_send),
+                                   * modulo 2^32: idle spans are differences, exact up to
+                                   * 49 days */
     int fd;                       /* for log lines, also once the connection closed it */
     char name[];                  /* its address for log lines, kept at its length */
 } sk__peer;
