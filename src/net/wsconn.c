@@ -28,7 +28,6 @@ typedef struct sk__ws {
     sk__outq held;          /* sent before the handshake finished */
     char key[SK__WS_KEY_LEN + 1]; /* client: our Sec-WebSocket-Key */
     char protocol[64];      /* the agreed subprotocol */
-    uint64_t rng;           /* client: mask keys (xorshift seeded from getrandom) */
     sk_timer *ping;
     int last_binary;        /* the peer's last data message was binary */
     size_t scanned;         /* handshake bytes already seen without a complete head */
@@ -39,14 +38,6 @@ static sk__ws *ws_of(const sk_conn *c) { return c->proto; }
 static int is_server(const sk__ws *ws) { return !ws->o->client; }
 
 /* ---- writing frames ---- */
-
-static void next_mask(sk__ws *ws, uint8_t key[4])
-{
-    uint64_t x = ws->rng;
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ws->rng = x;
-    memcpy(key, &x, 4);
-}
 
 /* The one frame writer (queued frames and broadcast blobs): a final frame
  * at dst, its header hdr[0..h) made by sk__ws_write_header, then the
@@ -68,8 +59,9 @@ static int put_frame(sk_conn *c, int hold, unsigned opcode, const void *p, size_
 {
     sk__ws *ws = ws_of(c);
     uint8_t hdr[SK__WS_MAX_HEADER], k[4], *key = is_server(ws) ? NULL : k;
-    if (key)
-        next_mask(ws, key);
+    int r = key ? sk__ws_mask_key(key) : 0;
+    if (r < 0)
+        return r;
     int h = sk__ws_write_header(hdr, true, opcode, n, key);
     if (h < 0)
         return h;
@@ -431,10 +423,9 @@ static int ws_attach(sk_conn *c, const sk_conn_opts *co)
         return 0;
     char req[1024];
     int n = -1;
-    if (sk__ws_make_key(ws->key) == 0 && sk__ws_random(&ws->rng, sizeof ws->rng) == 0)
+    if (sk__ws_make_key(ws->key) == 0)
         n = sk__ws_client_request(req, sizeof req, o->host ? o->host : "localhost",
                                   o->path ? o->path : "/", ws->key, o->protocols, o->origin);
-    ws->rng |= 1;
     if (n < 0 || sk_conn_write(c, req, (size_t)n) < 0) {
         ws_free(c);
         return n == -EINVAL ? -EINVAL : -ENOMEM;
