@@ -53,6 +53,8 @@ typedef struct sk_server_opts {
     unsigned exec_timeout_ms;    /* kill the command's process group after this (default 10000) */
     size_t exec_max_output;      /* cap of a reply's output bytes (default 1 MiB) */
     int allow_remote;            /* exec: permit non-loopback listeners */
+    int exec_allow_redirect;     /* exec --shell with exec_allow: permit output redirections
+                                  * ('>'); refused by default */
     sk_log_fn log;        /* NULL: timestamped lines on stderr */
     void *log_ud;
 } sk_server_opts;

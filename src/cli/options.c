@@ -133,6 +133,7 @@ static int set_max_output(cli_opts *o, const char *v)
     return parse_size(v, &o->exec_max_output) < 0 || o->exec_max_output == 0 ? -1 : 0;
 }
 static int set_allow_remote(cli_opts *o, const char *v) { return o->allow_remote = 1, 0; }
+static int set_allow_redirect(cli_opts *o, const char *v) { return o->exec_allow_redirect = 1, 0; }
 static int set_json(cli_opts *o, const char *v) { return o->json = 1, 0; }
 static int add_to(const char **list, int *n, const char *v)
 {
@@ -306,6 +307,8 @@ static const cli_opt options[] = {
     {"timeout", 0, "SECS", CMD_SERVE, set_exec_timeout, "exec: kill a command's process group after this (default 10)"},
     {"max-output", 0, "BYTES", CMD_SERVE, set_max_output, "exec: cap of a reply's output (default 1M)"},
     {"allow-remote", 0, NULL, CMD_SERVE, set_allow_remote, "exec: allow listening on non-loopback addresses"},
+    {"allow-redirect", 0, NULL, CMD_SERVE, set_allow_redirect,
+     "exec --shell --allow: permit output redirections ('>', '>>', '2>' ...; refused by default)"},
     {"json", 0, NULL, CMD_INFO, set_json, "machine-readable output"},
     {"conns", 'c', "N", CMD_BENCH, set_b_conns, "connections (default 10)"},
     {"duration", 'd', "SECS", CMD_BENCH, set_b_duration, "run this long (default 10 unless -n)"},

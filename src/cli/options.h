@@ -55,6 +55,7 @@ typedef struct cli_opts {
     double exec_timeout_secs;
     size_t exec_max_output;
     int allow_remote;
+    int exec_allow_redirect;
     int json;                           /* info */
     const char *ws_protocol;            /* connect: offered subprotocols */
     int binary;                         /* connect: send binary WebSocket frames */

@@ -167,6 +167,7 @@ static int serve_one(cli_opts *o, int worker)
     so.exec_timeout_ms = (unsigned)(o->exec_timeout_secs * 1000);
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
+    so.exec_allow_redirect = o->exec_allow_redirect;
     char err[512];
     st.tls = o->server_tls;
     so.tls = st.tls;
