@@ -322,7 +322,8 @@ static void setup_ws(client *cl)
              u->port);
     cl->ws = (sk_ws_opts){.client = 1, .host = cl->ws_host, .path = u->path[0] ? u->path : "/",
                           .protocols = cl->o->ws_protocol, .binary = cl->o->binary,
-                          .origin = cl->o->nws_origins ? cl->o->ws_origins[0] : NULL};
+                          .origin = cl->o->nws_origins ? cl->o->ws_origins[0] : NULL,
+                          .handshake_ms = cl->o->tls.handshake_ms};
 }
 
 int cmd_connect(cli_opts *o)

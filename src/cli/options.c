@@ -112,6 +112,10 @@ static int set_max_conns(cli_opts *o, const char *v)
     return parse_size(v, &o->max_conns) < 0 || o->max_conns == 0 ? -1 : 0;
 }
 static int set_idle(cli_opts *o, const char *v) { return parse_secs(v, &o->idle_secs); }
+static int set_frame_timeout(cli_opts *o, const char *v)
+{
+    return parse_secs(v, &o->frame_timeout_secs) < 0 || o->frame_timeout_secs > 86400 ? -1 : 0;
+}
 static int set_max_queue(cli_opts *o, const char *v)
 {
     return parse_size(v, &o->max_queue) < 0 || o->max_queue == 0 ? -1 : 0;
@@ -300,6 +304,8 @@ static const cli_opt options[] = {
      "N processes sharing the listeners via SO_REUSEPORT (tcp/udp; default 1)"},
     {"max-conns", 0, "N", CMD_SERVE, set_max_conns, "clients beyond N are accepted and closed at once"},
     {"idle-timeout", 0, "SECS", CMD_SERVE, set_idle, "close clients silent this long"},
+    {"frame-timeout", 0, "SECS", CMD_SERVE, set_frame_timeout,
+     "close a client whose begun message is not complete after SECS (default 60, 0 = never)"},
     {"max-queue", 0, "BYTES", CMD_SERVE, set_max_queue,
      "drop a client whose unsent output exceeds this (chat default 8M)"},
     {"shell", 0, NULL, CMD_SERVE, set_shell, "exec: run commands with /bin/sh -c (default: argv, no shell)"},
@@ -349,7 +355,7 @@ static const cli_opt options[] = {
     {"alpn", 0, "LIST", ALL, set_alpn, "TLS: ALPN protocols to offer or accept, comma-separated"},
     {"tls-min", 0, "1.2|1.3", ALL, set_tls_min, "TLS: lowest version accepted (default 1.2)"},
     {"handshake-timeout", 0, "SECS", ALL, set_handshake_timeout,
-     "TLS: close a connection whose handshake is not done by then (default 10)"},
+     "TLS and WebSocket: close a connection whose handshake is not done by then (default 10)"},
     {"ktls", 0, "auto|off", NET, set_ktls, "kernel TLS offload: auto (default) or off"},
     {"resume", 0, NULL, CMD_BENCH | CMD_CONNECT, set_resume, "TLS: resume the last session (tickets)"},
     {"handshakes", 0, NULL, CMD_BENCH, set_b_handshakes,
@@ -456,6 +462,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
         o->threads = o->threads < 1 ? 1 : 64;
     o->workers = 1;
     o->exec_max_output = (size_t)1 << 20;
+    o->frame_timeout_secs = 60;
     o->text = "Thank you for connecting\r\n";
     const char *io = getenv("SOCKIT_IO"); /* the default --io (e.g. to run a test suite on uring) */
     if (io && sk_io_parse(io, &o->io) < 0) {

@@ -48,6 +48,7 @@ typedef struct cli_opts {
     int workers;                        /* serve: processes sharing the listeners */
     size_t max_conns;                   /* serve */
     double idle_secs;
+    double frame_timeout_secs;          /* serve --frame-timeout (default 60, 0 = never) */
     size_t max_queue;
     int exec_shell;                     /* serve exec */
     const char *allow[CLI_MAX_ARGS + 1];/* NULL-terminated */

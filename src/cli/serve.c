@@ -161,6 +161,9 @@ static int serve_one(cli_opts *o, int worker)
     so.ws_ping_ms = (unsigned)(o->ws_ping_secs * 1000);
     so.max_conns = o->max_conns;
     so.idle_ms = (unsigned)(o->idle_secs * 1000);
+    so.frame_timeout_ms = (unsigned)(o->frame_timeout_secs * 1000);
+    if (o->tls.handshake_ms) /* --handshake-timeout: WebSocket's as TLS's */
+        so.handshake_ms = o->tls.handshake_ms;
     so.max_queue = o->max_queue;
     so.exec_shell = o->exec_shell;
     so.exec_allow = o->nallow ? o->allow : NULL;

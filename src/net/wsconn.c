@@ -29,6 +29,7 @@ typedef struct sk__ws {
     char key[SK__WS_KEY_LEN + 1]; /* client: our Sec-WebSocket-Key */
     char protocol[64];      /* the agreed subprotocol */
     sk_timer *ping;
+    sk_timer *deadline;     /* the opening handshake's (freed once it is done) */
     int last_binary;        /* the peer's last data message was binary */
     size_t scanned;         /* handshake bytes already seen without a complete head */
     char *refused;          /* client: why the server's answer was refused (malloc'd) */
@@ -121,6 +122,8 @@ static void opened(sk_conn *c)
 {
     sk__ws *ws = ws_of(c);
     ws->state = WS_OPEN;
+    sk_timer_free(ws->deadline);
+    ws->deadline = NULL;
     sk_blob *b;
     while ((b = sk__outq_head(&ws->held))) { /* held messages go out first, in order */
         int r = sk__conn_push(c, b);
@@ -402,6 +405,21 @@ static void on_ping(sk_timer *t, void *ud)
         put_frame(c, 0, SK__WS_PING, "sockit", 6);
 }
 
+/* --handshake-timeout: a peer that does not finish the opening handshake
+ * in time (a stalled request or answer) is closed; a server says why in
+ * its log (sk_conn_ws_error). */
+static void on_deadline(sk_timer *t, void *ud)
+{
+    sk_conn *c = ud;
+    sk__ws *ws = ws_of(c);
+    if (ws->state != WS_HANDSHAKE || !sk__conn_open(c))
+        return;
+    ws->state = WS_DONE;
+    free(ws->refused);
+    ws->refused = strdup("handshake timed out");
+    sk_conn_abort(c, SK_ETIMEOUT);
+}
+
 static void ws_free(sk_conn *c);
 
 static int ws_attach(sk_conn *c, const sk_conn_opts *co)
@@ -414,7 +432,11 @@ static int ws_attach(sk_conn *c, const sk_conn_opts *co)
     sk__ws_cfg cfg = {.mask = o->client ? SK__WS_MASK_FORBIDDEN : SK__WS_MASK_REQUIRED,
                       .max_message = c->max_frame};
     sk__ws_reader_init(&ws->rd, &cfg);
-    if (o->ping_ms && !(ws->ping = sk_timer_new(c->loop, on_ping, c))) {
+    if ((o->ping_ms && !(ws->ping = sk_timer_new(c->loop, on_ping, c))) ||
+        !(ws->deadline = sk_timer_new(c->loop, on_deadline, c)) ||
+        sk_timer_start(ws->deadline, o->handshake_ms ? o->handshake_ms : 10000, 0) < 0) {
+        sk_timer_free(ws->ping);
+        sk_timer_free(ws->deadline);
         free(ws);
         return -ENOMEM;
     }
@@ -461,6 +483,7 @@ static void ws_free(sk_conn *c)
     sk__ws_reader_free(&ws->rd);
     sk__outq_free(&ws->held);
     sk_timer_free(ws->ping);
+    sk_timer_free(ws->deadline);
     free(ws->refused);
     free(ws);
     c->proto = NULL;

@@ -21,6 +21,8 @@ void sk_server_opts_init(sk_server_opts *o)
     o->out_frame = SK_FRAME_AUTO;
     o->max_frame = SK_MAX_FRAME_DEFAULT;
     o->drain_ms = 5000;
+    o->frame_timeout_ms = 60000;
+    o->handshake_ms = 10000;
     o->threads = 1;
     o->exec_timeout_ms = 10000;
     o->exec_max_output = (size_t)1 << 20;
@@ -253,7 +255,8 @@ static void set_ws(sk_server *s, endpoint *e, const sk_url *url)
                          .accept_protocols = s->o.ws_protocols,
                          .origins = s->o.ws_origins,
                          .page = s->o.ws_page ? s->o.ws_page : sk__web_page(),
-                         .ping_ms = s->o.ws_ping_ms};
+                         .ping_ms = s->o.ws_ping_ms,
+                         .handshake_ms = s->o.handshake_ms};
 }
 
 int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)

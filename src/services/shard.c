@@ -75,6 +75,8 @@ static void peer_close(sk_conn *c, int err, void *ud)
             s->svc->on_close(p);
     }
     const char *tls = sk_conn_tls_error(c); /* a TLS failure's own reason, or an unclean end */
+    if (!tls)
+        tls = sk_conn_ws_error(c); /* "handshake timed out" */
     if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
         sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s%s%s", p->fd, p->name,
                        (unsigned long long)sk_conn_bytes_in(c),
@@ -228,7 +230,21 @@ int sk__server_each(sk_server *s, int (*fn)(const sk__peer *p, void *arg), void 
 void sk__server_lock(sk_server *s) { pthread_mutex_lock(&s->lock); }
 void sk__server_unlock(sk_server *s) { pthread_mutex_unlock(&s->lock); }
 
-/* ---- idle sweep ---- */
+/* ---- idle sweep (and messages dripped too slowly) ---- */
+
+/* --frame-timeout: a message begun long ago and still not complete (a client
+ * dripping a header or a line byte by byte) costs its sender the slot. */
+static int too_slow(sk_server *s, sk__peer *p)
+{
+    uint64_t waited = s->o.frame_timeout_ms ? sk_conn_partial_ms(p->conn) : 0;
+    if (waited < s->o.frame_timeout_ms || !waited)
+        return 0;
+    sk__server_log(s, "frame timeout fd=%d peer=%s: a message begun %llus ago is not complete "
+                   "(--frame-timeout %us)", p->fd, p->name, (unsigned long long)(waited / 1000),
+                   s->o.frame_timeout_ms / 1000);
+    sk_conn_close(p->conn, SK_ETIMEOUT);
+    return 1;
+}
 
 static void on_idle_sweep(sk_timer *t, void *ud)
 {
@@ -236,8 +252,10 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     sk_server *s = sh->srv;
     uint64_t now = sk_loop_now(sh->loop);
     for (sk__peer *p = sh->peers; p; p = p->next) {
+        if (too_slow(s, p))
+            continue;
         uint32_t silent = (uint32_t)now - p->last_active;
-        if (silent < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
+        if (!s->o.idle_ms || silent < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
             continue;
         if (s->o.verbose)
             sk__server_log(s, "idle fd=%d peer=%s: silent for %us", p->fd, p->name,
@@ -246,11 +264,12 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     }
 }
 
-/* Checks idle clients a few times per timeout period (at most once a second).
- * Returns 0 or -ENOMEM (--idle-timeout could not be kept: fail the start). */
+/* Checks idle and slow clients a few times per timeout period (at most once
+ * a second). Returns 0 or -ENOMEM (a timeout could not be kept: fail the start). */
 static int start_idle_sweep(sk__shard *sh)
 {
-    unsigned ms = sh->srv->o.idle_ms;
+    unsigned idle = sh->srv->o.idle_ms, frame = sh->srv->o.frame_timeout_ms;
+    unsigned ms = !idle ? frame : !frame ? idle : idle < frame ? idle : frame;
     if (!ms)
         return 0;
     sh->idle = sk_timer_new(sh->loop, on_idle_sweep, sh);
