@@ -39,7 +39,7 @@ typedef struct sk_server_opts {
     unsigned idle_ms;     /* close a stream client silent this long (0 = never) */
     unsigned frame_timeout_ms; /* close a stream client whose message has begun but is not
                                 * complete this long after (sk_conn_partial_ms; default
-                                * 60000, 0 = never) */
+                                * 60000, 0 = never, at most 3600000) */
     unsigned handshake_ms;     /* ws:// clients: close one whose WebSocket handshake is not
                                 * done by then (default 10000; TLS has its own, in tls) */
     size_t max_queue;     /* output bytes a client may have pending before it is dropped

@@ -114,7 +114,7 @@ static int set_max_conns(cli_opts *o, const char *v)
 static int set_idle(cli_opts *o, const char *v) { return parse_secs(v, &o->idle_secs); }
 static int set_frame_timeout(cli_opts *o, const char *v)
 {
-    return parse_secs(v, &o->frame_timeout_secs) < 0 || o->frame_timeout_secs > 86400 ? -1 : 0;
+    return parse_secs(v, &o->frame_timeout_secs) < 0 || o->frame_timeout_secs > 3600 ? -1 : 0;
 }
 static int set_max_queue(cli_opts *o, const char *v)
 {
@@ -305,7 +305,7 @@ static const cli_opt options[] = {
     {"max-conns", 0, "N", CMD_SERVE, set_max_conns, "clients beyond N are accepted and closed at once"},
     {"idle-timeout", 0, "SECS", CMD_SERVE, set_idle, "close clients silent this long"},
     {"frame-timeout", 0, "SECS", CMD_SERVE, set_frame_timeout,
-     "close a client whose begun message is not complete after SECS (default 60, 0 = never)"},
+     "close a client whose begun message is not complete after SECS (default 60, 0 = never, max 3600)"},
     {"max-queue", 0, "BYTES", CMD_SERVE, set_max_queue,
      "drop a client whose unsent output exceeds this (chat default 8M)"},
     {"shell", 0, NULL, CMD_SERVE, set_shell, "exec: run commands with /bin/sh -c (default: argv, no shell)"},

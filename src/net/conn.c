@@ -177,7 +177,13 @@ static void finish_input(sk_conn *c)
         sk_conn_close(c, 0);
 }
 
-#define PARTIAL_WRAP (1u << 18) /* partial_since's range, in seconds (72 hours) */
+/* partial_since counts loop time in units of 64 ms, modulo 2^18 (4.6 hours) */
+#define PARTIAL_SHIFT 6
+#define PARTIAL_WRAP (1u << 18)
+static uint32_t partial_now(const sk_conn *c)
+{
+    return (uint32_t)((sk_loop_now(c->loop) >> PARTIAL_SHIFT) % PARTIAL_WRAP);
+}
 
 /* After decoding (used bytes consumed, at message boundaries): bytes left
  * while delivery was allowed are the start of a message waiting for its end
@@ -189,17 +195,17 @@ static void note_partial(sk_conn *c, size_t used)
         c->partial = 0;
     } else if ((!c->partial || used) && sk__conn_can_deliver(c)) {
         c->partial = 1;
-        c->partial_since = (sk_loop_now(c->loop) / 1000) % PARTIAL_WRAP;
+        c->partial_since = partial_now(c);
     }
 }
 
+/* A lower bound: the start may lie anywhere in its 64 ms unit. */
 uint64_t sk_conn_partial_ms(const sk_conn *c)
 {
     if (!c->partial || !c->in.len)
         return 0;
-    uint32_t now = (uint32_t)((sk_loop_now(c->loop) / 1000) % PARTIAL_WRAP);
-    uint32_t secs = (now - c->partial_since) % PARTIAL_WRAP;
-    return secs ? (uint64_t)secs * 1000 : 1;
+    uint32_t units = (partial_now(c) - c->partial_since) % PARTIAL_WRAP;
+    return units > 1 ? (uint64_t)(units - 1) << PARTIAL_SHIFT : 1;
 }
 
 /* Decodes what is buffered in c->in (left by a pause or a partial frame). */

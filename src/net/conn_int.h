@@ -50,7 +50,7 @@ struct sk_conn {
         close_due : 1, /* closed while input already read waited for the output
                         * to drain: that input is answered first, then it closes */
         partial : 1,         /* conn.c: the start of a message waits for its end ... */
-        partial_since : 18;  /* ... since this loop time, in seconds modulo 2^18 */
+        partial_since : 18;  /* ... since this loop time, in 64 ms units modulo 2^18 */
 };
 
 /* ---- the core's calls that are on every read or write, inline ---- */
