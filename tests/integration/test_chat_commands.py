@@ -6,33 +6,19 @@ half-closes gets the replies to its last lines before it is dropped."""
 import re
 import socket
 
-from harness import Server, check, check_eq, free_port, main, t
+from harness import LineSock, Server, check, check_eq, free_port, main, t
 
 USAGE = "* commands: /nick NAME, /who (start a line with // to send one that begins with /)"
 NICK_USAGE = "* usage: /nick NAME (1-48 visible characters, no spaces)"
 
 
-class Member:
+class Member(LineSock):
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=t(5))
-        self.buf = b""
+        super().__init__(socket.create_connection(("127.0.0.1", port), timeout=t(5)))
         self.nick = re.match(r"\* welcome (\S+) ", self.line()).group(1)
 
     def send(self, text):
         self.s.sendall(text.encode() + b"\n")
-
-    def line(self, timeout=5):
-        self.s.settimeout(t(timeout))
-        while b"\n" not in self.buf:
-            try:
-                b = self.s.recv(65536)
-            except OSError:
-                return None
-            if not b:
-                return None
-            self.buf += b
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
 
     def quiet(self, secs=0.3):
         """True if nothing arrives within secs."""

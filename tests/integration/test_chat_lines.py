@@ -8,24 +8,26 @@ import re
 import socket
 import time
 
-from harness import (Server, check, check_eq, free_port, main, run_connect, t, tmpdir)
+from harness import (LineSock, Server, check, check_eq, free_port, main, run_connect, t,
+                     tmpdir)
 
 WELCOME = re.compile(rb"\* welcome (\S+) \(")
 
 
 def lines_of(sock, n, timeout=5):
     """Reads until n lines arrived (or timeout); returns them as str."""
-    sock.settimeout(t(timeout))
-    buf = b""
-    while buf.count(b"\n") < n:
-        try:
-            b = sock.recv(65536)
-        except OSError:
+    if not isinstance(sock, LineSock):
+        sock = LINES.setdefault(sock, LineSock(sock))
+    got = []
+    while len(got) < n:
+        ln = sock.line(timeout)
+        if ln is None:
             break
-        if not b:
-            break
-        buf += b
-    return buf.decode("utf-8", "replace").splitlines()
+        got.append(ln)
+    return got
+
+
+LINES = {}  # a reader per socket, so that no line read ahead is lost
 
 
 def listener(port):

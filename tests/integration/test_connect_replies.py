@@ -15,51 +15,10 @@ except ImportError:  # Debian's python3-websockets is in /usr/bin/python3's path
         os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
     websockets = None
 
-import asyncio  # noqa: E402
 import re  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 from harness import Server, check, check_eq, free_port, main, run_connect, t  # noqa: E402
-
-
-class GreetingEcho:
-    """A Python websockets server that greets each client, then echoes."""
-
-    def __init__(self, greeting):
-        self.port = free_port()
-        self.greeting = greeting
-        self._ready = threading.Event()
-
-    async def _handler(self, ws, path=None):
-        await ws.send(self.greeting)
-        try:
-            async for msg in ws:
-                await ws.send("echo: " + msg)
-        except websockets.exceptions.ConnectionClosed:
-            pass
-
-    def _run(self):
-        async def serve():
-            self._stop = asyncio.get_running_loop().create_future()
-            async with websockets.serve(self._handler, "127.0.0.1", self.port, ping_interval=None):
-                self._ready.set()
-                await self._stop
-        self.loop = asyncio.new_event_loop()
-        self.loop.run_until_complete(serve())
-        self.loop.close()
-
-    def __enter__(self):
-        self.th = threading.Thread(target=self._run, daemon=True)
-        self.th.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("python websockets server did not start")
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self._stop.set_result, None)
-        self.th.join(10)
-        return False
 
 
 def timed_connect(args, **kw):
@@ -129,12 +88,12 @@ def test_tls_greet_framed():
 def test_python_websockets_server_that_greets():
     if not check(websockets is not None, "python websockets is missing"):
         return
-    with GreetingEcho("hello from python") as srv:
+    from test_ws import PyWsServer  # a websockets echo server that may greet
+    with PyWsServer(greeting="hello from python") as srv:
         r, took = timed_connect(["ws://127.0.0.1:%d/" % srv.port, "--send", "one",
                                  "--send", "two"])
         check_eq(r.returncode, 0, "exit status (stderr %r)" % r.stderr)
-        check_eq(r.stdout, b"hello from python\necho: one\necho: two\n",
-                 "the greeting and both replies")
+        check_eq(r.stdout, b"hello from python\none\ntwo\n", "the greeting and both replies")
         check(took < t(1.5), "exits when the last reply is in (%.2fs)" % took)
         r = run_connect(["ws://127.0.0.1:%d/" % srv.port], input=b"")
         check_eq(r.stdout, b"hello from python\n", "empty stdin: the greeting")

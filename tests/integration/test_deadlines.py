@@ -11,7 +11,8 @@ import struct
 import threading
 import time
 
-from harness import (Server, check, check_eq, free_port, main, run_connect, t, wait_for)
+from harness import (Server, check, check_eq, free_port, main, recv_head, run_connect, t,
+                     wait_for)
 
 
 def closed_within(s, secs):
@@ -121,9 +122,7 @@ def test_frame_timeout_line_and_ws():
         key = base64.b64encode(os.urandom(16))
         w.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n")
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += w.recv(4096)
+        head = recv_head(w)
         check(head.startswith(b"HTTP/1.1 101"), "upgraded")
         stop2 = threading.Event()
         frame = bytes([0x81, 0x80 | 100]) + b"\0\0\0\0" + b"y" * 100

@@ -8,22 +8,20 @@ import os
 import socket
 import time
 
-from harness import Server, check, check_eq, cpu_seconds, free_port, main, t, tmpdir
+from harness import (LineSock, Server, check, check_eq, cpu_seconds, free_port, main, t,
+                     tmpdir)
 
 
 def read_reply(s, timeout=10):
     """Reads until the reply's last line ("[exit N]", "[killed ...]", ...)."""
-    s.settimeout(t(timeout))
-    buf = b""
-    while not buf.rstrip(b"\n").split(b"\n")[-1].startswith(b"["):
-        try:
-            b = s.recv(65536)
-        except OSError:
-            break
-        if not b:
-            break
-        buf += b
-    return buf
+    ls, out = LineSock(s), b""
+    while True:
+        ln = ls.line(timeout)
+        if ln is None:
+            return out
+        out += ln.encode() + b"\n"
+        if ln.startswith(("[exit ", "[killed ", "[timed out ")):
+            return out
 
 
 def test_idle_time_counts_from_the_reply():

@@ -12,7 +12,7 @@ import struct
 import subprocess
 import threading
 
-from harness import SOCKIT, check, check_eq, main, t
+from harness import SOCKIT, check, check_eq, main, recv_head, t
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 N = 300
@@ -44,9 +44,7 @@ class KeyRecorder:
     def _run(self):
         c, _ = self.ls.accept()
         c.settimeout(t(20))
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += c.recv(4096)
+        head = recv_head(c)
         key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
                if l.lower().startswith(b"sec-websocket-key:")][0]
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())

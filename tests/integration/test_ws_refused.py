@@ -6,7 +6,8 @@ phrase, and a malformed answer; in `connect` (exit 1, one line) and in
 import socket
 import threading
 
-from harness import Server, check, check_eq, free_port, main, run_connect, run_sockit, t
+from harness import (Server, check, check_eq, free_port, main, recv_head, run_connect, run_sockit,
+                     t)
 
 
 class OneAnswer:
@@ -29,12 +30,7 @@ class OneAnswer:
                 return
             c.settimeout(5)
             try:
-                buf = b""
-                while b"\r\n\r\n" not in buf:
-                    b = c.recv(4096)
-                    if not b:
-                        break
-                    buf += b
+                recv_head(c)
                 c.sendall(self.answer)
             except OSError:
                 pass
