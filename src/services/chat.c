@@ -55,7 +55,12 @@ static void chat_open(sk__peer *p)
         snprintf(m->nick, sizeof m->nick, "unix-%d", p->fd);
     else if (m)
         snprintf(m->nick, sizeof m->nick, "%.48s", p->name);
+    sk__server_lock(p->srv); /* /who and /nick on other threads read p->svc */
+    if (m && sk__chat_nick_here(p->srv, m->nick, p)) /* someone took it with /nick */
+        snprintf(m->nick, sizeof m->nick, "%.24s~%llu", unix_peer ? "unix" : p->name,
+                 (unsigned long long)p->id);
     p->svc = m;
+    sk__server_unlock(p->srv);
     char hello[CHAT_LINE_MAX];
     snprintf(hello, sizeof hello, "* welcome %s (%zu here; /nick NAME to rename, /who to list)",
              nick_of(p), sk__server_members(p->srv));

@@ -70,6 +70,24 @@ def test_nick_taken():
         check_eq(a.line(), "* alice is now Alice", "case change of one's own nick")
 
 
+def test_default_nick_never_taken():
+    """A member that took a future member's default name (its address) does
+    not make two members share it: the newcomer gets another one."""
+    port = free_port()
+    with Server("chat", "tcp://127.0.0.1:%d" % port):
+        a = Member(port)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))  # the newcomer's address, known in advance
+        future = "127.0.0.1:%d" % s.getsockname()[1]
+        a.send("/nick %s" % future)
+        check_eq(a.line(), "* %s is now %s" % (a.nick, future), "took the future default")
+        s.connect(("127.0.0.1", port))
+        b = LineSock(s)
+        w = re.match(r"\* welcome (\S+) ", b.line() or "")
+        check(w and w.group(1) != future and w.group(1).startswith("127.0.0.1:"),
+              "the newcomer's nick differs: %r" % (w and w.group(1)))
+
+
 def test_who_says_how_many_it_left_out():
     port = free_port()
     n = 40
