@@ -15,8 +15,16 @@ extern "C" {
 
 /* Framing modes. RAW: every chunk of bytes read is one message. LINE: messages
  * end with "\n" ("\r\n" accepted, the "\r" is stripped). LENn: an n-bit length
- * header in big (BE) or little (LE) endian, then exactly that many bytes. */
+ * header in big (BE) or little (LE) endian, then exactly that many bytes.
+ * TEXT: lines for people and tutorial clients: like LINE, and bytes without a
+ * "\n" that end what arrived are a message too, unless a line came before them
+ * in the same read (then they wait for the rest of their line); encoded like
+ * LINE. The codec's part: sk_frame_decode returns a line, or all of buf when
+ * it holds no "\n" (the connection decodes the rest of a read as LINE).
+ * AUTO is not a mode: in sk_server_opts it asks for the service's own
+ * default (TEXT for the line services chat and stdio, RAW for the others). */
 typedef enum sk_frame {
+    SK_FRAME_AUTO = -1,
     SK_FRAME_RAW = 0,
     SK_FRAME_LINE,
     SK_FRAME_LEN8,
@@ -26,13 +34,14 @@ typedef enum sk_frame {
     SK_FRAME_LEN32LE,
     SK_FRAME_LEN64BE,
     SK_FRAME_LEN64LE,
+    SK_FRAME_TEXT,
     SK_FRAME_COUNT_
 } sk_frame;
 
 /* Default --max-frame: 16 MiB. */
 #define SK_MAX_FRAME_DEFAULT ((size_t)16 << 20)
 
-/* Parses a mode name ("raw", "line", "len8", "len16be", ... "len64le").
+/* Parses a mode name ("raw", "line", "text", "len8", "len16be", ... "len64le").
  * Returns 0 and sets *out, or SK_EFRAMEMODE for an unknown name. */
 SK_EXTERN int sk_frame_from_name(const char *name, sk_frame *out);
 
@@ -56,6 +65,8 @@ SK_EXTERN size_t sk_frame_header_size(sk_frame mode);
  * invalid mode. On errors *msg and *msg_len are untouched; the stream cannot
  * be resynchronised, so the caller should drop the connection.
  * RAW returns all of buf as one message (0 when len is 0) and ignores max_frame.
+ * TEXT returns the first line like LINE, or, when buf holds no "\n", all of
+ * buf as one message (0 when len is 0; SK_EFRAMEBIG when longer than max_frame).
  * Never reads past len; no allocation, no I/O, no state between calls. */
 SK_EXTERN ssize_t sk_frame_decode(sk_frame mode, size_t max_frame, const uint8_t *buf, size_t len,
                                   const uint8_t **msg, size_t *msg_len);
@@ -76,8 +87,8 @@ SK_EXTERN int sk_frame_finish(sk_frame mode, const uint8_t *buf, size_t len, con
  * len64 > 2^63-1). Line mode adds a trailer instead: see sk_frame_trailer. */
 SK_EXTERN int sk_frame_header(sk_frame mode, size_t msg_len, uint8_t hdr[8]);
 
-/* Returns the bytes that follow each payload: "\n" for LINE, "" otherwise. Static.
- * A LINE payload must not contain "\n", nor end with "\r" (it would be stripped). */
+/* Returns the bytes that follow each payload: "\n" for LINE and TEXT, "" otherwise.
+ * Static. A LINE (or TEXT) payload must not contain "\n", nor end with "\r" (it would be stripped). */
 SK_EXTERN const char *sk_frame_trailer(sk_frame mode);
 
 /* The size of msg_len payload bytes encoded as one frame of mode (header,

@@ -77,6 +77,10 @@ typedef struct sk_ws_opts {
     int binary;                   /* send binary frames (default: text when valid UTF-8,
                                    * binary otherwise, or what the peer last sent) */
     unsigned ping_ms;             /* send a ping this often (0 = never) */
+    const char *origin;           /* client: the Origin header to send (NULL = none) */
+    unsigned handshake_ms;        /* the opening handshake not done by then (from the
+                                   * connection's start): closed with SK_ETIMEOUT and
+                                   * sk_conn_ws_error "handshake timed out" (0: 10000) */
 } sk_ws_opts;
 
 /* Tunables; zero fields take the defaults noted. */
@@ -140,6 +144,15 @@ SK_EXTERN sk_blob *sk_blob_ws(const void *msg, size_t len);
 /* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */
 SK_EXTERN int sk_conn_is_ws(const sk_conn *c);
 
+/* Client: why the server refused our WebSocket handshake (the connection
+ * closed with SK_EWSHANDSHAKE): the HTTP status and reason when it was not
+ * 101 ("404 Not Found", "403 Forbidden", "426 Upgrade Required"), else what
+ * was wrong with the answer ("malformed HTTP response", "Sec-WebSocket-Accept
+ * missing or wrong", ...); on either side "handshake timed out" after
+ * sk_ws_opts.handshake_ms. NULL when nothing failed or c is not a WebSocket
+ * connection. Owned by c: valid until its on_close returns. */
+SK_EXTERN const char *sk_conn_ws_error(const sk_conn *c);
+
 /* The subprotocol agreed in the WebSocket handshake ("" if none). Owned by c. */
 SK_EXTERN const char *sk_conn_ws_protocol(const sk_conn *c);
 
@@ -182,6 +195,13 @@ SK_EXTERN void *sk_conn_extra(sk_conn *c);
 SK_EXTERN int sk_conn_fd(const sk_conn *c);
 SK_EXTERN size_t sk_conn_queued(const sk_conn *c);
 SK_EXTERN uint64_t sk_conn_bytes_in(const sk_conn *c);
+/* How long the start of a message has waited for its end (an incomplete
+ * length-prefixed frame, line or WebSocket frame or handshake, buffered while
+ * c reads): in ms, at most 128 ms short (never more than the truth; 1 at
+ * first), 0 when nothing waits; waits longer than 4.6 hours wrap around.
+ * Input kept by a pause does not count. A server closes
+ * a client that drips a message too slowly by checking it (--frame-timeout). */
+SK_EXTERN uint64_t sk_conn_partial_ms(const sk_conn *c);
 SK_EXTERN uint64_t sk_conn_bytes_out(const sk_conn *c);
 SK_EXTERN const char *sk_conn_peer(const sk_conn *c);
 SK_EXTERN void *sk_conn_userdata(const sk_conn *c);

@@ -68,6 +68,25 @@ SK_EXTERN int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockop
 SK_EXTERN int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
                               const sk_sockopts *opts, sk_connect_cb cb, void *ud);
 
+/* A connect in progress, owned by the loop until its callback fires. */
+typedef struct sk_connector sk_connector;
+
+/* Like sk_connect_from (local may be NULL), and on success sets *out (if out
+ * is not NULL) to a handle that sk_connect_cancel accepts until cb fires.
+ * Returns 0 (cb then fires later from the loop, exactly once, unless the
+ * request is cancelled) or a negated errno as sk_connect_from (cb never
+ * fires, *out untouched). */
+SK_EXTERN int sk_connect_start(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                               const sk_sockopts *opts, sk_connect_cb cb, void *ud,
+                               sk_connector **out);
+
+/* Abandons a connect started by sk_connect_start whose cb has not fired yet
+ * (e.g. a connect timeout of your own): its socket is closed, its memory
+ * freed, and cb never fires. The handle is invalid afterwards, and so it is
+ * once cb has fired: never cancel from cb or after it. Call it on the loop's
+ * thread (any callback is fine). NULL is ignored. */
+SK_EXTERN void sk_connect_cancel(sk_connector *r);
+
 #ifdef __cplusplus
 }
 #endif

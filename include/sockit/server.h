@@ -24,8 +24,9 @@ typedef void (*sk_log_fn)(void *ud, const char *line);
 typedef struct sk_server_opts {
     const char *service;  /* "echo", "upper", "greet", "discard", "chat", "exec", "stdio" */
     const char *text;     /* greet: the greeting (default "Thank you for connecting\r\n") */
-    sk_frame in_frame;    /* decoding of client messages (default raw) */
-    sk_frame out_frame;   /* encoding of replies (default raw) */
+    sk_frame in_frame;    /* decoding of client messages on streams (default SK_FRAME_AUTO:
+                           * text for the line services chat and stdio, raw otherwise) */
+    sk_frame out_frame;   /* encoding of replies (default SK_FRAME_AUTO, the same rule) */
     size_t max_frame;     /* default SK_MAX_FRAME_DEFAULT */
     const struct sk_zopts *compress; /* non-NULL: compressed framing on stream clients (see
                            * sk_conn_opts.compress; broadcasts are compressed once with it);
@@ -39,6 +40,11 @@ typedef struct sk_server_opts {
                            * threads (the caller's loop keeps its own) */
     size_t max_conns;     /* stream clients beyond this are accepted and closed (0 = no limit) */
     unsigned idle_ms;     /* close a stream client silent this long (0 = never) */
+    unsigned frame_timeout_ms; /* close a stream client whose message has begun but is not
+                                * complete this long after (sk_conn_partial_ms; default
+                                * 60000, 0 = never, at most 3600000) */
+    unsigned handshake_ms;     /* ws:// clients: close one whose WebSocket handshake is not
+                                * done by then (default 10000; TLS has its own, in tls) */
     size_t max_queue;     /* output bytes a client may have pending before it is dropped
                            * (chat laggards; 0 = default 8 MiB for chat, none otherwise) */
     /* ws:// listeners */
@@ -55,6 +61,8 @@ typedef struct sk_server_opts {
     unsigned exec_timeout_ms;    /* kill the command's process group after this (default 10000) */
     size_t exec_max_output;      /* cap of a reply's output bytes (default 1 MiB) */
     int allow_remote;            /* exec: permit non-loopback listeners */
+    int exec_allow_redirect;     /* exec --shell with exec_allow: permit output redirections
+                                  * ('>'); refused by default */
     sk_log_fn log;        /* NULL: timestamped lines on stderr */
     void *log_ud;
 } sk_server_opts;

@@ -119,7 +119,7 @@ typedef struct bench_slot {
 
 /* BC_HANDSHAKE: ws:// connected, upgrade request out, waiting for the answer
  * (still counted in worker->connecting: paced and timed like a connect). */
-enum { BC_IDLE, BC_CONNECTING, BC_UP, BC_CLOSING, BC_DONE, BC_ABANDONED, BC_HANDSHAKE };
+enum { BC_IDLE, BC_CONNECTING, BC_UP, BC_CLOSING, BC_DONE, BC_HANDSHAKE };
 enum { PH_RUN, PH_DRAIN, PH_CLOSE, PH_DONE };
 
 typedef struct bench_worker bench_worker;
@@ -127,6 +127,7 @@ typedef struct bench_worker bench_worker;
 typedef struct bench_conn {
     bench_worker *w;
     sk_conn *conn;   /* stream */
+    sk_connector *pending; /* BC_CONNECTING: the connect, cancelled on a timeout */
     sk_dgram *dg;    /* datagram */
     uint32_t id;     /* global index, carried in every message */
     uint8_t state;   /* BC_* */
@@ -171,7 +172,7 @@ struct bench_worker {
     bench_conn *conns;
     bench_slot *rings; /* storage of every connection's ring */
     uint32_t nconns, next_connect, scan_from;
-    uint32_t connecting, abandoned, connect_cap, open;
+    uint32_t connecting, connect_cap, open;
     uint64_t budget; /* messages this worker may send (UINT64_MAX: no limit) */
     uint64_t in_flight;
     uint64_t ring_mask;
@@ -262,6 +263,7 @@ void bc_count_error(bench_conn *c, int kind, int err); /* the first one fails c 
 void bc_handshake_failed(bench_conn *c, sk_conn *sc, int err);
 void bc_fail(bench_conn *c, int kind, int err);        /* count it and close c */
 void bc_done(bench_conn *c);                           /* c is over: count it ok or failed */
+void bc_connect_timed_out(bench_conn *c);              /* BC_CONNECTING past --timeout: cancel */
 /* The stream callbacks both kinds of connection share: the peer's end of
  * stream (a handshake cut short counts as failed), and what a close counts. */
 void bc_on_eof(sk_conn *sc, void *ud);

@@ -64,14 +64,15 @@ static size_t ws_overhead(size_t len, int masked)
 /* ws://: the options every connection shares (as `sockit connect` builds
  * them). Binary frames: the payload is ASCII, but text frames would make both
  * ends validate UTF-8 on every message, which is not what a bench measures. */
-static void setup_ws(bench_cfg *cfg)
+static void setup_ws(bench_cfg *cfg, unsigned handshake_ms)
 {
     const sk_url *u = &cfg->url;
     int v6 = strchr(u->host, ':') != NULL;
     snprintf(cfg->ws_host, sizeof cfg->ws_host, "%s%s%s:%u", v6 ? "[" : "", u->host,
              v6 ? "]" : "", u->port);
     cfg->ws_opts = (sk_ws_opts){
-        .client = 1, .host = cfg->ws_host, .path = u->path[0] ? u->path : "/", .binary = 1};
+        .client = 1, .host = cfg->ws_host, .path = u->path[0] ? u->path : "/", .binary = 1,
+        .handshake_ms = handshake_ms};
 }
 
 static void defaults(const cli_opts *o, bench_cfg *cfg)
@@ -108,14 +109,14 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
         cfg->threads = (uint32_t)cfg->messages;
     cfg->header = cfg->size >= BMSG_HDR;
     cfg->match = cfg->header && (cfg->verify || cfg->dgram);
-    cfg->over_out = sk_frame_header_size(cfg->out_frame) + (cfg->out_frame == SK_FRAME_LINE);
-    cfg->over_in = sk_frame_header_size(cfg->in_frame) + (cfg->in_frame == SK_FRAME_LINE);
+    cfg->over_out = sk_frame_header_size(cfg->out_frame) + strlen(sk_frame_trailer(cfg->out_frame));
+    cfg->over_in = sk_frame_header_size(cfg->in_frame) + strlen(sk_frame_trailer(cfg->in_frame));
     cfg->whole = cfg->in_frame != SK_FRAME_RAW;
     if (cfg->ws) {
         cfg->whole = 1;
         cfg->over_out = ws_overhead(cfg->size, 1);
         cfg->over_in = ws_overhead(cfg->size, 0);
-        setup_ws(cfg);
+        setup_ws(cfg, o->tls.handshake_ms);
     }
     cfg->batch = 1;
     if (!cfg->dgram && !cfg->ws && cfg->out_frame == SK_FRAME_RAW && cfg->rate <= 0) {

@@ -3,6 +3,7 @@
  * Between bench_worker.c (reached through w->progress) and bench_traffic.c. */
 #include "cli/bench.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -56,7 +57,7 @@ static int connect_kind(int err)
 void bc_done(bench_conn *c)
 {
     bench_worker *w = c->w;
-    if (c->state == BC_DONE || c->state == BC_ABANDONED)
+    if (c->state == BC_DONE)
         return;
     if (c->state == BC_UP || c->state == BC_CLOSING)
         w->open--;
@@ -73,7 +74,7 @@ void bc_done(bench_conn *c)
 
 void bc_fail(bench_conn *c, int kind, int err)
 {
-    if (c->state == BC_DONE || c->state == BC_ABANDONED)
+    if (c->state == BC_DONE)
         return;
     bc_count_error(c, kind, err);
     if (c->conn) {
@@ -203,14 +204,7 @@ static void on_connected(int fd, int status, void *ud)
 {
     bench_conn *c = ud;
     bench_worker *w = c->w;
-    if (c->state == BC_ABANDONED) { /* timed out earlier and already counted */
-        if (fd >= 0)
-            close(fd);
-        c->state = BC_DONE;
-        w->abandoned--;
-        w->progress(w);
-        return;
-    }
+    c->pending = NULL;
     w->connecting--;
     if (status < 0) {
         bc_count_error(c, connect_kind(status), status);
@@ -243,6 +237,20 @@ static void on_connected(int fd, int status, void *ud)
     bc_start_connects(w);
 }
 
+/* The connect took longer than --timeout: its socket is closed at once (no
+ * descriptor or request is left behind for the kernel to finish), and c is
+ * over, failed. The caller makes progress. */
+void bc_connect_timed_out(bench_conn *c)
+{
+    assert(c->state == BC_CONNECTING);
+    sk_connect_cancel(c->pending);
+    c->pending = NULL;
+    c->w->connecting--;
+    bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
+    c->state = BC_DONE;
+    c->w->st.conns_failed++;
+}
+
 void bc_start_one(bench_conn *c)
 {
     bench_worker *w = c->w;
@@ -260,7 +268,7 @@ void bc_start_one(bench_conn *c)
     } else {
         const sk_sockaddr *src = cfg->nsources ? &cfg->sources[c->id % cfg->nsources] : NULL;
         c->connect_ms = sk_loop_now(w->loop);
-        r = sk_connect_from(w->loop, &cfg->addr, src, &cfg->sock, on_connected, c);
+        r = sk_connect_start(w->loop, &cfg->addr, src, &cfg->sock, on_connected, c, &c->pending);
         if (r == 0) {
             w->connecting++;
             return;

@@ -82,12 +82,8 @@ static void give_up(bench_worker *w)
     w->give_up = 1;
     for (uint32_t i = 0; i < w->nconns; i++) {
         bench_conn *c = &w->conns[i];
-        if (c->state == BC_CONNECTING) {
-            c->state = BC_ABANDONED;
-            w->connecting--;
-            w->abandoned++;
-            bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
-            w->st.conns_failed++;
+        if (c->state == BC_CONNECTING && c->pending) {
+            bc_connect_timed_out(c);
         } else if (c->state == BC_HANDSHAKE && c->conn) {
             bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
             sk_conn_abort(c->conn, SK_ETIMEOUT); /* on_close: bc_done */
@@ -120,8 +116,7 @@ static void progress(bench_worker *w)
         enter_drain(w); /* every connection is over: nothing left to do */
     else if (w->phase == PH_DRAIN && w->in_flight == 0)
         enter_close(w);
-    else if (w->phase == PH_CLOSE && w->open == 0 && w->connecting == 0 &&
-             (w->abandoned == 0 || w->give_up))
+    else if (w->phase == PH_CLOSE && w->open == 0 && w->connecting == 0)
         finish(w);
 }
 
@@ -137,14 +132,11 @@ static void connect_timeouts(bench_worker *w, uint64_t now_ms)
                     continue; /* connections start again in any order */
                 break;        /* later ones started later */
             }
-            bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
             if (c->state == BC_HANDSHAKE) { /* connect + handshake took too long */
+                bc_count_error(c, BE_CONNECT_TIMEOUT, -ETIMEDOUT);
                 sk_conn_abort(c->conn, SK_ETIMEOUT); /* on_close: bc_done */
             } else {
-                c->state = BC_ABANDONED;
-                w->connecting--;
-                w->abandoned++;
-                w->st.conns_failed++;
+                bc_connect_timed_out(c);
             }
         }
         if (i == w->scan_from && !w->cfg->handshakes)

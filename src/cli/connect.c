@@ -17,6 +17,8 @@ typedef struct client {
     sk_dgram *dg;        /* datagram */
     sk_reader *in;
     sk_timer *quiet;     /* after input ends: stop once the server is silent */
+    sk_timer *settle;    /* framed, not a terminal: a moment for the server to speak first */
+    int input_started;   /* --send or stdin began: later messages are replies */
     int tty;             /* stdin is a terminal: prompt mode */
     int framed;          /* replies are whole messages (framing or datagrams) */
     int input_done;
@@ -70,6 +72,8 @@ static void prompt(client *cl)
     }
 }
 
+static void start_input(client *cl);
+
 /* A reply: framed ones get a line each; a raw stream is copied as is. */
 static void print_reply(client *cl, const uint8_t *msg, size_t len)
 {
@@ -81,6 +85,10 @@ static void print_reply(client *cl, const uint8_t *msg, size_t len)
         cl->last_nl = 1;
     }
     fflush(stdout);
+    if (!cl->input_started) { /* a greeting or welcome: not the reply to anything */
+        start_input(cl);
+        return;
+    }
     cl->received++;
     if (cl->input_done && cl->quiet)
         wait_quiet(cl);
@@ -117,6 +125,29 @@ static void send_msg(client *cl, const char *data, size_t len)
     cl->sent++;
     if (cl->conn && sk_conn_queued(cl->conn) > ((size_t)1 << 20))
         sk_reader_pause(cl->in); /* resumed by on_drain */
+}
+
+/* --send TEXT: one message. Several of them on a raw stream go out as lines
+ * ("\n" added unless TEXT ends with one), so that they stay apart for a line
+ * service (chat) however TCP merges them; a single one is sent exactly. */
+static void send_arg(client *cl, const char *text)
+{
+    size_t len = strlen(text);
+    int raw_out = cl->conn && !cl->framed && cl->o->out_frame == SK_FRAME_RAW;
+    if (!raw_out || cl->o->nsends < 2 || (len && text[len - 1] == '\n')) {
+        send_msg(cl, text, len);
+        return;
+    }
+    char *line = malloc(len + 1);
+    if (!line) {
+        cli_error("out of memory");
+        finish(cl, 1);
+        return;
+    }
+    memcpy(line, text, len);
+    line[len] = '\n';
+    send_msg(cl, line, len + 1);
+    free(line);
 }
 
 static void on_stdin(sk_reader *r, const char *data, size_t len, void *ud)
@@ -171,11 +202,30 @@ static void on_close(sk_conn *c, int err, void *ud)
     finish(cl, 0);
 }
 
-/* The handshakes are done (TLS, WebSocket); if input already ended, the
- * wait for the server's silence starts now. */
+static void on_settled(sk_timer *t, void *ud) { start_input(ud); }
+
+/* Framed replies are counted to know when the last one is in, and a server
+ * that speaks first (chat's welcome, greet) would throw the count off: so
+ * the first message is awaited for SETTLE_MS before sending (none then:
+ * every later message answers ours). A terminal prompts at once. */
+#define SETTLE_MS 100
+static void ready(client *cl)
+{
+    if (!cl->framed || cl->tty || cl->input_started) {
+        start_input(cl);
+        return;
+    }
+    cl->settle = sk_timer_new(cl->loop, on_settled, cl);
+    if (!cl->settle || sk_timer_start(cl->settle, SETTLE_MS, 0) < 0)
+        start_input(cl);
+}
+
+/* The handshakes are done (TLS, WebSocket): the connection is ready; if
+ * input already ended, the wait for the server's silence starts now. */
 static void on_open(sk_conn *c, void *ud)
 {
     client *cl = ud;
+    ready(cl);
     if (cl->input_done && cl->quiet)
         wait_quiet(cl);
 }
@@ -202,8 +252,13 @@ static const sk_conn_cbs client_cbs = {
 
 static void start_input(client *cl)
 {
+    if (cl->input_started)
+        return;
+    cl->input_started = 1;
+    if (cl->settle)
+        sk_timer_stop(cl->settle);
     for (int i = 0; i < cl->o->nsends; i++)
-        send_msg(cl, cl->o->sends[i], strlen(cl->o->sends[i]));
+        send_arg(cl, cl->o->sends[i]);
     if (cl->o->nsends) {
         input_over(cl);
         return;
@@ -236,7 +291,8 @@ static void on_connected(int fd, int status, void *ud)
         finish(cl, 1);
         return;
     }
-    start_input(cl);
+    if (!co.ws && !co.tls) /* else ready once the handshakes are done (on_open) */
+        ready(cl);
 }
 
 static void on_datagram(sk_dgram *d, int status, const uint8_t *msg, size_t len,
@@ -276,7 +332,9 @@ static void setup_ws(client *cl)
     snprintf(cl->ws_host, sizeof cl->ws_host, "%s%s%s:%u", v6 ? "[" : "", u->host, v6 ? "]" : "",
              u->port);
     cl->ws = (sk_ws_opts){.client = 1, .host = cl->ws_host, .path = u->path[0] ? u->path : "/",
-                          .protocols = cl->o->ws_protocol, .binary = cl->o->binary};
+                          .protocols = cl->o->ws_protocol, .binary = cl->o->binary,
+                          .origin = cl->o->nws_origins ? cl->o->ws_origins[0] : NULL,
+                          .handshake_ms = cl->o->tls.handshake_ms};
 }
 
 int cmd_connect(cli_opts *o)
@@ -319,6 +377,7 @@ int cmd_connect(cli_opts *o)
     rc = rc > cl.rc ? rc : cl.rc;
     sk_reader_free(cl.in);
     sk_timer_free(cl.quiet);
+    sk_timer_free(cl.settle);
     sk_dgram_free(cl.dg);
     if (cl.conn)
         sk_conn_abort(cl.conn, 0);

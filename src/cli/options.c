@@ -63,12 +63,20 @@ static int parse_secs(const char *v, double *out)
     return 0;
 }
 
+static int set_in_frame(cli_opts *o, const char *v)
+{
+    o->in_frame_set = 1;
+    return sk_frame_from_name(v, &o->in_frame);
+}
+static int set_out_frame(cli_opts *o, const char *v)
+{
+    o->out_frame_set = 1;
+    return sk_frame_from_name(v, &o->out_frame);
+}
 static int set_frame(cli_opts *o, const char *v)
 {
-    return sk_frame_from_name(v, &o->in_frame) < 0 ? -1 : (o->out_frame = o->in_frame, 0);
+    return set_in_frame(o, v) < 0 ? -1 : set_out_frame(o, v);
 }
-static int set_in_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->in_frame); }
-static int set_out_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->out_frame); }
 static int set_max_frame(cli_opts *o, const char *v)
 {
     return parse_size(v, &o->max_frame) < 0 || o->max_frame == 0 || o->max_frame > UINT32_MAX ? -1 : 0;
@@ -94,6 +102,10 @@ static int set_max_conns(cli_opts *o, const char *v)
     return parse_size(v, &o->max_conns) < 0 || o->max_conns == 0 ? -1 : 0;
 }
 static int set_idle(cli_opts *o, const char *v) { return parse_secs(v, &o->idle_secs); }
+static int set_frame_timeout(cli_opts *o, const char *v)
+{
+    return parse_secs(v, &o->frame_timeout_secs) < 0 || o->frame_timeout_secs > 3600 ? -1 : 0;
+}
 static int set_max_queue(cli_opts *o, const char *v)
 {
     return parse_size(v, &o->max_queue) < 0 || o->max_queue == 0 ? -1 : 0;
@@ -115,6 +127,7 @@ static int set_max_output(cli_opts *o, const char *v)
     return parse_size(v, &o->exec_max_output) < 0 || o->exec_max_output == 0 ? -1 : 0;
 }
 static int set_allow_remote(cli_opts *o, const char *v) { return o->allow_remote = 1, 0; }
+static int set_allow_redirect(cli_opts *o, const char *v) { return o->exec_allow_redirect = 1, 0; }
 static int set_json(cli_opts *o, const char *v) { return o->json = 1, 0; }
 static int add_to(const char **list, int *n, const char *v)
 {
@@ -297,7 +310,7 @@ static int check_compress(const cli_opts *o)
 
 static const cli_opt options[] = {
     {"frame", 0, "MODE", NET, set_frame,
-     "framing both ways: raw line len8 len16be len16le len32be len32le len64be len64le"},
+     "framing both ways: raw line text len8 len16be len16le len32be len32le len64be len64le"},
     {"in-frame", 0, "MODE", NET, set_in_frame, "framing of what is received"},
     {"out-frame", 0, "MODE", NET, set_out_frame, "framing of what is sent"},
     {"max-frame", 0, "BYTES", NET, set_max_frame, "largest message accepted (default 16M)"},
@@ -314,8 +327,8 @@ static const cli_opt options[] = {
     {"drain-timeout", 0, "SECS", CMD_SERVE, set_drain, "on SIGTERM, time allowed to flush replies (default 5)"},
     {"ws-protocol", 0, "NAME", CMD_SERVE | CMD_CONNECT, set_ws_protocol,
      "WebSocket subprotocol: serve accepts it (repeatable); connect offers it"},
-    {"ws-origin", 0, "ORIGIN", CMD_SERVE, set_ws_origin,
-     "WebSocket: only browsers from this Origin may connect (repeatable)"},
+    {"ws-origin", 0, "ORIGIN", CMD_SERVE | CMD_CONNECT, set_ws_origin,
+     "WebSocket Origin: serve lets only browsers from it in (repeatable); connect sends it"},
     {"ws-ping", 0, "SECS", CMD_SERVE, set_ws_ping, "WebSocket keepalive ping interval"},
     {"binary", 0, NULL, CMD_CONNECT, set_binary, "WebSocket: send binary frames (default text)"},
     {"threads", 0, "N", CMD_SERVE, set_threads, "event-loop threads (default: one per CPU)"},
@@ -323,6 +336,8 @@ static const cli_opt options[] = {
      "N processes sharing the listeners via SO_REUSEPORT (tcp/udp; default 1)"},
     {"max-conns", 0, "N", CMD_SERVE, set_max_conns, "clients beyond N are accepted and closed at once"},
     {"idle-timeout", 0, "SECS", CMD_SERVE, set_idle, "close clients silent this long"},
+    {"frame-timeout", 0, "SECS", CMD_SERVE, set_frame_timeout,
+     "close a client whose begun message is not complete after SECS (default 60, 0 = never, max 3600)"},
     {"max-queue", 0, "BYTES", CMD_SERVE, set_max_queue,
      "drop a client whose unsent output exceeds this (chat default 8M)"},
     {"shell", 0, NULL, CMD_SERVE, set_shell, "exec: run commands with /bin/sh -c (default: argv, no shell)"},
@@ -330,6 +345,8 @@ static const cli_opt options[] = {
     {"timeout", 0, "SECS", CMD_SERVE, set_exec_timeout, "exec: kill a command's process group after this (default 10)"},
     {"max-output", 0, "BYTES", CMD_SERVE, set_max_output, "exec: cap of a reply's output (default 1M)"},
     {"allow-remote", 0, NULL, CMD_SERVE, set_allow_remote, "exec: allow listening on non-loopback addresses"},
+    {"allow-redirect", 0, NULL, CMD_SERVE, set_allow_redirect,
+     "exec --shell --allow: permit output redirections ('>', '>>', '2>' ...; refused by default)"},
     {"json", 0, NULL, CMD_INFO, set_json, "machine-readable output"},
     {"conns", 'c', "N", CMD_BENCH, set_b_conns, "connections (default 10)"},
     {"duration", 'd', "SECS", CMD_BENCH, set_b_duration, "run this long (default 10 unless -n)"},
@@ -373,7 +390,7 @@ static const cli_opt options[] = {
     {"alpn", 0, "LIST", ALL, set_alpn, "TLS: ALPN protocols to offer or accept, comma-separated"},
     {"tls-min", 0, "1.2|1.3", ALL, set_tls_min, "TLS: lowest version accepted (default 1.2)"},
     {"handshake-timeout", 0, "SECS", ALL, set_handshake_timeout,
-     "TLS: close a connection whose handshake is not done by then (default 10)"},
+     "TLS and WebSocket: close a connection whose handshake is not done by then (default 10)"},
     {"ktls", 0, "auto|off", NET, set_ktls, "kernel TLS offload: auto (default) or off"},
     {"resume", 0, NULL, CMD_BENCH | CMD_CONNECT, set_resume, "TLS: resume the last session (tickets)"},
     {"handshakes", 0, NULL, CMD_BENCH, set_b_handshakes,
@@ -494,6 +511,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, cli_opts *o)
         o->threads = o->threads < 1 ? 1 : 64;
     o->workers = 1;
     o->exec_max_output = (size_t)1 << 20;
+    o->frame_timeout_secs = 60;
     o->text = "Thank you for connecting\r\n";
     const char *io = getenv("SOCKIT_IO"); /* the default --io (e.g. to run a test suite on uring) */
     if (io && sk_io_parse(io, &o->io) < 0) {

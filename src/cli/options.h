@@ -35,6 +35,7 @@ typedef struct cli_opts {
     const char *args[CLI_MAX_ARGS];     /* positional arguments */
     int nargs;
     sk_frame in_frame, out_frame;
+    int in_frame_set, out_frame_set;    /* given on the command line (serve: else the service's) */
     size_t max_frame;
     int compress;                       /* --compress given: compressed framing */
     sk_zopts zopts;                     /* its codec, --compress-min, --compress-level */
@@ -50,6 +51,7 @@ typedef struct cli_opts {
     int workers;                        /* serve: processes sharing the listeners */
     size_t max_conns;                   /* serve */
     double idle_secs;
+    double frame_timeout_secs;          /* serve --frame-timeout (default 60, 0 = never) */
     size_t max_queue;
     int exec_shell;                     /* serve exec */
     const char *allow[CLI_MAX_ARGS + 1];/* NULL-terminated */
@@ -57,6 +59,7 @@ typedef struct cli_opts {
     double exec_timeout_secs;
     size_t exec_max_output;
     int allow_remote;
+    int exec_allow_redirect;
     int json;                           /* info */
     const char *ws_protocol;            /* connect: offered subprotocols */
     int binary;                         /* connect: send binary WebSocket frames */

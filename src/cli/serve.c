@@ -146,8 +146,10 @@ static int serve_one(cli_opts *o, int worker)
     sk_server_opts_init(&so);
     so.service = o->args[0];
     so.text = o->text;
-    so.in_frame = o->in_frame;
-    so.out_frame = o->out_frame;
+    if (o->in_frame_set) /* else the service's own (chat, stdio: text) */
+        so.in_frame = o->in_frame;
+    if (o->out_frame_set)
+        so.out_frame = o->out_frame;
     so.max_frame = o->max_frame;
     so.compress = o->compress ? &o->zopts : NULL;
     so.sock = o->sock;
@@ -160,12 +162,16 @@ static int serve_one(cli_opts *o, int worker)
     so.ws_ping_ms = (unsigned)(o->ws_ping_secs * 1000);
     so.max_conns = o->max_conns;
     so.idle_ms = (unsigned)(o->idle_secs * 1000);
+    so.frame_timeout_ms = (unsigned)(o->frame_timeout_secs * 1000);
+    if (o->tls.handshake_ms) /* --handshake-timeout: WebSocket's as TLS's */
+        so.handshake_ms = o->tls.handshake_ms;
     so.max_queue = o->max_queue;
     so.exec_shell = o->exec_shell;
     so.exec_allow = o->nallow ? o->allow : NULL;
     so.exec_timeout_ms = (unsigned)(o->exec_timeout_secs * 1000);
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
+    so.exec_allow_redirect = o->exec_allow_redirect;
     char err[512];
     st.tls = o->server_tls;
     so.tls = st.tls;

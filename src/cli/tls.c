@@ -76,5 +76,15 @@ const char *cli_close_reason(const sk_conn *c, int err)
         return why;
     if (err == SK_ETIMEOUT && why && !sk_conn_tls_done(c))
         return why; /* "handshake timed out" */
+    const char *refused = sk_conn_ws_error(c);
+    static _Thread_local char text[256];
+    if (err == SK_EWSHANDSHAKE && refused) { /* "WebSocket handshake failed: 404 Not Found" */
+        snprintf(text, sizeof text, "%s: %s", sk_strerror(err), refused);
+        return text;
+    }
+    if (err == SK_ETIMEOUT && refused) { /* --handshake-timeout */
+        snprintf(text, sizeof text, "WebSocket %s", refused);
+        return text;
+    }
     return sk_strerror(err);
 }

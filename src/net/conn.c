@@ -177,6 +177,37 @@ static void finish_input(sk_conn *c)
         sk_conn_close(c, 0);
 }
 
+/* partial_since counts loop time in units of 64 ms, modulo 2^18 (4.6 hours) */
+#define PARTIAL_SHIFT 6
+#define PARTIAL_WRAP (1u << 18)
+static uint32_t partial_now(const sk_conn *c)
+{
+    return (uint32_t)((sk_loop_now(c->loop) >> PARTIAL_SHIFT) % PARTIAL_WRAP);
+}
+
+/* After decoding (used bytes consumed, at message boundaries): bytes left
+ * while delivery was allowed are the start of a message waiting for its end
+ * (sk_conn_partial_ms), timed from the read that ended the message before
+ * it; a pause is not that. */
+static void note_partial(sk_conn *c, size_t used)
+{
+    if (!c->in.len) {
+        c->partial = 0;
+    } else if ((!c->partial || used) && sk__conn_can_deliver(c)) {
+        c->partial = 1;
+        c->partial_since = partial_now(c);
+    }
+}
+
+/* A lower bound: the start may lie anywhere in its 64 ms unit. */
+uint64_t sk_conn_partial_ms(const sk_conn *c)
+{
+    if (!c->partial || !c->in.len)
+        return 0;
+    uint32_t units = (partial_now(c) - c->partial_since) % PARTIAL_WRAP;
+    return units > 1 ? (uint64_t)(units - 1) << PARTIAL_SHIFT : 1;
+}
+
 /* Decodes what is buffered in c->in (left by a pause or a partial frame). */
 static void process_buffered(sk_conn *c)
 {
@@ -184,6 +215,7 @@ static void process_buffered(sk_conn *c)
     if (c->state == C_CLOSED)
         return;
     sk__buf_consume(&c->in, used);
+    note_partial(c, used);
     if (c->rd == R_EOF && sk__conn_can_deliver(c))
         finish_input(c);
 }
@@ -286,6 +318,8 @@ static inline void plain_bytes(sk_conn *c, uint8_t *buf, size_t n)
     size_t used = PR(c)->input(c, buf, n);
     if (c->state == C_OPEN && used < n && sk__buf_append(&c->in, buf + used, n - used) < 0)
         finalize(c, -ENOMEM);
+    if (c->state == C_OPEN)
+        note_partial(c, used);
     flush_now(c);
     lend_end(c);
 }

@@ -48,8 +48,10 @@ struct sk_conn {
         recv_stop : 1, /* ... and its cancel was asked for */
         zombie : 1,    /* sock_uring.c: on_close ran; freed when ops reaches 0 */
         watching : 3,  /* conn.c: what the transport was last told (read | write << 1) */
-        close_due : 1; /* closed while input already read waited for the output
+        close_due : 1, /* closed while input already read waited for the output
                         * to drain: that input is answered first, then it closes */
+        partial : 1,         /* conn.c: the start of a message waits for its end ... */
+        partial_since : 18;  /* ... since this loop time, in 64 ms units modulo 2^18 */
 };
 
 /* ---- the core's calls that are on every read or write, inline ---- */

@@ -1,5 +1,6 @@
 /* connector.c — non-blocking connect(): the result (connected fd or the
- * error, e.g. -ECONNREFUSED) is always reported from the loop, never inline. */
+ * error, e.g. -ECONNREFUSED) is always reported from the loop, never inline,
+ * unless the request is cancelled first. */
 #include "net/loop_int.h"
 #include "sockit/listener.h"
 
@@ -9,12 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct connect_req {
+struct sk_connector {
     sk_watch *w;
     int fd;
     sk_connect_cb cb;
     void *ud;
-} connect_req;
+};
+typedef sk_connector connect_req;
 
 static void on_writable(sk_watch *w, int fd, unsigned ev, void *ud)
 {
@@ -45,8 +47,8 @@ static int bind_local(int fd, const sk_sockaddr *local)
     return bind(fd, (const struct sockaddr *)&local->ss, local->len) < 0 ? -errno : 0;
 }
 
-int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
-                    const sk_sockopts *opts, sk_connect_cb cb, void *ud)
+int sk_connect_start(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                     const sk_sockopts *opts, sk_connect_cb cb, void *ud, sk_connector **out)
 {
     int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -73,7 +75,24 @@ int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *l
         free(r);
         return -we;
     }
+    if (out)
+        *out = r;
     return 0;
+}
+
+void sk_connect_cancel(sk_connector *r)
+{
+    if (!r)
+        return;
+    sk_watch_free(r->w);
+    close(r->fd);
+    free(r);
+}
+
+int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                    const sk_sockopts *opts, sk_connect_cb cb, void *ud)
+{
+    return sk_connect_start(loop, addr, local, opts, cb, ud, NULL);
 }
 
 int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,

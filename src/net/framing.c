@@ -62,7 +62,10 @@ static int line_still_partial(sk_conn *c, const uint8_t *buf, size_t len)
 }
 
 /* Delivers every complete frame in buf while delivery is allowed; returns
- * the bytes consumed. A framing error aborts just this connection. */
+ * the bytes consumed. A framing error aborts just this connection. TEXT: an
+ * unterminated line that ends the bytes is a message when it is all there
+ * is (a client that sends one line per send() without "\n"), but after a
+ * line of the same read it waits for its "\n" (a long line cut by a read). */
 static size_t input(sk_conn *c, uint8_t *buf, size_t len)
 {
     size_t off = 0;
@@ -72,8 +75,10 @@ static size_t input(sk_conn *c, uint8_t *buf, size_t len)
     while (off < len && sk__conn_can_deliver(c)) {
         const uint8_t *msg;
         size_t mlen;
-        ssize_t r = sk_frame_decode((sk_frame)c->in_frame, c->max_frame, buf + off, len - off,
-                                    &msg, &mlen);
+        sk_frame mode = (sk_frame)c->in_frame;
+        if (mode == SK_FRAME_TEXT && off > 0)
+            mode = SK_FRAME_LINE;
+        ssize_t r = sk_frame_decode(mode, c->max_frame, buf + off, len - off, &msg, &mlen);
         if (r == 0) { /* what is left is one partial frame, searched whole */
             c->in.scanned = (uint32_t)(len - off);
             break;

@@ -28,24 +28,17 @@ typedef struct sk__ws {
     sk__outq held;          /* sent before the handshake finished */
     char key[SK__WS_KEY_LEN + 1]; /* client: our Sec-WebSocket-Key */
     char protocol[64];      /* the agreed subprotocol */
-    uint64_t rng;           /* client: mask keys (xorshift seeded from getrandom) */
     sk_timer *ping;
+    sk_timer *deadline;     /* the opening handshake's (freed once it is done) */
     int last_binary;        /* the peer's last data message was binary */
     size_t scanned;         /* handshake bytes already seen without a complete head */
+    char *refused;          /* client: why the server's answer was refused (malloc'd) */
 } sk__ws;
 
 static sk__ws *ws_of(const sk_conn *c) { return c->proto; }
 static int is_server(const sk__ws *ws) { return !ws->o->client; }
 
 /* ---- writing frames ---- */
-
-static void next_mask(sk__ws *ws, uint8_t key[4])
-{
-    uint64_t x = ws->rng;
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ws->rng = x;
-    memcpy(key, &x, 4);
-}
 
 /* The one frame writer (queued frames and broadcast blobs): a final frame
  * at dst, its header hdr[0..h) made by sk__ws_write_header, then the
@@ -67,8 +60,9 @@ static int put_frame(sk_conn *c, int hold, unsigned opcode, const void *p, size_
 {
     sk__ws *ws = ws_of(c);
     uint8_t hdr[SK__WS_MAX_HEADER], k[4], *key = is_server(ws) ? NULL : k;
-    if (key)
-        next_mask(ws, key);
+    int r = key ? sk__ws_mask_key(key) : 0;
+    if (r < 0)
+        return r;
     int h = sk__ws_write_header(hdr, true, opcode, n, key);
     if (h < 0)
         return h;
@@ -128,6 +122,8 @@ static void opened(sk_conn *c)
 {
     sk__ws *ws = ws_of(c);
     ws->state = WS_OPEN;
+    sk_timer_free(ws->deadline);
+    ws->deadline = NULL;
     sk_blob *b;
     while ((b = sk__outq_head(&ws->held))) { /* held messages go out first, in order */
         int r = sk__conn_push(c, b);
@@ -286,6 +282,26 @@ static size_t server_handshake(sk_conn *c, const uint8_t *buf, size_t len)
     return (size_t)r;
 }
 
+/* Client: why an answer was refused, for sk_conn_ws_error: the status line
+ * ("404 Not Found") when it was not 101, else the check that failed. The
+ * reason phrase is the server's: its control bytes were refused by the
+ * parser, and it is cut at 100 bytes. NULL on OOM. */
+static char *refusal(const sk__http_response *res, sk__ws_hs why)
+{
+    char text[160];
+    if (!res)
+        snprintf(text, sizeof text, "malformed HTTP response");
+    else if (why == SK__WS_HS_BAD_STATUS)
+        snprintf(text, sizeof text, "%d %.*s", res->status,
+                 (int)(res->reason_len < 100 ? res->reason_len : 100), res->reason);
+    else
+        snprintf(text, sizeof text, "%s", sk__ws_hs_text(why));
+    size_t n = strlen(text);
+    while (n && text[n - 1] == ' ') /* a status without a reason phrase */
+        text[--n] = 0;
+    return strdup(text);
+}
+
 /* Client: the server's answer to our request. */
 static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
@@ -298,9 +314,11 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
         return 0;
     const char *proto = NULL;
     size_t plen = 0;
-    if (r < 0 || sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen) !=
-                     SK__WS_HS_OK) {
+    sk__ws_hs why = r < 0 ? SK__WS_HS_OK
+                          : sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen);
+    if (r < 0 || why != SK__WS_HS_OK) {
         ws->state = WS_DONE;
+        ws->refused = refusal(r < 0 ? NULL : &res, why);
         sk_conn_abort(c, SK_EWSHANDSHAKE);
         return len;
     }
@@ -387,6 +405,21 @@ static void on_ping(sk_timer *t, void *ud)
         put_frame(c, 0, SK__WS_PING, "sockit", 6);
 }
 
+/* --handshake-timeout: a peer that does not finish the opening handshake
+ * in time (a stalled request or answer) is closed; a server says why in
+ * its log (sk_conn_ws_error). */
+static void on_deadline(sk_timer *t, void *ud)
+{
+    sk_conn *c = ud;
+    sk__ws *ws = ws_of(c);
+    if (ws->state != WS_HANDSHAKE || !sk__conn_open(c))
+        return;
+    ws->state = WS_DONE;
+    free(ws->refused);
+    ws->refused = strdup("handshake timed out");
+    sk_conn_abort(c, SK_ETIMEOUT);
+}
+
 static void ws_free(sk_conn *c);
 
 static int ws_attach(sk_conn *c, const sk_conn_opts *co)
@@ -399,7 +432,11 @@ static int ws_attach(sk_conn *c, const sk_conn_opts *co)
     sk__ws_cfg cfg = {.mask = o->client ? SK__WS_MASK_FORBIDDEN : SK__WS_MASK_REQUIRED,
                       .max_message = c->max_frame};
     sk__ws_reader_init(&ws->rd, &cfg);
-    if (o->ping_ms && !(ws->ping = sk_timer_new(c->loop, on_ping, c))) {
+    if ((o->ping_ms && !(ws->ping = sk_timer_new(c->loop, on_ping, c))) ||
+        !(ws->deadline = sk_timer_new(c->loop, on_deadline, c)) ||
+        sk_timer_start(ws->deadline, o->handshake_ms ? o->handshake_ms : 10000, 0) < 0) {
+        sk_timer_free(ws->ping);
+        sk_timer_free(ws->deadline);
         free(ws);
         return -ENOMEM;
     }
@@ -408,10 +445,9 @@ static int ws_attach(sk_conn *c, const sk_conn_opts *co)
         return 0;
     char req[1024];
     int n = -1;
-    if (sk__ws_make_key(ws->key) == 0 && sk__ws_random(&ws->rng, sizeof ws->rng) == 0)
+    if (sk__ws_make_key(ws->key) == 0)
         n = sk__ws_client_request(req, sizeof req, o->host ? o->host : "localhost",
-                                  o->path ? o->path : "/", ws->key, o->protocols, NULL);
-    ws->rng |= 1;
+                                  o->path ? o->path : "/", ws->key, o->protocols, o->origin);
     if (n < 0 || sk_conn_write(c, req, (size_t)n) < 0) {
         ws_free(c);
         return n == -EINVAL ? -EINVAL : -ENOMEM;
@@ -447,6 +483,8 @@ static void ws_free(sk_conn *c)
     sk__ws_reader_free(&ws->rd);
     sk__outq_free(&ws->held);
     sk_timer_free(ws->ping);
+    sk_timer_free(ws->deadline);
+    free(ws->refused);
     free(ws);
     c->proto = NULL;
 }
@@ -466,6 +504,8 @@ const sk__proto sk__proto_ws = {
 };
 
 int sk_conn_is_ws(const sk_conn *c) { return ws_of(c) != NULL; }
+
+const char *sk_conn_ws_error(const sk_conn *c) { return ws_of(c) ? ws_of(c)->refused : NULL; }
 
 const char *sk_conn_ws_protocol(const sk_conn *c) { return ws_of(c) ? ws_of(c)->protocol : ""; }
 

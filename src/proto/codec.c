@@ -1,5 +1,5 @@
 /* codec.c — message framing: finds message boundaries in a byte buffer (raw,
- * line, 8/16/32/64-bit length headers) and writes headers. No I/O, no malloc. */
+ * line, text, 8/16/32/64-bit length headers) and writes headers. No I/O, no malloc. */
 #include "sockit/codec.h"
 
 #include <stdbool.h>
@@ -27,7 +27,14 @@ static const frame_info frames[SK_FRAME_COUNT_] = {
     [SK_FRAME_LEN32LE] = {"len32le", 4, false, true, INT32_MAX},
     [SK_FRAME_LEN64BE] = {"len64be", 8, true, true, INT64_MAX},
     [SK_FRAME_LEN64LE] = {"len64le", 8, false, true, INT64_MAX},
+    [SK_FRAME_TEXT] = {"text", 0, false, false, 0},
 };
+
+/* LINE and TEXT end each payload with "\n". */
+static inline bool has_trailer(sk_frame mode)
+{
+    return mode == SK_FRAME_LINE || mode == SK_FRAME_TEXT;
+}
 
 static inline bool mode_valid(sk_frame mode)
 {
@@ -59,7 +66,7 @@ size_t sk_frame_header_size(sk_frame mode)
 
 const char *sk_frame_trailer(sk_frame mode)
 {
-    return mode == SK_FRAME_LINE ? "\n" : "";
+    return has_trailer(mode) ? "\n" : "";
 }
 
 /* Reads an n-byte unsigned integer (1 <= n <= 8) in the given byte order. */
@@ -89,6 +96,19 @@ static ssize_t decode_line(size_t max_frame, const uint8_t *buf, size_t len, con
     *msg = buf;
     *msg_len = (n > 0 && buf[n - 1] == '\r') ? n - 1 : n;
     return (ssize_t)(n + 1);
+}
+
+/* TEXT: a line, or all of buf when no "\n" is in it (an unterminated line
+ * that ends what arrived). Never longer than max_frame either way. */
+static ssize_t decode_text(size_t max_frame, const uint8_t *buf, size_t len, const uint8_t **msg,
+                           size_t *msg_len)
+{
+    ssize_t r = decode_line(max_frame, buf, len, msg, msg_len);
+    if (r != 0 || len == 0)
+        return r;
+    *msg = buf; /* no "\n" and len <= max_frame (decode_line checked) */
+    *msg_len = len;
+    return (ssize_t)len;
 }
 
 /* LENn: header, then exactly that many payload bytes. */
@@ -121,6 +141,7 @@ ssize_t sk_frame_decode(sk_frame mode, size_t max_frame, const uint8_t *buf, siz
         *msg_len = len;
         return (ssize_t)len;
     case SK_FRAME_LINE: return decode_line(max_frame, buf, len, msg, msg_len);
+    case SK_FRAME_TEXT: return decode_text(max_frame, buf, len, msg, msg_len);
     case SK_FRAME_LEN8:
     case SK_FRAME_LEN16BE:
     case SK_FRAME_LEN16LE:
@@ -141,7 +162,7 @@ int sk_frame_finish(sk_frame mode, const uint8_t *buf, size_t len, const uint8_t
         return 0;
     if (frames[mode].hdr != 0)
         return SK_ETRUNC;
-    *msg = buf; /* RAW chunk or LINE without "\n": the bytes as they are */
+    *msg = buf; /* RAW chunk or LINE/TEXT without "\n": the bytes as they are */
     *msg_len = len;
     return 1;
 }
@@ -168,7 +189,7 @@ ssize_t sk_frame_encoded_size(sk_frame mode, size_t msg_len)
 {
     uint8_t hdr[8];
     int h = sk_frame_header(mode, msg_len, hdr);
-    return h < 0 ? h : (ssize_t)((size_t)h + msg_len + (mode == SK_FRAME_LINE));
+    return h < 0 ? h : (ssize_t)((size_t)h + msg_len + has_trailer(mode));
 }
 
 ssize_t sk_frame_encode(sk_frame mode, const void *msg, size_t len, uint8_t *dst)
@@ -179,7 +200,7 @@ ssize_t sk_frame_encode(sk_frame mode, const void *msg, size_t len, uint8_t *dst
     if (len)
         memcpy(dst + h, msg, len);
     size_t n = (size_t)h + len;
-    if (mode == SK_FRAME_LINE)
+    if (has_trailer(mode))
         dst[n++] = '\n';
     return (ssize_t)n;
 }

@@ -147,6 +147,31 @@ int sk__ws_random(void *buf, size_t n)
     return 0;
 }
 
+/* Mask keys come from getrandom(2) in batches: one call per MASK_BATCH keys
+ * and thread, so a client sending many small frames stays cheap while every
+ * key is as unpredictable as the kernel's CSPRNG (RFC 6455 §10.3). */
+#define MASK_BATCH 128
+static _Thread_local struct {
+    uint8_t keys[MASK_BATCH * 4];
+    unsigned next; /* keys used; MASK_BATCH (or 0 before the first fill) means refill */
+    bool filled;
+} mask_pool;
+
+int sk__ws_mask_key(uint8_t key[4])
+{
+    if (!mask_pool.filled || mask_pool.next == MASK_BATCH) {
+        int r = sk__ws_random(mask_pool.keys, sizeof mask_pool.keys);
+        if (r < 0)
+            return r;
+        mask_pool.filled = true;
+        mask_pool.next = 0;
+    }
+    memcpy(key, mask_pool.keys + 4 * mask_pool.next, 4);
+    memset(mask_pool.keys + 4 * mask_pool.next, 0, 4); /* a used key is not kept */
+    mask_pool.next++;
+    return 0;
+}
+
 /* ---- close frames ---- */
 
 bool sk__ws_close_code_valid(unsigned code)

@@ -118,6 +118,11 @@ int sk__ws_write_header(uint8_t out[SK__WS_MAX_HEADER], bool fin, unsigned opcod
  * keys). Returns 0, or a negated errno if the kernel cannot supply them. */
 int sk__ws_random(void *buf, size_t n);
 
+/* A fresh client mask key: 4 bytes from getrandom(2), drawn in batches of
+ * 128 keys per thread (one system call per batch); each key is handed out
+ * once. Returns 0, or a negated errno if the kernel cannot supply them. */
+int sk__ws_mask_key(uint8_t key[4]);
+
 /* ---- close frames ---- */
 
 /* True for the status codes a close frame may carry: 1000-1003, 1007-1011,

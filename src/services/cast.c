@@ -11,6 +11,7 @@ typedef struct cast {
     uint64_t seq;          /* its number: clients that joined later (higher ids) skip it */
     sk_blob *plain, *ws;   /* the message for plain / WebSocket clients (or NULL) */
     int shutdown;
+    int close;             /* close the client gracefully once what came before is queued */
 } cast;
 
 static void deliver(sk__shard *sh, const cast *c)
@@ -18,6 +19,10 @@ static void deliver(sk__shard *sh, const cast *c)
     for (sk__peer *p = sh->peers; p; p = p->next) {
         if (p->id == c->except || (c->only && p->id != c->only) || p->id > c->seq)
             continue;
+        if (c->close) {
+            sk_conn_close(p->conn, 0);
+            continue;
+        }
         sk_blob *b = sk_conn_is_ws(p->conn) ? c->ws : c->plain;
         if (b)
             sk_conn_send_blob(p->conn, b); /* a laggard over --max-queue is dropped here */
@@ -103,6 +108,12 @@ void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_
 {
     cast tmpl = {.except = except, .shutdown = shutdown};
     send_cast(s, &tmpl, NULL, text, len);
+}
+
+void sk__server_close_after_tells(sk__peer *p)
+{
+    cast tmpl = {.only = p->id, .close = 1};
+    send_cast(p->srv, &tmpl, sk__shard_of(p), NULL, 0);
 }
 
 void sk__server_tell(sk__peer *p, const void *text, size_t len)

@@ -1,19 +1,31 @@
 /* chat.c — the chat gateway (tutorial T6): every message goes to all other
  * members of the one room that spans all listeners, named by its sender;
- * join/leave notices, /nick and /who. Each broadcast is encoded once. */
-#include "services/service.h"
+ * join/leave notices, /nick (unique names) and /who; any other line that
+ * starts with "/" is answered with the usage. Each broadcast is encoded once. */
+#include "services/chat.h"
 #include "services/text.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NICK_MAX 48
 #define CHAT_LINE_MAX 1024
+#define USAGE "* commands: /nick NAME, /who (start a line with // to send one that begins with /)"
 
 typedef struct member {
     char nick[NICK_MAX + 1];
 } member;
+
+/* Per-server state: the hook that extends the nick check (chat.h). */
+typedef struct room {
+    sk__chat_nick_check check;
+    void *check_ud;
+} room;
+
+extern const sk__service sk__svc_chat;
 
 static const char *nick_of(const sk__peer *p) { return p->svc ? ((member *)p->svc)->nick : p->name; }
 
@@ -43,12 +55,42 @@ static void chat_open(sk__peer *p)
         snprintf(m->nick, sizeof m->nick, "unix-%d", p->fd);
     else if (m)
         snprintf(m->nick, sizeof m->nick, "%.48s", p->name);
+    sk__server_lock(p->srv); /* /who and /nick on other threads read p->svc */
+    if (m && sk__chat_nick_here(p->srv, m->nick, p)) /* someone took it with /nick */
+        snprintf(m->nick, sizeof m->nick, "%.24s~%llu", unix_peer ? "unix" : p->name,
+                 (unsigned long long)p->id);
     p->svc = m;
+    sk__server_unlock(p->srv);
     char hello[CHAT_LINE_MAX];
     snprintf(hello, sizeof hello, "* welcome %s (%zu here; /nick NAME to rename, /who to list)",
              nick_of(p), sk__server_members(p->srv));
     tell(p, hello);
     notice(p->srv, p, "* %s joined%s", nick_of(p), "");
+}
+
+static int chat_init(sk_server *s)
+{
+    room *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    sk__server_set_svc(s, r);
+    return 0;
+}
+
+static void chat_fini(sk_server *s)
+{
+    free(sk__server_svc(s));
+    sk__server_set_svc(s, NULL);
+}
+
+int sk__chat_set_nick_check(sk_server *s, sk__chat_nick_check fn, void *ud)
+{
+    room *r = sk__server_svc(s);
+    if (!r || sk__server_service(s) != &sk__svc_chat)
+        return -EINVAL;
+    r->check = fn;
+    r->check_ud = ud;
+    return 0;
 }
 
 static void chat_close(sk__peer *p)
@@ -71,29 +113,114 @@ static int valid_nick(const uint8_t *s, size_t n)
     return 1;
 }
 
+typedef struct nick_query {
+    const char *nick;
+    const sk__peer *self;
+} nick_query;
+
+static int same_nick(const sk__peer *p, void *arg)
+{
+    const nick_query *q = arg;
+    return p != q->self && p->svc && strcasecmp(((member *)p->svc)->nick, q->nick) == 0;
+}
+
+int sk__chat_nick_here(sk_server *s, const char *nick, const sk__peer *self)
+{
+    nick_query q = {nick, self};
+    return sk__server_each(s, same_nick, &q);
+}
+
+/* Takes nick for p unless someone has it: the check and the change are one
+ * step under the server lock, so two members cannot take the same name. */
+static int take_nick(sk__peer *p, const char *now)
+{
+    room *r = sk__server_svc(p->srv);
+    if (r && r->check && r->check(p->srv, now, r->check_ud))
+        return 0;
+    member *m = p->svc;
+    sk__server_lock(p->srv); /* /who on another thread may be reading it */
+    int taken = sk__chat_nick_here(p->srv, now, p);
+    if (!taken)
+        memcpy(m->nick, now, strlen(now) + 1);
+    sk__server_unlock(p->srv);
+    return !taken;
+}
+
 static void do_nick(sk__peer *p, const uint8_t *name, size_t n)
 {
+    while (n && *name == ' ')
+        name++, n--;
+    while (n && name[n - 1] == ' ')
+        n--;
     member *m = p->svc;
     if (!m || !valid_nick(name, n)) {
         tell(p, "* usage: /nick NAME (1-48 visible characters, no spaces)");
         return;
     }
-    char old[NICK_MAX + 1], now[NICK_MAX + 1];
+    char old[NICK_MAX + 1], now[NICK_MAX + 1], text[CHAT_LINE_MAX];
     snprintf(old, sizeof old, "%s", m->nick);
     memcpy(now, name, n);
     now[n] = 0;
-    sk__server_lock(p->srv); /* /who on another thread may be reading it */
-    memcpy(m->nick, now, n + 1);
-    sk__server_unlock(p->srv);
+    if (!take_nick(p, now)) {
+        snprintf(text, sizeof text, "* %s is taken", now);
+        tell(p, text);
+        return;
+    }
     notice(p->srv, NULL, "* %s is now %s", old, now);
+}
+
+/* /who: "* N here: a b c", and "(and K more)" when the names do not fit. */
+typedef struct who_list {
+    char *buf;
+    size_t len, cap, left_out;
+} who_list;
+
+static int add_name(const sk__peer *p, void *arg)
+{
+    who_list *w = arg;
+    const char *nick = nick_of(p);
+    size_t n = strlen(nick);
+    if (w->left_out || w->len + 1 + n + 32 > w->cap) { /* room kept for the count */
+        w->left_out++;
+        return 0;
+    }
+    w->buf[w->len++] = ' ';
+    memcpy(w->buf + w->len, nick, n);
+    w->len += n;
+    return 0;
 }
 
 static void do_who(sk__peer *p)
 {
-    char names[CHAT_LINE_MAX - 32], list[CHAT_LINE_MAX];
-    sk__server_names(p->srv, nick_of, names, sizeof names);
-    snprintf(list, sizeof list, "* %zu here:%s", sk__server_members(p->srv), names);
+    char list[CHAT_LINE_MAX];
+    int head = snprintf(list, sizeof list, "* %zu here:", sk__server_members(p->srv));
+    who_list w = {list, (size_t)head, sizeof list, 0};
+    sk__server_lock(p->srv);
+    sk__server_each(p->srv, add_name, &w);
+    sk__server_unlock(p->srv);
+    if (w.left_out)
+        w.len += (size_t)snprintf(list + w.len, sizeof list - w.len, " (and %zu more)", w.left_out);
+    list[w.len] = 0;
     tell(p, list);
+}
+
+/* A line that starts with "/": a command, or the usage. Returns 0 for a
+ * line to send as chat instead ("//text" sends "/text"). */
+static int command(sk__peer *p, const uint8_t *msg, size_t len)
+{
+    while (len > 1 && msg[len - 1] == ' ')
+        len--;
+    const uint8_t *sp = memchr(msg, ' ', len);
+    size_t word = sp ? (size_t)(sp - msg) : len;
+    if (word == 5 && memcmp(msg, "/nick", 5) == 0)
+        do_nick(p, msg + word, len - word);
+    else if (len == 4 && memcmp(msg, "/who", 4) == 0)
+        do_who(p);
+    else if (len > 1 && msg[1] == '/')
+        return 0;
+    else
+        tell(p, USAGE);
+    return 1;
 }
 
 static void chat_message(sk__peer *p, const uint8_t *msg, size_t len)
@@ -103,14 +230,10 @@ static void chat_message(sk__peer *p, const uint8_t *msg, size_t len)
     len = sk__trim_eol(msg, len);
     if (len == 0)
         return;
-    if (len > 6 && memcmp(msg, "/nick ", 6) == 0) {
-        do_nick(p, msg + 6, len - 6);
+    if (msg[0] == '/' && command(p, msg, len))
         return;
-    }
-    if (len == 4 && memcmp(msg, "/who", 4) == 0) {
-        do_who(p);
-        return;
-    }
+    if (msg[0] == '/') /* "//text": the text "/text" */
+        msg++, len--;
     const char *nick = nick_of(p);
     size_t nlen = strlen(nick);
     uint8_t *text = malloc(nlen + 2 + len);
@@ -127,7 +250,11 @@ const sk__service sk__svc_chat = {
     .name = "chat",
     .summary = "every message goes to all other clients, named by sender",
     .default_max_queue = (size_t)8 << 20,
+    .line_service = 1,
     .on_open = chat_open,
     .on_message = chat_message,
     .on_close = chat_close,
+    .on_eof = sk__server_close_after_tells, /* replies to its last lines first */
+    .init = chat_init,
+    .fini = chat_fini,
 };

@@ -109,6 +109,41 @@ int sk__cmd_shell_words(const char *cmd, int (*each)(const char *word, void *ud)
     return r;
 }
 
+/* ">&N" or ">&-" ending a word at s (pointing at '>'): a duplication or a
+ * close of a descriptor (2>&1), which opens no file. */
+static int dup_only(const char *s)
+{
+    if (s[1] != '&')
+        return 0;
+    const char *e = s + 2;
+    if (*e == '-')
+        e++;
+    else
+        while (*e >= '0' && *e <= '9')
+            e++;
+    return e > s + 2 && (!*e || is_blank(*e) || strchr(";&|()", *e));
+}
+
+int sk__cmd_redirects(const char *cmd)
+{
+    char quote = 0;
+    for (const char *s = cmd; *s; s++) {
+        if (quote) {
+            if (*s == quote)
+                quote = 0;
+            else if (quote == '"' && *s == '\\' && s[1])
+                s++;
+        } else if (*s == '\'' || *s == '"') {
+            quote = *s;
+        } else if (*s == '\\' && s[1]) {
+            s++; /* \> is a literal '>' */
+        } else if (*s == '>' && !dup_only(s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- vetting ---- */
 
 /* Writes the reason of a refusal; returns the exit status to report. */
@@ -151,12 +186,16 @@ static int check_word(const char *word, void *ud)
     return 1;
 }
 
-static int shell_argv(char *cmd, const char *const *allow, char ***out, char *why, size_t whylen)
+static int shell_argv(char *cmd, int flags, const char *const *allow, char ***out, char *why,
+                      size_t whylen)
 {
     word_check w = {.allow = allow};
     int r = allow ? sk__cmd_shell_words(cmd, check_word, &w) : 0;
     if (r == 1)
         return not_allowed(allow, w.bad, why, whylen);
+    if (r == 0 && allow && !(flags & SK__CMD_REDIRECT) && sk__cmd_redirects(cmd))
+        return refused(126, why, whylen,
+                       "output redirection ('>') is not allowed with --allow (see --allow-redirect)");
     if (r == SK__CMD_SUBST)
         return refused(126, why, whylen, "command substitution is not allowed with --allow");
     if (r == SK__CMD_QUOTE)
@@ -190,7 +229,7 @@ static int split_argv(const char *cmd, const char *const *allow, char ***out, ch
     return 0;
 }
 
-int sk__cmd_argv(char *cmd, size_t len, int shell, const char *const *allow, char ***argv,
+int sk__cmd_argv(char *cmd, size_t len, int flags, const char *const *allow, char ***argv,
                  char *why, size_t whylen)
 {
     *argv = NULL;
@@ -198,6 +237,6 @@ int sk__cmd_argv(char *cmd, size_t len, int shell, const char *const *allow, cha
         return refused(2, why, whylen, "command contains a NUL byte");
     if (!cmd[strspn(cmd, " \t\r\n\v\f")])
         return refused(127, why, whylen, "empty command");
-    return shell ? shell_argv(cmd, allow, argv, why, whylen)
-                 : split_argv(cmd, allow, argv, why, whylen);
+    return (flags & SK__CMD_SHELL) ? shell_argv(cmd, flags, allow, argv, why, whylen)
+                                   : split_argv(cmd, allow, argv, why, whylen);
 }

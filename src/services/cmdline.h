@@ -29,15 +29,29 @@ char **sk__cmd_split(const char *cmd, int *err);
  * vetted), SK__CMD_QUOTE, SK__CMD_NOMEM. */
 int sk__cmd_shell_words(const char *cmd, int (*each)(const char *word, void *ud), void *ud);
 
+/* Returns 1 when the shell could open a file for writing for cmd: an
+ * unquoted, unescaped '>' anywhere (>, >>, 2>, &>, >|, <>, >&FILE), else 0;
+ * only ">&N" and ">&-" (2>&1: duplicate or close a descriptor) are not.
+ * Conservative: a '>' in a comment counts too. */
+int sk__cmd_redirects(const char *cmd);
+
+/* sk__cmd_argv's flags. */
+enum {
+    SK__CMD_SHELL = 1,    /* run with /bin/sh -c */
+    SK__CMD_REDIRECT = 2, /* shell + allow-list: output redirections are permitted */
+};
+
 /* Turns one received command (len bytes) into the argv to run: the words of
- * cmd, or /bin/sh -c cmd when shell is set (argv[2] then points to cmd).
+ * cmd, or /bin/sh -c cmd when flags has SK__CMD_SHELL (argv[2] then points
+ * to cmd).
  * With an allow-list (NULL: anything goes) the program must be named in it
  * exactly: "ls" allows the ls found in PATH, "/bin/ls" that path, and
  * "/tmp/x/ls" is neither; under shell every command of the line is checked
- * (see sk__cmd_shell_words). Returns 0 and sets *argv (one block: free()),
+ * (see sk__cmd_shell_words), and a line that redirects output into a file
+ * (sk__cmd_redirects) is refused unless flags has SK__CMD_REDIRECT. Returns 0 and sets *argv (one block: free()),
  * or the exit status to report instead (2: bad syntax or a NUL byte, 126:
  * refused or out of memory, 127: empty) with a one-line reason in why. */
-int sk__cmd_argv(char *cmd, size_t len, int shell, const char *const *allow, char ***argv,
+int sk__cmd_argv(char *cmd, size_t len, int flags, const char *const *allow, char ***argv,
                  char *why, size_t whylen);
 
 #endif

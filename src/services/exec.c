@@ -21,7 +21,8 @@
  *   the output: stdout and stderr share one pipe, so they arrive interleaved
  *     in the order the command wrote them, nothing dropped below the cap;
  *   "\n" if the output does not end with one (the status starts a line);
- *   "[output truncated at N bytes, M more dropped]\n" past --max-output;
+ *   "[output truncated at N bytes: --max-output reached, process group killed]\n"
+ *     (SIGKILL at the first byte too many; the status line says how it ended);
  *   "[exit N]\n", "[killed by signal SIGNAME]\n" or "[timed out after Ns]\n".
  * A command that does not run gets "sockit: REASON\n[exit N]\n" (N = 2 bad
  * syntax, 126 refused, 127 empty or no such program). */
@@ -196,10 +197,10 @@ static void send_result(client *c, const sk__proc_result *r, const char *status)
     size_t n = 0;
     if (r->len && r->out[r->len - 1] != '\n')
         tail[n++] = '\n';
-    if (r->dropped)
+    if (r->capped)
         n += (size_t)snprintf(tail + n, sizeof tail - n,
-                              "[output truncated at %zu bytes, %llu more dropped]\n", r->len,
-                              (unsigned long long)r->dropped);
+                              "[output truncated at %zu bytes: --max-output reached, process group killed]\n",
+                              r->len);
     n += (size_t)snprintf(tail + n, sizeof tail - n, "[%s]\n", status);
     uint8_t *msg = sk__server_scratch(c->st->srv, r->len + n);
     if (!msg) {
@@ -222,8 +223,10 @@ static char **job_argv(client *c, job *j)
     if (j->len > MAX_COMMAND)
         snprintf(why, sizeof why, "command too long (%zu bytes, at most %d)", j->len, MAX_COMMAND);
     else
-        code = sk__cmd_argv(j->cmd, j->len, opts(c)->exec_shell, opts(c)->exec_allow, &argv, why,
-                            sizeof why);
+        code = sk__cmd_argv(j->cmd, j->len,
+                            (opts(c)->exec_shell ? SK__CMD_SHELL : 0) |
+                                (opts(c)->exec_allow_redirect ? SK__CMD_REDIRECT : 0),
+                            opts(c)->exec_allow, &argv, why, sizeof why);
     if (code)
         refuse(c, j->cmd, code, "%s", why);
     return argv;
@@ -262,7 +265,7 @@ static void on_done(sk__proc *proc, const sk__proc_result *r, void *ud)
         send_result(c, r, status);
     sk__server_log(c->st->srv, "exec %s: \"%s\" -> %s (%zu bytes%s, %llu ms)%s", c->name,
                    shown(c->running->cmd, show, sizeof show), status, r->len,
-                   r->dropped ? ", truncated" : "", (unsigned long long)r->elapsed_ms,
+                   r->capped ? ", capped: killed" : "", (unsigned long long)r->elapsed_ms,
                    c->gone ? " (client left)" : "");
     sk__proc_free(proc);
     c->proc = NULL;

@@ -27,7 +27,7 @@ struct sk__proc {
     uint8_t *buf;          /* collected output */
     size_t len, cap, max;
     uint64_t dropped, started;
-    int status, reaped, timed_out, done;
+    int status, reaped, timed_out, capped, done;
     sk__proc_cb cb;
     void *ud;
 };
@@ -117,7 +117,7 @@ static void maybe_finish(sk__proc *p)
     p->done = 1;
     if (p->timeout)
         sk_timer_stop(p->timeout);
-    sk__proc_result r = {.status = p->status, .timed_out = p->timed_out,
+    sk__proc_result r = {.status = p->status, .timed_out = p->timed_out, .capped = p->capped,
                          .out = p->buf ? p->buf : (const uint8_t *)"",
                          .len = p->len, .dropped = p->dropped,
                          .elapsed_ms = sk_loop_now(p->loop) - p->started};
@@ -173,10 +173,12 @@ static ssize_t read_some(sk__proc *p)
             p->len += (size_t)n;
         return n;
     }
-    uint8_t sink[READ_CHUNK]; /* past the cap: keep the child going, drop the bytes */
+    uint8_t sink[READ_CHUNK]; /* past the cap: the command is stopped (on_output) */
     ssize_t n = read(p->out_fd, sink, sizeof sink);
-    if (n > 0)
+    if (n > 0) {
         p->dropped += (uint64_t)n;
+        p->capped = 1;
+    }
     return n;
 }
 
@@ -185,6 +187,10 @@ static void on_output(sk_watch *w, int fd, unsigned events, void *ud)
     sk__proc *p = ud;
     for (int i = 0; i < READS_PER_EVENT; i++) {
         ssize_t n = read_some(p);
+        if (p->capped) { /* more than max: kill the group rather than drain it for nothing */
+            sk__proc_kill(p); /* may finish and free p */
+            return;
+        }
         if (n > 0)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EINTR))

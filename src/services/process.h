@@ -14,9 +14,10 @@ typedef struct sk__proc sk__proc;
 typedef struct sk__proc_result {
     int status;          /* waitpid() status; -1 if it could not be collected */
     int timed_out;       /* 1: the timeout killed the process group */
+    int capped;          /* 1: it wrote more than max_output and its group was killed */
     const uint8_t *out;  /* stdout and stderr, interleaved as written (one pipe) */
     size_t len;          /* at most max_output */
-    uint64_t dropped;    /* output bytes read beyond max_output and discarded */
+    uint64_t dropped;    /* output bytes read beyond max_output and discarded (before the kill) */
     uint64_t elapsed_ms;
 } sk__proc_result;
 
@@ -25,7 +26,9 @@ typedef void (*sk__proc_cb)(sk__proc *p, const sk__proc_result *r, void *ud);
 /* Starts argv[0] (looked up in PATH) as the leader of a new process group,
  * with stdin = /dev/null, stdout and stderr into one pipe, no other fds, an
  * empty signal mask and default signal dispositions. Output beyond
- * max_output is read and dropped so the child never blocks on a full pipe.
+ * max_output is not collected: the first bytes past it get the whole group
+ * SIGKILL (capped set), so a command cannot burn CPU writing what nobody
+ * will read.
  * After timeout_ms (0: never) the whole group gets SIGKILL. When the leader
  * exits, what is left of its group is killed too, so nothing outlives the
  * reply. cb fires once, from the loop, after the leader was reaped and the

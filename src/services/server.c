@@ -17,8 +17,12 @@ void sk_server_opts_init(sk_server_opts *o)
     memset(o, 0, sizeof *o);
     o->service = "echo";
     o->text = "Thank you for connecting\r\n";
+    o->in_frame = SK_FRAME_AUTO;
+    o->out_frame = SK_FRAME_AUTO;
     o->max_frame = SK_MAX_FRAME_DEFAULT;
     o->drain_ms = 5000;
+    o->frame_timeout_ms = 60000;
+    o->handshake_ms = 10000;
     o->threads = 1;
     o->exec_timeout_ms = 10000;
     o->exec_max_output = (size_t)1 << 20;
@@ -27,6 +31,7 @@ void sk_server_opts_init(sk_server_opts *o)
 
 const sk_server_opts *sk__server_opts(const sk_server *s) { return &s->o; }
 void *sk__server_svc(const sk_server *s) { return s->svc_state; }
+const sk__service *sk__server_service(const sk_server *s) { return s->svc; }
 void sk__server_set_svc(sk_server *s, void *state) { s->svc_state = state; }
 int sk__server_shutting_down(const sk_server *s) { return s->shutting || s->freeing; }
 
@@ -39,6 +44,9 @@ sk_loop *sk__server_loop(const sk_server *s)
 int sk__peer_send(sk__peer *p, const void *msg, size_t len)
 {
     if (p->conn) {
+        /* a reply is activity too (--idle-timeout): a client whose command ran
+         * longer than the idle time is not closed right after its answer */
+        p->last_active = (uint32_t)sk_loop_now(sk_conn_loop(p->conn));
         int r = sk_conn_send(p->conn, msg, len);
         if (r == SK_EFRAMEBIG) { /* the reply cannot be framed: say so and end this client */
             sk__server_log(p->srv, "reply of %zu bytes to fd=%d peer=%s does not fit --out-frame %s",
@@ -180,6 +188,15 @@ static void on_drain_timeout(sk_timer *t, void *ud)
         sk__shard_run(&s->shards[i], sk__shard_abort_all);
 }
 
+/* SK_FRAME_AUTO: a line service (chat, stdio) reads and writes lines on
+ * streams, however the client sends them (see SK_FRAME_TEXT); others raw. */
+static sk_frame frame_for(const sk__service *svc, sk_frame asked)
+{
+    if (asked != SK_FRAME_AUTO)
+        return asked;
+    return svc->line_service ? SK_FRAME_TEXT : SK_FRAME_RAW;
+}
+
 static int fail_new(sk_server *s, int r, char *err, size_t errlen)
 {
     if (err)
@@ -209,6 +226,8 @@ int sk_server_new(sk_loop *loop, const sk_server_opts *opts, sk_server **out, ch
     s->loop = loop;
     s->o = *opts;
     s->svc = svc;
+    s->o.in_frame = frame_for(svc, opts->in_frame);
+    s->o.out_frame = frame_for(svc, opts->out_frame);
     s->cast_seq = 1; /* 0 is no client */
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutexattr_t recursive;
@@ -236,7 +255,8 @@ static void set_ws(sk_server *s, endpoint *e, const sk_url *url)
                          .accept_protocols = s->o.ws_protocols,
                          .origins = s->o.ws_origins,
                          .page = s->o.ws_page ? s->o.ws_page : sk__web_page(),
-                         .ping_ms = s->o.ws_ping_ms};
+                         .ping_ms = s->o.ws_ping_ms,
+                         .handshake_ms = s->o.handshake_ms};
 }
 
 int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)

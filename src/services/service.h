@@ -25,8 +25,9 @@ typedef struct sk__peer {
     sk_conn *conn;
     struct sk__peer *prev, *next; /* its shard's list of stream clients */
     void *svc;                    /* per-client state owned by the service */
-    uint32_t last_active;         /* loop time (ms) of its last read, modulo 2^32: idle
-                                   * spans are differences, exact up to 49 days */
+    uint32_t last_active;         /* loop time (ms) of its last read or reply (sk__peer_send),
+                                   * modulo 2^32: idle spans are differences, exact up to
+                                   * 49 days */
     int fd;                       /* for log lines, also once the connection closed it */
     char name[];                  /* its address for log lines, kept at its length */
 } sk__peer;
@@ -40,9 +41,14 @@ typedef struct sk__service {
     const char *summary;
     size_t default_max_queue; /* output cap per client when --max-queue is not given (0 = none) */
     int single_thread;        /* state shared by all clients without locks: run on one loop */
+    int line_service;         /* a message is a line: SK_FRAME_AUTO means text on streams */
     void (*on_open)(sk__peer *p);                                    /* stream client joined */
     void (*on_message)(sk__peer *p, const uint8_t *msg, size_t len); /* one message */
     void (*on_close)(sk__peer *p);                                   /* stream client left */
+    /* Optional: the stream client half-closed (sent its last bytes, then EOF)
+     * after its last on_message; it must be closed (default: sk_conn_close at
+     * once, fine for replies made with sk__peer_send). */
+    void (*on_eof)(sk__peer *p);
     /* Optional: may refuse a listener (e.g. exec on a non-loopback address).
      * Returns 0, or a negative error with a one-line reason in err. */
     int (*check_listen)(sk_server *s, const sk_url *url, char *err, size_t errlen);
@@ -69,6 +75,7 @@ const sk_sockaddr *sk__peer_from(const sk__peer *p);
 const sk_server_opts *sk__server_opts(const sk_server *s);
 sk_loop *sk__server_loop(const sk_server *s);                /* the calling thread's loop */
 void *sk__server_svc(const sk_server *s);                     /* per-server service state */
+const sk__service *sk__server_service(const sk_server *s);    /* the service it runs */
 void sk__server_set_svc(sk_server *s, void *state);
 int sk__server_shutting_down(const sk_server *s);
 /* Stream clients the service has opened (WebSocket handshakes done). */
@@ -86,16 +93,20 @@ void sk__server_free_scratch(void);                           /* this thread's s
  * Callable from any of the server's threads. */
 void sk__server_broadcast(sk_server *s, uint64_t except, const void *text, size_t len,
                           int shutdown);
+/* Closes a client gracefully once every sk__server_tell made to it so far
+ * has been queued (they may be posts to its thread): a member that
+ * half-closed still gets the replies to its last messages. */
+void sk__server_close_after_tells(sk__peer *p);
 /* Sends text to one client, encoded like a broadcast and in order with the
  * broadcasts it gets (posted to its thread when there are several). */
 void sk__server_tell(sk__peer *p, const void *text, size_t len);
 /* webpage.c: the built-in chat/console page served at GET / on ws:// listeners. */
 const char *sk__web_page(void);
-/* shard.c: writes " name1 name2 ..." of all stream clients into buf (name() is
- * called under the server lock); returns the length. */
-size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
-                        size_t len);
-/* The lock that guards peer lists; hold it to change what name() reads. */
+/* shard.c: calls fn(p, arg) for every opened stream client of every thread
+ * until fn returns non-zero, and returns that (0 if none did). The caller
+ * holds sk__server_lock: fn must not take it, nor send or close. */
+int sk__server_each(sk_server *s, int (*fn)(const sk__peer *p, void *arg), void *arg);
+/* The lock that guards peer lists; hold it to change what sk__server_each reads. */
 void sk__server_lock(sk_server *s);
 void sk__server_unlock(sk_server *s);
 /* log.c: one log line (to opts.log, or timestamped on stderr). */

@@ -86,6 +86,8 @@ static void peer_close(sk_conn *c, int err, void *ud)
             s->svc->on_close(p);
     }
     const char *tls = sk_conn_tls_error(c); /* a TLS failure's own reason, or an unclean end */
+    if (!tls)
+        tls = sk_conn_ws_error(c); /* "handshake timed out" */
     if (s->o.verbose || (err && err != -ECONNRESET && err != -EPIPE))
         sk__server_log(s, "close fd=%d peer=%s in=%llu out=%llu reason=%s%s%s", p->fd, p->name,
                        (unsigned long long)sk_conn_bytes_in(c),
@@ -111,12 +113,23 @@ static void open_peer(sk__peer *p)
     pthread_mutex_unlock(&s->cast_lock);
 }
 
+/* The client half-closed: the service may owe it replies still on their way. */
+static void peer_eof(sk_conn *c, void *ud)
+{
+    sk__peer *p = ud;
+    if (p->id != SK__UNOPENED && p->srv->svc->on_eof)
+        p->srv->svc->on_eof(p);
+    else
+        sk_conn_close(c, 0);
+}
+
 /* A WebSocket or TLS client finished its handshake(s). */
 static void peer_handshaken(sk_conn *c, void *ud) { open_peer(ud); }
 
 static const sk_conn_cbs peer_cbs = {
     .on_open = peer_handshaken,
     .on_message = peer_message,
+    .on_eof = peer_eof,
     .on_read = peer_read,
     .on_close = peer_close,
     .on_zmsg = peer_zmsg,
@@ -213,27 +226,37 @@ void sk__shard_abort_all(void *arg)
 
 /* ---- the member list (/who) ---- */
 
-size_t sk__server_names(sk_server *s, const char *(*name)(const sk__peer *), char *buf,
-                        size_t len)
+int sk__server_each(sk_server *s, int (*fn)(const sk__peer *p, void *arg), void *arg)
 {
-    size_t n = 0;
-    buf[0] = 0;
-    pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->nshards; i++)
-        for (sk__peer *p = s->shards[i].peers; p && n + 2 < len; p = p->next) {
+        for (sk__peer *p = s->shards[i].peers; p; p = p->next) {
             if (p->id == SK__UNOPENED) /* in its WebSocket handshake: not a member yet */
                 continue;
-            int w = snprintf(buf + n, len - n, " %s", name(p));
-            n = w < 0 ? n : (n + (size_t)w < len ? n + (size_t)w : len - 1);
+            int r = fn(p, arg);
+            if (r)
+                return r;
         }
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return 0;
 }
 
 void sk__server_lock(sk_server *s) { pthread_mutex_lock(&s->lock); }
 void sk__server_unlock(sk_server *s) { pthread_mutex_unlock(&s->lock); }
 
-/* ---- idle sweep ---- */
+/* ---- idle sweep (and messages dripped too slowly) ---- */
+
+/* --frame-timeout: a message begun long ago and still not complete (a client
+ * dripping a header or a line byte by byte) costs its sender the slot. */
+static int too_slow(sk_server *s, sk__peer *p)
+{
+    uint64_t waited = s->o.frame_timeout_ms ? sk_conn_partial_ms(p->conn) : 0;
+    if (waited < s->o.frame_timeout_ms || !waited)
+        return 0;
+    sk__server_log(s, "frame timeout fd=%d peer=%s: a message begun %llus ago is not complete "
+                   "(--frame-timeout %us)", p->fd, p->name, (unsigned long long)(waited / 1000),
+                   s->o.frame_timeout_ms / 1000);
+    sk_conn_close(p->conn, SK_ETIMEOUT);
+    return 1;
+}
 
 static void on_idle_sweep(sk_timer *t, void *ud)
 {
@@ -241,8 +264,10 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     sk_server *s = sh->srv;
     uint64_t now = sk_loop_now(sh->loop);
     for (sk__peer *p = sh->peers; p; p = p->next) {
+        if (too_slow(s, p))
+            continue;
         uint32_t silent = (uint32_t)now - p->last_active;
-        if (silent < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
+        if (!s->o.idle_ms || silent < s->o.idle_ms || (s->svc->busy && s->svc->busy(p)))
             continue;
         if (s->o.verbose)
             sk__server_log(s, "idle fd=%d peer=%s: silent for %us", p->fd, p->name,
@@ -251,11 +276,12 @@ static void on_idle_sweep(sk_timer *t, void *ud)
     }
 }
 
-/* Checks idle clients a few times per timeout period (at most once a second).
- * Returns 0 or -ENOMEM (--idle-timeout could not be kept: fail the start). */
+/* Checks idle and slow clients a few times per timeout period (at most once
+ * a second). Returns 0 or -ENOMEM (a timeout could not be kept: fail the start). */
 static int start_idle_sweep(sk__shard *sh)
 {
-    unsigned ms = sh->srv->o.idle_ms;
+    unsigned idle = sh->srv->o.idle_ms, frame = sh->srv->o.frame_timeout_ms;
+    unsigned ms = !idle ? frame : !frame ? idle : idle < frame ? idle : frame;
     if (!ms)
         return 0;
     sh->idle = sk_timer_new(sh->loop, on_idle_sweep, sh);

@@ -358,6 +358,40 @@ def readme_block(marker, lang):
     return m.group(1) if m else None
 
 
+def recv_head(s):
+    """Reads an HTTP head: up to and including the first blank line (or
+    what came before EOF); what follows it may be included too."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        b = s.recv(4096)
+        if not b:
+            break
+        head += b
+    return head
+
+
+class LineSock:
+    """A stream socket read line by line (chat members, exec replies)."""
+
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def line(self, timeout=10):
+        """The next line (without "\\n") as str, or None on EOF, error or timeout."""
+        self.s.settimeout(t(timeout))
+        while b"\n" not in self.buf:
+            try:
+                b = self.s.recv(65536)
+            except OSError:
+                return None
+            if not b:
+                return None
+            self.buf += b
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln.decode("utf-8", "replace")
+
+
 def wait_for(pred, timeout=5, step=0.02):
     """Polls pred() until true or timeout (scaled); returns its last value."""
     deadline = time.monotonic() + t(timeout)

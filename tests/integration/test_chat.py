@@ -11,18 +11,14 @@ import socket
 import threading
 import time
 
-from harness import (SLOW, Server, check, check_eq, free_port, main, recv_exact, t, tmpdir,
+from harness import (SLOW, LineSock, Server, check, check_eq, free_port, main, recv_exact, t, tmpdir,
                      wait_for)
 
 WELCOME_RE = r"\* welcome (\S+) \((\d+) here; /nick NAME to rename, /who to list\)"
 
 
-class Member:
+class Member(LineSock):
     """A chat client on a plain socket with a line reader."""
-
-    def __init__(self, sock):
-        self.s = sock
-        self.buf = b""
 
     @classmethod
     def tcp(cls, port):
@@ -40,20 +36,6 @@ class Member:
 
     def send(self, text):
         self.s.sendall(text.encode("utf-8") if isinstance(text, str) else text)
-
-    def line(self, timeout=10):
-        """The next line (without "\\n") as str, or None on EOF/timeout."""
-        self.s.settimeout(t(timeout))
-        while b"\n" not in self.buf:
-            try:
-                b = self.s.recv(65536)
-            except (socket.timeout, OSError):
-                return None
-            if not b:
-                return None
-            self.buf += b
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
 
     def expect(self, want, what):
         got = self.line()

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 
-from harness import REPO, Server, check, check_eq, free_port, main, t
+from harness import REPO, LineSock, Server, check, check_eq, free_port, main, t
 from test_browser import Browser, interop_ready
 from tls_pki import PKI, client_ctx
 
@@ -33,26 +33,15 @@ def spki_hash(crt):
 
 
 
-class TlsMember:
+class TlsMember(LineSock):
     """A chat member on tls://, verifying the test CA; reads lines."""
 
     def __init__(self, port, cafile):
         raw = socket.create_connection(("127.0.0.1", port), timeout=t(10))
-        self.s = client_ctx(cafile).wrap_socket(raw, server_hostname="127.0.0.1")
-        self.buf = b""
+        super().__init__(client_ctx(cafile).wrap_socket(raw, server_hostname="127.0.0.1"))
 
     def line(self, timeout=20):
-        self.s.settimeout(t(timeout))
-        while b"\n" not in self.buf:
-            try:
-                b = self.s.recv(65536)
-            except OSError:
-                return None
-            if not b:
-                return None
-            self.buf += b
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return ln.decode("utf-8", "replace")
+        return super().line(timeout)
 
     def until(self, pred, timeout=20):
         deadline = time.monotonic() + t(timeout)

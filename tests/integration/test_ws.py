@@ -37,8 +37,9 @@ import time  # noqa: E402
 import websockets  # noqa: E402,F811
 import websockets.exceptions  # noqa: E402
 
-from harness import (Server, check, check_eq, free_port, main, run_connect, t,  # noqa: E402
-                     tmpdir, wait_for)
+import harness  # noqa: E402
+from harness import (Server, check, check_eq, free_port, main, recv_head, run_connect,  # noqa: E402
+                     t, tmpdir, wait_for)
 
 
 def run(coro, timeout=30):
@@ -435,12 +436,7 @@ def test_subprotocol():
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                   b"Sec-WebSocket-Protocol: x, chat\r\n\r\n")
-        head = b""
-        while b"\r\n\r\n" not in head:
-            b = s.recv(4096)
-            if not b:
-                break
-            head += b
+        head = recv_head(s)
         s.close()
         check(head.startswith(b"HTTP/1.1 101"), "101: %r" % head[:40])
         check(re.search(rb"(?i)\r\nSec-WebSocket-Protocol: *chat\r\n", head),
@@ -473,24 +469,7 @@ def test_origin_allow_list():
 
 # ---------------------------------------------------------------- chat bridging
 
-class LineSock:
-    def __init__(self, s):
-        self.s = s
-        self.buf = b""
-
-    def line(self, timeout=10):
-        self.s.settimeout(t(timeout))
-        while b"\n" not in self.buf:
-            try:
-                b = self.s.recv(65536)
-            except OSError:
-                return None
-            if not b:
-                return None
-            self.buf += b
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return ln.decode("utf-8", "replace")
-
+class LineSock(harness.LineSock):
     def until(self, pred, timeout=10):
         """Lines until one matches pred; returns it (or None)."""
         deadline = time.monotonic() + t(timeout)
@@ -646,8 +625,8 @@ def test_connect_against_sockit():
         r = run_connect([wsurl(port, "/u"), "--binary", "--send", "bin"])
         check_eq(r.returncode, 0, "--binary exit status")
         check_eq(r.stdout, b"BIN\n", "--binary reply")
-    # connect counts replies against messages sent (framed modes stop when
-    # every message got one), so an unsolicited greeting is one "reply":
+    # a greeting is printed and not counted as the reply to --send x (see
+    # test_connect_replies.py): connect then waits for --wait's silence
     with Server("greet", wsurl(port, "/g")):
         r = run_connect([wsurl(port, "/g"), "--send", "x"])
         check_eq(r.returncode, 0, "connect --send to greet: exit status (stderr %r)" % r.stderr)

@@ -127,10 +127,56 @@ static void test_vetting(void)
     CHECK_EQ_INT(vet("echo $(ls)", 10, 1, NULL, why, &argv0), 0);
 }
 
+/* Output redirections: every form that opens a file for writing is seen,
+ * quoted and escaped '>' and descriptor duplication are not. */
+static void test_redirects(void)
+{
+    const char *yes[] = {"ls > f",     "ls>f",      "ls >> f",      "ls 2> f",   "ls 2>>f",
+                         "ls &> f",    "ls >| f",   "ls <> f",      "ls >&f",    "ls 1>&2x",
+                         "a | b > f",  "ls >",      "ls '>'>f",     "ls \\\\>f", "echo \">\" >f",
+                         "ls # > f",   "ls 2>&1 >f", "ls >&12a",    ">f ls",     "ls\t>\tf"};
+    const char *no[] = {"ls",          "ls '>' f",  "ls \">\" f", "ls \\> f", "ls 2>&1",
+                        "ls >&2",      "ls 1>&-",   "ls 2>&1|tr a b", "ls 2>&1;ls", "echo 'a>b'",
+                        "echo \"x\\\">y\"", "ls <f",    "ls << EOF",   ""};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!sk__cmd_redirects(yes[i]))
+            fprintf(stderr, "not seen: %s\n", yes[i]);
+        CHECK_EQ_INT(sk__cmd_redirects(yes[i]), 1);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        if (sk__cmd_redirects(no[i]))
+            fprintf(stderr, "seen: %s\n", no[i]);
+        CHECK_EQ_INT(sk__cmd_redirects(no[i]), 0);
+    }
+    /* every prefix of every case is scanned without reading past its end */
+    char buf[64];
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        for (size_t n = 0; n <= strlen(yes[i]); n++) {
+            memcpy(buf, yes[i], n);
+            buf[n] = 0;
+            int r = sk__cmd_redirects(buf);
+            CHECK(r == 0 || r == 1);
+        }
+
+    /* vetting: refused with --shell --allow, unless SK__CMD_REDIRECT */
+    const char *const allow[] = {"ls", NULL};
+    char why[200], *argv0;
+    CHECK_EQ_INT(vet("ls > /tmp/f", 11, SK__CMD_SHELL, allow, why, &argv0), 126);
+    CHECK(strstr(why, "redirection") != NULL);
+    CHECK_EQ_INT(vet("ls 2>/tmp/f", 11, SK__CMD_SHELL, allow, why, &argv0), 126);
+    CHECK_EQ_INT(vet("ls > /tmp/f", 11, SK__CMD_SHELL | SK__CMD_REDIRECT, allow, why, &argv0), 0);
+    CHECK_EQ_INT(vet("ls > /tmp/f", 11, SK__CMD_SHELL, NULL, why, &argv0), 0); /* no allow-list */
+    CHECK_EQ_INT(vet("ls > /tmp/f", 11, 0, allow, why, &argv0), 0); /* argv: '>' is a word */
+    CHECK_EQ_INT(vet("ls 2>&1", 7, SK__CMD_SHELL, allow, why, &argv0), 0);
+    CHECK_EQ_INT(vet("rm > f", 6, SK__CMD_SHELL, allow, why, &argv0), 126);
+    CHECK(strncmp(why, "'rm' is not allowed", 19) == 0); /* the program is named first */
+}
+
 int main(void)
 {
     test_split();
     test_shell_words();
     test_vetting();
+    test_redirects();
     return check_done("test_cmdline");
 }

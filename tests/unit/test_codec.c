@@ -93,8 +93,9 @@ static void rx_feed(receiver *r, const uint8_t *data, size_t n)
     for (;;) {
         const uint8_t *msg = NULL;
         size_t msg_len = 0;
-        ssize_t k = sk_frame_decode(r->mode, r->max_frame, r->buf + off, r->len - off, &msg,
-                                    &msg_len);
+        /* TEXT as the connection does: after a line, the rest waits for its "\n" */
+        sk_frame mode = r->mode == SK_FRAME_TEXT && off > 0 ? SK_FRAME_LINE : r->mode;
+        ssize_t k = sk_frame_decode(mode, r->max_frame, r->buf + off, r->len - off, &msg, &msg_len);
         if (k < 0)
             r->err = (int)k;
         if (k <= 0)
@@ -192,6 +193,10 @@ static void test_names(void)
     CHECK_EQ_INT(sk_frame_from_name(NULL, &(sk_frame){0}), SK_EFRAMEMODE);
     CHECK(strcmp(sk_frame_name(SK_FRAME_COUNT_), "?") == 0);
     CHECK(strcmp(sk_frame_name((sk_frame)-1), "?") == 0);
+    sk_frame text = SK_FRAME_RAW;
+    CHECK_EQ_INT(sk_frame_from_name("text", &text), 0);
+    CHECK_EQ_INT(text, SK_FRAME_TEXT);
+    CHECK(strcmp(sk_frame_name(SK_FRAME_AUTO), "?") == 0); /* AUTO is no mode */
 
     const size_t sizes[] = {0, 0, 1, 2, 2, 4, 4, 8, 8};
     for (size_t i = 0; i < NMODES; i++)
@@ -490,6 +495,78 @@ static void test_line(void)
     CHECK_EQ_INT(r.lens[3], 1);
 }
 
+static void expect_text(const char *in, size_t max_frame, ssize_t want, const char *payload)
+{
+    const uint8_t *msg = NULL;
+    size_t ml = 0;
+    ssize_t k = sk_frame_decode(SK_FRAME_TEXT, max_frame, (const uint8_t *)in, strlen(in), &msg,
+                                &ml);
+    CHECK_EQ_INT(k, want);
+    if (k > 0 && payload) {
+        CHECK_EQ_INT(ml, strlen(payload));
+        CHECK(msg == (const uint8_t *)in && memcmp(msg, payload, ml) == 0);
+    }
+}
+
+/* Feeds the reads in[0], in[1], ... (NULL-terminated) to a TEXT receiver,
+ * ends the stream, and checks the messages against want ("|"-separated). */
+static void text_reads(const char *const *in, const char *want)
+{
+    static receiver r;
+    rx_init(&r, SK_FRAME_TEXT, 1000);
+    for (size_t i = 0; in[i]; i++)
+        rx_feed(&r, (const uint8_t *)in[i], strlen(in[i]));
+    CHECK_EQ_INT(r.err, 0);
+    CHECK(rx_finish(&r) >= 0);
+    char got[RX_CAP];
+    size_t g = 0, at = 0;
+    for (size_t m = 0; m < r.nmsgs && m < RX_MAX_MSGS; m++) {
+        if (m)
+            got[g++] = '|';
+        memcpy(got + g, r.got + at, r.lens[m]);
+        g += r.lens[m];
+        at += r.lens[m];
+    }
+    got[g] = 0;
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "text reads: got \"%s\", want \"%s\"\n", got, want);
+    CHECK(strcmp(got, want) == 0);
+}
+
+/* TEXT: lines, and an unterminated line that is all a read brought. */
+static void test_text(void)
+{
+    expect_text("abc\n", 1000, 4, "abc");
+    expect_text("abc\r\nxyz", 1000, 5, "abc");
+    expect_text("abc", 1000, 3, "abc"); /* no "\n": all of it */
+    expect_text("abc\r", 1000, 4, "abc\r");
+    expect_text("", 1000, 0, NULL);
+    expect_text("0123456789", 10, 10, "0123456789");
+    expect_text("0123456789A", 10, SK_EFRAMEBIG, NULL);
+    expect_text("0123456789\n", 10, 11, "0123456789");
+    expect_text("0123456789AB\n", 10, SK_EFRAMEBIG, NULL);
+    expect_text("abc", SIZE_MAX, 3, "abc");
+    /* a tutorial client: one unterminated line per send() */
+    text_reads((const char *const[]){"hello", "/who", "bye", NULL}, "hello|/who|bye");
+    /* lines, however the reads cut them, as long as a read holds a "\n" */
+    text_reads((const char *const[]){"one\ntw", "o\nthree\n", NULL}, "one|two|three");
+    text_reads((const char *const[]){"/who\nhello\n", NULL}, "/who|hello");
+    text_reads((const char *const[]){"a\r\nb", "\r\n", NULL}, "a|b");
+    /* the last unterminated line before the end counts */
+    text_reads((const char *const[]){"a\nb\nlast", NULL}, "a|b|last");
+    /* a read without any "\n" is a message of its own: bytes dripped one
+     * by one without newlines arrive one by one */
+    text_reads((const char *const[]){"x", "y", "z\n", NULL}, "x|y|z");
+    /* a long unterminated line: an error past max_frame, like LINE */
+    static receiver r;
+    rx_init(&r, SK_FRAME_TEXT, 10);
+    rx_feed(&r, (const uint8_t *)"ab\n0123456789ABC", 16);
+    CHECK_EQ_INT(r.nmsgs, 1);
+    CHECK_EQ_INT(r.err, SK_EFRAMEBIG);
+    CHECK_EQ_INT(sk_frame_header_size(SK_FRAME_TEXT), 0);
+    CHECK(strcmp(sk_frame_trailer(SK_FRAME_TEXT), "\n") == 0);
+}
+
 static void test_zero_length(void)
 {
     for (size_t mi = 2; mi < NMODES; mi++) {
@@ -624,6 +701,10 @@ static void test_guard_page(void)
     guard_scan(end, SK_FRAME_LINE, SIZE_MAX, line, sizeof line, 0);
     line[sizeof line - 1] = '\r';
     guard_scan(end, SK_FRAME_LINE, SIZE_MAX, line, sizeof line, 0);
+    /* TEXT: every non-empty prefix of an unterminated line is a message */
+    CHECK_EQ_INT(guard_scan(end, SK_FRAME_TEXT, SIZE_MAX, line, sizeof line, sizeof line),
+                 sizeof line);
+    guard_scan(end, SK_FRAME_TEXT, 100, line, sizeof line, SK_EFRAMEBIG);
     munmap(map, (size_t)pg * 2);
 }
 
@@ -657,6 +738,7 @@ int main(void)
     test_length_limits();
     test_negative();
     test_line();
+    test_text();
     test_zero_length();
     test_finish();
     test_guard_page();

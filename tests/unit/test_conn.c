@@ -1399,6 +1399,62 @@ static void test_lent_echo(void)
     run_lent_echo(SK_FRAME_LINE, 8192, 40);
 }
 
+/* sk_conn_partial_ms: nonzero while the start of a frame waits for its end
+ * (a header cut, a body cut, TEXT's tail after a line), 0 once it is whole,
+ * and 0 for input held back by a pause. No timing is asserted. */
+static int cond_nmsg(void *ud) { return ((rec *)ud)->nmsg > 0; }
+
+static void test_partial_ms(void)
+{
+    sk_loop *loop = new_loop();
+    rec r;
+    sk_conn_opts o = {.in_frame = SK_FRAME_LEN32BE};
+    rec_open(&r, loop, SOCK_STREAM, &cbs_full, &o);
+    CHECK_EQ_INT(sk_conn_partial_ms(r.c), 0);
+    write_all(r.peer, "\0\0", 2); /* half a header */
+    run_for(loop, 30);
+    CHECK(sk_conn_partial_ms(r.c) >= 1);
+    write_all(r.peer, "\0\3ab", 4); /* the header, part of the body */
+    run_for(loop, 30);
+    CHECK(sk_conn_partial_ms(r.c) >= 1);
+    write_all(r.peer, "c", 1);
+    CHECK(run_until(loop, cond_nmsg, &r, 2000));
+    CHECK_EQ_INT(sk_conn_partial_ms(r.c), 0);
+    /* paused: whole frames left unread are not a partial message */
+    sk_conn_pause(r.c);
+    write_all(r.peer, "\0\0\0\1x\0\0\0\1y", 10);
+    run_for(loop, 30);
+    CHECK_EQ_INT(sk_conn_partial_ms(r.c), 0);
+    sk_conn_resume(r.c);
+    run_for(loop, 30);
+    CHECK_EQ_INT(r.nmsg, 3);
+    CHECK_EQ_INT(sk_conn_partial_ms(r.c), 0);
+    rec_finish(&r);
+
+    /* TEXT: a tail after a line waits for its end (partial); a read without
+     * any "\n" is a message at once (not partial) */
+    sk_conn_opts t = {.in_frame = SK_FRAME_TEXT};
+    rec_open(&r, loop, SOCK_STREAM, &cbs_full, &t);
+    write_all(r.peer, "one\ntw", 6);
+    CHECK(run_until(loop, cond_nmsg, &r, 2000));
+    run_for(loop, 20);
+    CHECK(msg_is_str(&r, 0, "one"));
+    CHECK_EQ_INT(r.nmsg, 1);
+    CHECK(sk_conn_partial_ms(r.c) >= 1);
+    write_all(r.peer, "o\n", 2);
+    run_for(loop, 30);
+    CHECK_EQ_INT(r.nmsg, 2);
+    CHECK(msg_is_str(&r, 1, "two"));
+    CHECK_EQ_INT(sk_conn_partial_ms(r.c), 0);
+    write_all(r.peer, "hello", 5);
+    run_for(loop, 30);
+    CHECK_EQ_INT(r.nmsg, 3);
+    CHECK(msg_is_str(&r, 2, "hello"));
+    CHECK_EQ_INT(sk_conn_partial_ms(r.c), 0);
+    rec_finish(&r);
+    sk_loop_free(loop);
+}
+
 static void run_all(void)
 {
     test_framing_modes();
@@ -1415,6 +1471,7 @@ static void run_all(void)
     test_flush_and_counters();
     test_extra_bytes();
     test_lent_echo();
+    test_partial_ms();
 }
 
 int main(void)

@@ -297,6 +297,83 @@ static void test_connect_refused(void)
     sk_loop_free(loop);
 }
 
+/* ---- 2b. a connect in progress can be cancelled: no callback, no fd left ---- */
+
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
+static void test_connect_cancel(void)
+{
+    sk_loop *loop = new_loop();
+    sk_connect_cancel(NULL); /* ignored */
+    int base = open_fds();
+    /* a listener that never accepts, its backlog full: connects hang */
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    CHECK(bind(ls, (struct sockaddr *)&a, sizeof a) == 0 && listen(ls, 0) == 0);
+    CHECK(getsockname(ls, (struct sockaddr *)&a, &alen) == 0);
+    sk_url u = parse("tcp://127.0.0.1:%u", ntohs(a.sin_port));
+    sk_sockaddr addr = resolve(&u);
+    enum { FILL = 3, N = 8 };
+    int fill[FILL];
+    for (int i = 0; i < FILL; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    conn_res r[N] = {{0}};
+    sk_connector *pending[N] = {0};
+    int started = 0;
+    for (int i = 0; i < N; i++)
+        started += sk_connect_start(loop, &addr, NULL, NULL, on_connect, &r[i], &pending[i]) == 0;
+    CHECK_EQ_INT(started, N);
+    run_for(loop, 100);
+    int hanging = 0;
+    for (int i = 0; i < N; i++)
+        if (r[i].calls == 0) {
+            hanging++;
+            sk_connect_cancel(pending[i]); /* cancelled before its callback */
+        } else if (r[i].fd >= 0) {
+            close(r[i].fd);
+        }
+    CHECK(hanging > 0); /* the backlog was full: some connects were still in progress */
+    run_for(loop, 100);
+    int calls = 0;
+    for (int i = 0; i < N; i++)
+        calls += r[i].calls;
+    CHECK_EQ_INT(calls, N - hanging); /* no callback after a cancel */
+    for (int i = 0; i < FILL; i++)
+        close(fill[i]);
+    close(ls);
+    CHECK_EQ_INT(open_fds(), base); /* every cancelled socket was closed */
+
+    /* cancelled at once, before the loop ran: the callback never fires */
+    acc ac = {0};
+    char err[256];
+    sk_url u2 = parse("tcp://127.0.0.1:%u", free_port(SOCK_STREAM));
+    CHECK_EQ_INT(sk_listen(loop, &u2, NULL, on_accept, NULL, &ac, &ac.l, err, sizeof err), 0);
+    sk_sockaddr addr2 = resolve(&u2);
+    conn_res r2 = {0};
+    sk_connector *p2 = NULL;
+    CHECK_EQ_INT(sk_connect_start(loop, &addr2, NULL, NULL, on_connect, &r2, &p2), 0);
+    CHECK(p2 != NULL);
+    sk_connect_cancel(p2);
+    run_for(loop, 50);
+    CHECK_EQ_INT(r2.calls, 0);
+    for (int i = 0; i < ac.n && i < MAXFD; i++) { /* accepted before the cancel: sees the end */
+        char b;
+        CHECK(recv(ac.fds[i], &b, 1, 0) <= 0);
+    }
+    acc_close_all(&ac);
+    sk_listener_free(ac.l);
+    sk_loop_free(loop);
+}
+
 /* ---- 3. unix paths: stale replaced, live refused, unlinked on free ---- */
 
 static void test_unix_paths(void)
@@ -816,6 +893,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     test_tcp_accept_many();
     test_connect_refused();
+    test_connect_cancel();
     test_unix_paths();
     test_emfile();
     test_dgram_udp();

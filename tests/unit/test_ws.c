@@ -1263,6 +1263,31 @@ static void test_guard_page(void)
     guard_close(&g);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Mask keys: drawn from getrandom in batches, each handed out once, across
+ * batch boundaries. 300 random 32-bit keys repeat one with probability
+ * ~1e-5; two repeats (what a counter or a stuck pool would give) ~1e-10. */
+static void test_mask_keys(void)
+{
+    enum { N = 300 };
+    uint32_t keys[N];
+    for (int i = 0; i < N; i++) {
+        uint8_t k[4];
+        CHECK_EQ_INT(sk__ws_mask_key(k), 0);
+        memcpy(&keys[i], k, 4);
+    }
+    qsort(keys, N, sizeof keys[0], cmp_u32);
+    int repeats = 0;
+    for (int i = 1; i < N; i++)
+        repeats += keys[i] == keys[i - 1];
+    CHECK(repeats <= 1);
+}
+
 int main(void)
 {
     test_utf8_vectors();
@@ -1274,6 +1299,7 @@ int main(void)
     test_header_errors();
     test_write_header_errors();
     test_mask();
+    test_mask_keys();
     test_close_codes();
     test_close_payload();
     test_reader_rfc();
