@@ -122,7 +122,8 @@ def completion_script():
 
 def test_bash_completes_commands_services_options_and_modes():
     s = completion_script()
-    check_eq(complete(s, ["sockit", "serve", "--fr"]), ["--frame"], "sockit serve --fr<TAB>")
+    check_eq(complete(s, ["sockit", "serve", "--fra"]), ["--frame", "--frame-timeout"],
+             "sockit serve --fra<TAB>")
     check_eq(complete(s, ["sockit", "se"]), ["serve"], "sockit se<TAB>")
     check_eq(complete(s, ["sockit", "serve", "ch"]), ["chat"], "sockit serve ch<TAB>")
     services = re.search(r"^services: (.*)$", run_sockit(["--help"]).stdout.decode(), re.M)
