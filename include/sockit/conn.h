@@ -71,7 +71,14 @@ typedef struct sk_ws_opts {
     int binary;                   /* send binary frames (default: text when valid UTF-8,
                                    * binary otherwise, or what the peer last sent) */
     unsigned ping_ms;             /* send a ping this often (0 = never) */
+    int deflate;                  /* permessage-deflate (RFC 7692): SK_WS_DEFLATE_OFF (0),
+                                   * client: offer it; server: accept an offer, with
+                                   * SK_WS_DEFLATE_SHARED (the loop's compressor, nothing
+                                   * held by an idle connection) or SK_WS_DEFLATE_CONTEXT
+                                   * (a compression context per connection) */
 } sk_ws_opts;
+
+enum { SK_WS_DEFLATE_OFF = 0, SK_WS_DEFLATE_SHARED = 1, SK_WS_DEFLATE_CONTEXT = 2 };
 
 /* Tunables; zero fields take the defaults noted. */
 typedef struct sk_conn_opts {
@@ -119,6 +126,18 @@ SK_EXTERN int sk_conn_send_blob(sk_conn *c, sk_blob *b);
  * UTF-8, else binary), to broadcast to WebSocket connections with
  * sk_conn_send_blob. One reference; NULL on OOM. */
 SK_EXTERN sk_blob *sk_blob_ws(const void *msg, size_t len);
+
+/* Like sk_blob_ws, but the frame is compressed with permessage-deflate (a
+ * fresh stream, 15-bit window) when that makes it smaller. Only for
+ * connections where sk_conn_ws_deflate is 1 (sk_conn_send_blob refuses it
+ * elsewhere with -EINVAL when compressed). One reference; NULL on OOM. */
+SK_EXTERN sk_blob *sk_blob_ws_deflate(const void *msg, size_t len);
+
+/* permessage-deflate on c: 0 not agreed (or not WebSocket); 1 agreed and c
+ * takes sk_blob_ws_deflate blobs (the server compresses without context); 2
+ * agreed, c compresses with a context of its own (send it sk_blob_ws blobs:
+ * they go uncompressed, or sk_conn_send). */
+SK_EXTERN int sk_conn_ws_deflate(const sk_conn *c);
 
 /* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */
 SK_EXTERN int sk_conn_is_ws(const sk_conn *c);

@@ -41,6 +41,7 @@ enum {
     SK_EWSNOCLOSE = -4027,     /* peer closed without a WebSocket close frame [1006] */
     SK_EIOBACKEND = -4028,     /* unknown I/O backend name (not epoll or uring) */
     SK_ETLS = -4029,           /* TLS handshake or record failed (sk_conn_tls_error says why) */
+    SK_EWSINFLATE = -4040,     /* permessage-deflate message that does not inflate [1007] */
 };
 
 /* Returns a static, human-readable description of err (an SK_E* code or a

@@ -69,6 +69,8 @@ typedef struct bench_stats {
     uint64_t conns_ok, conns_failed, conns_not_started;
     uint64_t sent, received; /* messages; each reply counts once */
     uint64_t bytes_sent, bytes_received;
+    uint64_t wire_out, wire_in; /* bytes on the wire of the closed connections (after
+                                 * WebSocket framing and compression, before TLS) */
     uint64_t errors[BE_COUNT];
     int other_errno; /* first cause of BE_CONNECT_OTHER */
     int hs_errno;    /* first cause of BE_HANDSHAKE */

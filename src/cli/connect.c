@@ -265,7 +265,8 @@ static void setup_ws(client *cl)
     snprintf(cl->ws_host, sizeof cl->ws_host, "%s%s%s:%u", v6 ? "[" : "", u->host, v6 ? "]" : "",
              u->port);
     cl->ws = (sk_ws_opts){.client = 1, .host = cl->ws_host, .path = u->path[0] ? u->path : "/",
-                          .protocols = cl->o->ws_protocol, .binary = cl->o->binary};
+                          .protocols = cl->o->ws_protocol, .binary = cl->o->binary,
+                          .deflate = cl->o->ws_deflate};
 }
 
 int cmd_connect(cli_opts *o)
