@@ -260,7 +260,7 @@ static void accept_upgrade(sk_conn *c, const sk__http_request *req, const char *
         proto = i >= 0 ? ws->o->accept_protocols[i] : NULL;
     }
     snprintf(ws->protocol, sizeof ws->protocol, "%s", proto ? proto : "");
-    char out[512], ext[96];
+    char out[640], ext[160];
     int n = sk__ws_accept_response_ext(out, sizeof out, key, klen, proto,
                                        agree_deflate(ws, req, ext, sizeof ext));
     if (n < 0) {

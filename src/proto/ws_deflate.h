@@ -55,7 +55,7 @@ int sk__wsd_offers(const sk__http_request *req, sk__wsd_params *out, int max);
 int sk__wsd_choose(const sk__wsd_params *offers, int n, int mode, sk__wsd_params *agreed);
 
 /* Writes the extension's element for p ("permessage-deflate; ...") into out
- * (cap bytes, NUL-terminated). Returns its length or -ENOSPC (80 bytes are
+ * (cap bytes, NUL-terminated). Returns its length or -ENOSPC (160 bytes are
  * always enough). */
 int sk__wsd_format(const sk__wsd_params *p, char *out, size_t cap);
 
