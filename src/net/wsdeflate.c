@@ -146,9 +146,10 @@ int sk__wsd_deflate(sk_loop *loop, sk__wsd *d, const void *msg, size_t len, cons
     if (bits < 9 || len < SK__WSD_MIN_SIZE || len > (size_t)UINT32_MAX - 4096)
         return 0;
     shared *s = shared_of(loop);
+    if (s) /* (not ibuf: msg may be the message inflated there, being echoed) */
+        trim(&s->zbuf, &s->zcap);
     if (!s || reserve(&s->zbuf, &s->zcap, bound(len)) < 0)
         return -ENOMEM;
-    trim(&s->ibuf, &s->icap);
     z_stream *z;
     if (keep) {
         if (!d->def && !(d->def = new_def(d->ctx_mode && bits > SK__WSD_CTX_BITS ? SK__WSD_CTX_BITS : bits,
