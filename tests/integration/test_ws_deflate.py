@@ -320,6 +320,7 @@ def test_chat_mixed_members():
             b = await ws_connect(url, compression=None)
             c = await ws_connect(url, extensions=[ClientPerMessageDeflateFactory(
                 server_max_window_bits=10, client_max_window_bits=True)], compression=None)
+            raw, head, rest = open_head(port, "permessage-deflate")
             for w in (a, b, c):
                 await w.send("/nick n%d" % id(w))
             await asyncio.sleep(t(0.3))
@@ -330,6 +331,14 @@ def test_chat_mixed_members():
                 while line not in got:
                     got = await recv(w)
                 check(line in got, "%s member got the broadcast" % who)
+            r = FrameReader(raw, rest)
+            while True:  # the shared compressed frame, as the raw member sees it
+                op, rsv, payload = next_full(r)
+                text = inflate_raw(payload) if rsv & 4 else payload
+                if line.encode() in text:
+                    check_eq(rsv, 4, "the broadcast reaches a deflate member compressed")
+                    break
+            raw.close()
             for w in (a, b, c):
                 await w.close()
         run(go())
