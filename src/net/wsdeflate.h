@@ -12,7 +12,7 @@
 
 /* Messages shorter than this go uncompressed (RSV1 clear; bench/RESULTS.md,
  * "permessage-deflate threshold", shows where deflate starts to pay). */
-#define SK__WSD_MIN_SIZE 64
+#define SK__WSD_MIN_SIZE 80
 
 struct z_stream_s;
 
