@@ -35,6 +35,8 @@ import tempfile
 import time
 import zlib
 
+from idle_memory import free_port, rss  # the idle-memory script's own helpers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HOST = "127.0.0.1"
@@ -51,14 +53,6 @@ def servers(sockit):
         "node-ws-deflate": lambda p: ["node", os.path.join(HERE, "peers", "ws_echo.js"), HOST, str(p),
                                       "deflate"],
     }
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(argv, port, cpu=None):
@@ -90,14 +84,6 @@ def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 # ---------------------------------------------------------------- cpu

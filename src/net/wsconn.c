@@ -95,6 +95,8 @@ static unsigned data_opcode(const sk__ws *ws, const void *msg, size_t len)
     return SK__WS_TEXT;
 }
 
+static void close_with(sk_conn *c, unsigned code, int err);
+
 static int ws_send(sk_conn *c, const void *msg, size_t len)
 {
     sk__ws *ws = ws_of(c);
@@ -107,6 +109,8 @@ static int ws_send(sk_conn *c, const void *msg, size_t len)
         const uint8_t *z;
         size_t zlen;
         int r = sk__wsd_deflate(c->loop, &ws->z, msg, len, &z, &zlen);
+        if (r < 0) /* (a context may be out of step with the peer's now) */
+            close_with(c, SK__WS_CLOSE_INTERNAL, r);
         if (r != 0)
             return r < 0 ? r : put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
     }
@@ -370,8 +374,6 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 }
 
 /* ---- frames in ---- */
-
-static void close_with(sk_conn *c, unsigned code, int err);
 
 /* A compressed message: inflated within --max-frame (else 1009), text
  * checked as UTF-8 once whole (1007), then delivered. */

@@ -130,14 +130,15 @@ static long run_deflate(z_stream *z, const void *msg, size_t len, uint8_t *buf, 
     z->avail_out = (uInt)cap;
     int r = deflate(z, Z_SYNC_FLUSH);
     if ((r != Z_OK && r != Z_BUF_ERROR) || z->avail_in || z->avail_out == 0)
-        return -1; /* cap is deflateBound + slack: all fits */
+        return -1; /* cap is room(): all fits */
     size_t n = cap - z->avail_out;
     if (n < 4 || memcmp(buf + n - 4, tail, 4) != 0)
         return -1;
     return (long)(n - 4);
 }
 
-static size_t bound(size_t len) { return len + len / 1000 + 64; }
+/* Room for one message through z: zlib's bound plus the sync flush's marker. */
+static size_t room(z_stream *z, size_t len) { return deflateBound(z, (uLong)len) + 16; }
 
 int sk__wsd_deflate(sk_loop *loop, sk__wsd *d, const void *msg, size_t len, const uint8_t **out,
                     size_t *olen)
@@ -146,10 +147,9 @@ int sk__wsd_deflate(sk_loop *loop, sk__wsd *d, const void *msg, size_t len, cons
     if (bits < 9 || len < SK__WSD_MIN_SIZE || len > (size_t)UINT32_MAX - 4096)
         return 0;
     shared *s = shared_of(loop);
-    if (s) /* (not ibuf: msg may be the message inflated there, being echoed) */
-        trim(&s->zbuf, &s->zcap);
-    if (!s || reserve(&s->zbuf, &s->zcap, bound(len)) < 0)
+    if (!s)
         return -ENOMEM;
+    trim(&s->zbuf, &s->zcap); /* (not ibuf: msg may be the message inflated there, echoed) */
     z_stream *z;
     if (keep) {
         if (!d->def && !(d->def = new_def(d->ctx_mode && bits > SK__WSD_CTX_BITS ? SK__WSD_CTX_BITS : bits,
@@ -159,6 +159,8 @@ int sk__wsd_deflate(sk_loop *loop, sk__wsd *d, const void *msg, size_t len, cons
     } else if (!(z = s->def[bits]) && !(z = s->def[bits] = new_def(bits, SHARED_MEMLEVEL))) {
         return -ENOMEM;
     }
+    if (reserve(&s->zbuf, &s->zcap, room(z, len)) < 0)
+        return -ENOMEM;
     long n = run_deflate(z, msg, len, s->zbuf, s->zcap);
     if (!keep)
         deflateReset(z);
@@ -176,8 +178,8 @@ int sk__wsd_deflate_alone(const void *msg, size_t len, uint8_t **out, size_t *ol
     if (len < SK__WSD_MIN_SIZE || len > (size_t)UINT32_MAX - 4096)
         return 0;
     z_stream *z = new_def(15, SHARED_MEMLEVEL);
-    uint8_t *buf = malloc(bound(len));
-    long n = z && buf ? run_deflate(z, msg, len, buf, bound(len)) : -1;
+    uint8_t *buf = z ? malloc(room(z, len)) : NULL;
+    long n = buf ? run_deflate(z, msg, len, buf, room(z, len)) : -1;
     free_def(z);
     if (n < 0 || (size_t)n >= len) {
         free(buf);
