@@ -135,8 +135,8 @@ SK_EXTERN sk_blob *sk_blob_ws_deflate(const void *msg, size_t len);
 
 /* permessage-deflate on c: 0 not agreed (or not WebSocket); 1 agreed and c
  * takes sk_blob_ws_deflate blobs (the server compresses without context); 2
- * agreed, c compresses with a context of its own (send it sk_blob_ws blobs:
- * they go uncompressed, or sk_conn_send). */
+ * agreed, c compresses in its own way (a context, a smaller window): send it
+ * sk_blob_ws blobs, which it compresses itself as it sends them. */
 SK_EXTERN int sk_conn_ws_deflate(const sk_conn *c);
 
 /* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */

@@ -117,13 +117,45 @@ static int ws_send(sk_conn *c, const void *msg, size_t len)
     return put_frame(c, ws->state == WS_HANDSHAKE, op, 0, msg, len);
 }
 
+/* A plain data frame (sk_blob_ws) for a connection that compresses in its
+ * own way (a context, a smaller window): its message, to compress here.
+ * Returns the payload and sets *op, or NULL to send the blob as it is. */
+static const uint8_t *own_deflate_payload(const sk__ws *ws, const sk_blob *b, unsigned *op,
+                                          size_t *n)
+{
+    sk__ws_frame f;
+    sk__ws_cfg any = {.mask = SK__WS_MASK_ANY, .max_message = UINT64_MAX >> 1};
+    if (!ws->z.on || sk__wsd_takes_shared(&ws->z) || b->len < SK__WSD_MIN_SIZE)
+        return NULL;
+    int h = sk__ws_parse_header(b->data, b->len, &any, &f);
+    if (h <= 0 || !f.fin || f.masked || sk__ws_is_control(f.opcode) || f.opcode == SK__WS_CONT ||
+        f.payload_len != b->len - (size_t)h)
+        return NULL;
+    *op = f.opcode;
+    *n = (size_t)f.payload_len;
+    return b->data + h;
+}
+
 /* A blob (already a frame) goes out as it is, held until the handshake is
- * done. A compressed one (sk_blob_ws_deflate) only where it inflates. */
+ * done; a compressed one (sk_blob_ws_deflate) only where it inflates; a
+ * plain one compressed for a connection with a context of its own. */
 static int ws_send_blob(sk_conn *c, sk_blob *b)
 {
     sk__ws *ws = ws_of(c);
     if (b->len && (b->data[0] & (RSV_DEFLATE << 4)) && !sk__wsd_takes_shared(&ws->z))
         return -EINVAL;
+    unsigned op;
+    size_t n;
+    const uint8_t *p = ws->state == WS_OPEN ? own_deflate_payload(ws, b, &op, &n) : NULL;
+    if (p) {
+        const uint8_t *z;
+        size_t zlen;
+        int r = sk__wsd_deflate(c->loop, &ws->z, p, n, &z, &zlen);
+        if (r < 0)
+            close_with(c, SK__WS_CLOSE_INTERNAL, r);
+        if (r != 0)
+            return r < 0 ? r : put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
+    }
     if (ws->state == WS_OPEN)
         return sk__conn_push(c, b);
     return ws->state == WS_HANDSHAKE ? sk__outq_push(&ws->held, b) : SK_ECLOSED;

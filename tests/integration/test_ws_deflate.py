@@ -309,9 +309,17 @@ def test_corrupt_and_misplaced_rsv1():
 # ---------------------------------------------------------------- services and tools
 
 def test_chat_mixed_members():
+    for mode in ("--ws-deflate", "--ws-deflate=context"):
+        chat_mixed_members(mode)
+
+
+def chat_mixed_members(mode):
+    """Members with and without compression, with a smaller window, and a raw
+    one that checks the broadcast reaches it compressed (shared mode: the one
+    frame compressed for all; context mode: compressed in its own context)."""
     port = free_port()
     url = wsurl(port)
-    with Server("chat", url, "--ws-deflate"):
+    with Server("chat", url, mode):
         async def go():
             a = await ws_connect(url)  # compression (websockets' default offer)
             b = await ws_connect(url, compression=None)
@@ -327,13 +335,14 @@ def test_chat_mixed_members():
                 got = ""
                 while line not in got:
                     got = await recv(w)
-                check(line in got, "%s member got the broadcast" % who)
+                check(line in got, "%s: %s member got the broadcast" % (mode, who))
             r = FrameReader(raw, rest)
-            while True:  # the shared compressed frame, as the raw member sees it
+            inflater = zlib.decompressobj(-15)  # (kept: the context mode keeps its context)
+            while True:
                 op, rsv, payload = next_full(r)
-                text = inflate_raw(payload) if rsv & 4 else payload
+                text = inflater.decompress(payload + b"\x00\x00\xff\xff") if rsv & 4 else payload
                 if line.encode() in text:
-                    check_eq(rsv, 4, "the broadcast reaches a deflate member compressed")
+                    check_eq(rsv, 4, mode + ": the broadcast reaches a deflate member compressed")
                     break
             raw.close()
             for w in (a, b, c):
