@@ -69,6 +69,15 @@ async def echo_ok(url, text="still there?"):
 
 def raw_open(port, path="/", extra=b"", timeout=10):
     """A plain socket that did the opening handshake; returns (sock, leftover)."""
+    s, head, rest = raw_handshake(port, path, extra, timeout)
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError("handshake refused: %r" % head)
+    return s, rest
+
+
+def raw_handshake(port, path="/", extra=b"", timeout=10):
+    """A plain socket that sent the opening handshake (extra: more header
+    lines) and read the answer's head; returns (sock, head, leftover)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=t(timeout))
     key = base64.b64encode(os.urandom(16))
     s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
@@ -81,9 +90,7 @@ def raw_open(port, path="/", extra=b"", timeout=10):
             raise RuntimeError("handshake: EOF after %r" % buf)
         buf += b
     head, rest = buf.split(b"\r\n\r\n", 1)
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError("handshake refused: %r" % head)
-    return s, rest
+    return s, head, rest
 
 
 def frame(opcode, payload, fin=True, mask=True, rsv=0):

@@ -20,12 +20,10 @@ from ws_python import need_websockets  # noqa: E402
 need_websockets(__file__)
 
 import asyncio  # noqa: E402
-import base64  # noqa: E402
 import hashlib  # noqa: E402
 import itertools  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
-import socket  # noqa: E402
 import ssl  # noqa: E402
 import struct  # noqa: E402
 import zlib  # noqa: E402
@@ -35,7 +33,7 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 
 from harness import (VALGRIND, Server, check, check_eq, free_port, main, run_connect,  # noqa: E402
                      run_sockit, t)
-from test_ws import FrameReader, frame, recv, run, ws_connect, wsurl  # noqa: E402
+from test_ws import FrameReader, frame, raw_handshake, recv, run, ws_connect, wsurl  # noqa: E402
 
 DEFLATE_BOTH = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
@@ -57,19 +55,8 @@ def json_like(n, seed):
 def open_head(port, offer=None, path="/"):
     """A raw socket that did the handshake offering `offer`; returns
     (sock, the 101 head as text, leftover bytes)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=t(10))
-    key = base64.b64encode(os.urandom(16))
     ext = b"" if offer is None else b"Sec-WebSocket-Extensions: " + offer.encode() + b"\r\n"
-    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-              b"Connection: Upgrade\r\nSec-WebSocket-Key: " + key +
-              b"\r\nSec-WebSocket-Version: 13\r\n" + ext + b"\r\n")
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        b = s.recv(4096)
-        if not b:
-            raise RuntimeError("handshake: EOF after %r" % buf)
-        buf += b
-    head, rest = buf.split(b"\r\n\r\n", 1)
+    s, head, rest = raw_handshake(port, path, ext)
     check(head.startswith(b"HTTP/1.1 101"), "101 expected: %r" % head)
     return s, head.decode(), rest
 
