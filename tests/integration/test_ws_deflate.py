@@ -353,6 +353,9 @@ def test_connect_and_bench():
         check(mm is not None, "bench reports the ratio: %s" % out)
         if mm:
             check(float(mm.group(3)) > 3, "bench's messages compress: %s" % mm.group(0))
+    with Server("echo", url):  # a server without the extension: connect goes on without
+        r = run_connect([url, "--ws-deflate", "--send", m])
+        check_eq(r.stdout.decode().split("\n")[:1], [m], "connect --ws-deflate, server declines")
     # connect --ws-deflate against a websockets server: it is offered and used
     async def server_side():
         seen = []

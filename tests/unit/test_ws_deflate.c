@@ -7,6 +7,7 @@
 #include "proto/http.h"
 #include "proto/ws.h"
 #include "proto/ws_deflate.h"
+#include "proto/ws_handshake.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"
 
@@ -186,6 +187,31 @@ static void test_client_check(void)
         CHECK_EQ_INT(sk__wsd_check_answer(bad[i], strlen(bad[i]), &a), -1);
 }
 
+/* The handshake's extension headers: the 101 with the answer, the request
+ * with the offer, and the client's check that lets an answer through only
+ * when it offered one. */
+static void test_handshake_headers(void)
+{
+    char out[640], key[] = "dGhlIHNhbXBsZSBub25jZQ==";
+    int n = sk__ws_accept_response_ext(out, sizeof out, key, 24, NULL, "permessage-deflate");
+    CHECK(n > 0 && strstr(out, "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
+    CHECK_EQ_INT(sk__ws_accept_response_ext(out, sizeof out, key, 24, NULL, "x\r\nEvil: 1"), -EINVAL);
+    CHECK_EQ_INT(sk__ws_accept_response_ext(out, sizeof out, key, 24, NULL, ""), -EINVAL);
+    n = sk__ws_client_request_ext(out, sizeof out, "h", "/", key, NULL, NULL, SK__WSD_CLIENT_OFFER);
+    CHECK(n > 0 && strstr(out, "Sec-WebSocket-Extensions: " SK__WSD_CLIENT_OFFER "\r\n"));
+    CHECK_EQ_INT(sk__ws_client_request_ext(out, sizeof out, "h", "/", key, NULL, NULL, "a\nb"), -EINVAL);
+    sk__http_response res;
+    n = sk__ws_accept_response_ext(out, sizeof out, key, 24, NULL,
+                                   "permessage-deflate; server_no_context_takeover");
+    CHECK_EQ_INT(sk__http_parse_response(out, (size_t)n, &res), n);
+    const char *proto;
+    size_t pl;
+    CHECK_EQ_INT(sk__ws_check_response_ext(&res, key, NULL, true, &proto, &pl), SK__WS_HS_OK);
+    CHECK_EQ_INT(sk__ws_check_response_ext(&res, key, NULL, false, &proto, &pl),
+                 SK__WS_HS_BAD_EXTENSION);
+    CHECK_EQ_INT(sk__ws_check_response(&res, key, NULL, &proto, &pl), SK__WS_HS_BAD_EXTENSION);
+}
+
 /* ---- compression through the reader ---- */
 
 /* One message: deflated by the client (masked frames, cut into fragments at
@@ -322,6 +348,7 @@ int main(void)
     test_split_request();
     test_answers();
     test_client_check();
+    test_handshake_headers();
     test_round_trips();
     test_bomb_and_corrupt();
     return check_done("test_ws_deflate");
