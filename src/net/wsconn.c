@@ -97,6 +97,22 @@ static unsigned data_opcode(const sk__ws *ws, const void *msg, size_t len)
 
 static void close_with(sk_conn *c, unsigned code, int err);
 
+/* Queues msg compressed, when permessage-deflate wants it so: 1 when it did,
+ * 0 when msg goes as it is, or an error (c then closes with 1011: a context
+ * may be out of step with the peer's). */
+static int put_deflated(sk_conn *c, unsigned op, const void *msg, size_t len)
+{
+    const uint8_t *z;
+    size_t zlen;
+    int r = sk__wsd_deflate(c->loop, &ws_of(c)->z, msg, len, &z, &zlen);
+    if (r < 0)
+        close_with(c, SK__WS_CLOSE_INTERNAL, r);
+    if (r <= 0)
+        return r;
+    r = put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
+    return r < 0 ? r : 1;
+}
+
 static int ws_send(sk_conn *c, const void *msg, size_t len)
 {
     sk__ws *ws = ws_of(c);
@@ -106,13 +122,9 @@ static int ws_send(sk_conn *c, const void *msg, size_t len)
         return SK_EFRAMEBIG;
     unsigned op = data_opcode(ws, msg, len);
     if (ws->z.on && ws->state == WS_OPEN) { /* (messages held for the handshake go as they are) */
-        const uint8_t *z;
-        size_t zlen;
-        int r = sk__wsd_deflate(c->loop, &ws->z, msg, len, &z, &zlen);
-        if (r < 0) /* (a context may be out of step with the peer's now) */
-            close_with(c, SK__WS_CLOSE_INTERNAL, r);
+        int r = put_deflated(c, op, msg, len);
         if (r != 0)
-            return r < 0 ? r : put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
+            return r < 0 ? r : 0;
     }
     return put_frame(c, ws->state == WS_HANDSHAKE, op, 0, msg, len);
 }
@@ -147,15 +159,9 @@ static int ws_send_blob(sk_conn *c, sk_blob *b)
     unsigned op;
     size_t n;
     const uint8_t *p = ws->state == WS_OPEN ? own_deflate_payload(ws, b, &op, &n) : NULL;
-    if (p) {
-        const uint8_t *z;
-        size_t zlen;
-        int r = sk__wsd_deflate(c->loop, &ws->z, p, n, &z, &zlen);
-        if (r < 0)
-            close_with(c, SK__WS_CLOSE_INTERNAL, r);
-        if (r != 0)
-            return r < 0 ? r : put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
-    }
+    int r = p ? put_deflated(c, op, p, n) : 0;
+    if (r != 0)
+        return r < 0 ? r : 0;
     if (ws->state == WS_OPEN)
         return sk__conn_push(c, b);
     return ws->state == WS_HANDSHAKE ? sk__outq_push(&ws->held, b) : SK_ECLOSED;
