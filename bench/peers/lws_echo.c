@@ -1,5 +1,6 @@
 /* lws_echo.c — a minimal libwebsockets echo server for bench/: one service
- * thread, lws's default event loop, no extensions (no permessage-deflate).
+ * thread, lws's default event loop, no extensions (no permessage-deflate)
+ * unless a third argument "deflate" turns on lws's own permessage-deflate.
  * Echoes every message (binary or text, reassembled from fragments) as one
  * frame. lws only lets a server write from its WRITEABLE callback, so each
  * connection keeps its complete messages in one reused byte queue (no malloc
@@ -110,10 +111,17 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* lws's permessage-deflate (its defaults: context takeover, zlib level 1). */
+static const struct lws_extension deflate_ext[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: lws_echo HOST PORT\n");
+    if (argc != 3 && !(argc == 4 && strcmp(argv[3], "deflate") == 0)) {
+        fprintf(stderr, "usage: lws_echo HOST PORT [deflate]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -126,6 +134,8 @@ int main(int argc, char **argv)
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (argc == 4)
+        info.extensions = deflate_ext;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx) {
         fprintf(stderr, "lws_echo: cannot listen on %s:%s\n", argv[1], argv[2]);

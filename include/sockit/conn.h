@@ -81,7 +81,14 @@ typedef struct sk_ws_opts {
     unsigned handshake_ms;        /* the opening handshake not done by then (from the
                                    * connection's start): closed with SK_ETIMEOUT and
                                    * sk_conn_ws_error "handshake timed out" (0: 10000) */
+    int deflate;                  /* permessage-deflate (RFC 7692): SK_WS_DEFLATE_OFF (0),
+                                   * client: offer it; server: accept an offer, with
+                                   * SK_WS_DEFLATE_SHARED (the loop's compressor, nothing
+                                   * held by an idle connection) or SK_WS_DEFLATE_CONTEXT
+                                   * (a compression context per connection) */
 } sk_ws_opts;
+
+enum { SK_WS_DEFLATE_OFF = 0, SK_WS_DEFLATE_SHARED = 1, SK_WS_DEFLATE_CONTEXT = 2 };
 
 /* Tunables; zero fields take the defaults noted. */
 typedef struct sk_conn_opts {
@@ -140,6 +147,18 @@ SK_EXTERN int sk_conn_send_blob(sk_conn *c, sk_blob *b);
  * UTF-8, else binary), to broadcast to WebSocket connections with
  * sk_conn_send_blob. One reference; NULL on OOM. */
 SK_EXTERN sk_blob *sk_blob_ws(const void *msg, size_t len);
+
+/* Like sk_blob_ws, but the frame is compressed with permessage-deflate (a
+ * fresh stream, 15-bit window) when that makes it smaller. Only for
+ * connections where sk_conn_ws_deflate is 1 (sk_conn_send_blob refuses it
+ * elsewhere with -EINVAL when compressed). One reference; NULL on OOM. */
+SK_EXTERN sk_blob *sk_blob_ws_deflate(const void *msg, size_t len);
+
+/* permessage-deflate on c: 0 not agreed (or not WebSocket); 1 agreed and c
+ * takes sk_blob_ws_deflate blobs (the server compresses without context); 2
+ * agreed, c compresses in its own way (a context, a smaller window): send it
+ * sk_blob_ws blobs, which it compresses itself as it sends them. */
+SK_EXTERN int sk_conn_ws_deflate(const sk_conn *c);
 
 /* 1 for a WebSocket connection (use sk_blob_ws blobs), else 0. */
 SK_EXTERN int sk_conn_is_ws(const sk_conn *c);

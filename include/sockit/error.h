@@ -45,6 +45,7 @@ enum {
     SK_EZCODEC = -4040,        /* empty body or unknown codec byte */
     SK_EZBOMB = -4041,         /* decompressed message larger than the maximum */
     SK_EZCORRUPT = -4042,      /* compressed body is not exactly one valid stream/frame */
+    SK_EWSINFLATE = -4043,     /* permessage-deflate message that does not inflate [1007] */
 };
 
 /* Returns a static, human-readable description of err (an SK_E* code or a

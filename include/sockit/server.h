@@ -51,6 +51,7 @@ typedef struct sk_server_opts {
     const char *const *ws_protocols; /* subprotocols spoken, NULL-terminated (NULL = none) */
     const char *const *ws_origins;   /* allowed Origin values, NULL-terminated (NULL = any) */
     unsigned ws_ping_ms;             /* keepalive ping interval (0 = off) */
+    int ws_deflate;                  /* permessage-deflate: SK_WS_DEFLATE_* (conn.h; 0 = off) */
     const char *ws_page;             /* HTML for a plain GET / (NULL = the built-in page) */
     /* tls:// and wss:// listeners */
     struct sk_tls *tls;              /* their TLS configuration (a server one; not copied:

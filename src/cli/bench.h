@@ -94,6 +94,8 @@ typedef struct bench_stats {
     uint64_t bytes_sent, bytes_received;
     uint64_t zwire[2], zplain[2]; /* --compress: bodies on the wire / message bytes,
                                    * [0] received, [1] sent */
+    uint64_t wire_out, wire_in; /* bytes on the wire of the closed connections (after
+                                 * WebSocket framing and compression, before TLS) */
     uint64_t errors[BE_COUNT];
     int other_errno; /* first cause of BE_CONNECT_OTHER */
     int hs_errno;    /* first cause of BE_HANDSHAKE */
@@ -182,6 +184,7 @@ struct bench_worker {
     unsigned house_ticks;
     uint64_t now_ns; /* time of the read being handled */
     uint8_t *sendbuf, *ramp; /* sendbuf: cfg->batch messages */
+    size_t ramp_span;        /* messages start in ramp[0..ramp_span) (bmsg_want) */
     /* rate mode (bench_sched.c) */
     void (*on_due)(bench_worker *w); /* sends what is due (bench_traffic.c) */
     bench_conn **heap;
@@ -222,7 +225,15 @@ int bmsg_parse(const uint8_t *src, uint32_t *id, uint64_t *seq); /* 0 or -1 */
 /* ramp[k] = 'A' + k % 26 for k < len (len >= size + 26). The payload of
  * message (id, seq) at offset i >= BMSG_HDR is bmsg_want(...)[i]. */
 void bmsg_ramp(uint8_t *ramp, size_t len);
-const uint8_t *bmsg_want(const uint8_t *ramp, uint32_t id, uint64_t seq);
+/* The same with JSON-like text (--ws-deflate: what compression is measured
+ * on; letters in a 26-byte cycle would compress far better than real
+ * traffic), len >= size + BMSG_JSON_SPAN: messages start anywhere in the
+ * first BMSG_JSON_SPAN bytes, so a message is rarely in a 32 KiB deflate
+ * window of the ones before it (--verify, or every message is the same). */
+#define BMSG_JSON_SPAN ((size_t)1 << 20)
+void bmsg_ramp_json(uint8_t *ramp, size_t len);
+struct bench_worker;
+const uint8_t *bmsg_want(const struct bench_worker *w, uint32_t id, uint64_t seq);
 
 /* ---- bench_config.c ---- */
 /* Builds cfg from the command line. Returns 0, or the exit status after

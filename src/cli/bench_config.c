@@ -117,6 +117,7 @@ static void defaults(const cli_opts *o, bench_cfg *cfg)
         cfg->over_out = ws_overhead(cfg->size, 1);
         cfg->over_in = ws_overhead(cfg->size, 0);
         setup_ws(cfg, o->tls.handshake_ms);
+        cfg->ws_opts.deflate = o->ws_deflate;
     }
     cfg->batch = 1;
     if (!cfg->dgram && !cfg->ws && cfg->out_frame == SK_FRAME_RAW && cfg->rate <= 0) {

@@ -134,6 +134,8 @@ static void on_zmsg(sk_conn *sc, int out, sk_zcodec codec, size_t wire, size_t l
 void bc_count_close(bench_conn *c, sk_conn *sc, int err)
 {
     c->conn = NULL;
+    c->w->st.wire_out += sk_conn_bytes_out(sc);
+    c->w->st.wire_in += sk_conn_bytes_in(sc);
     if (c->state == BC_HANDSHAKE) /* (a timeout the bench counted is not counted again) */
         bc_handshake_failed(c, sc, err ? err : w_handshake_err(c));
     else if (c->state == BC_UP && (err == 0 || err == SK_EWSNOCLOSE))

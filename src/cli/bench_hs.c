@@ -66,7 +66,7 @@ static void send_message(bench_conn *c)
     uint64_t seq = c->sent;
     if (cfg->header) {
         bmsg_header(w->sendbuf, c->id, seq);
-        memcpy(w->sendbuf + BMSG_HDR, bmsg_want(w->ramp, c->id, seq) + BMSG_HDR,
+        memcpy(w->sendbuf + BMSG_HDR, bmsg_want(w, c->id, seq) + BMSG_HDR,
                cfg->size - BMSG_HDR);
     }
     c->sent_ns = bench_now_ns();
@@ -94,7 +94,7 @@ static int matches(const bench_conn *c, size_t off, const uint8_t *p, size_t n)
     for (; n && off < BMSG_HDR; off++, p++, n--)
         if (*p != hdr[off])
             return 0;
-    return memcmp(p, bmsg_want(c->w->ramp, c->id, seq) + off, n) == 0;
+    return memcmp(p, bmsg_want(c->w, c->id, seq) + off, n) == 0;
 }
 
 /* The reply is complete: time it, then close (the iteration ends in on_close). */

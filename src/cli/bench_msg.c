@@ -2,6 +2,7 @@
  * (connection id, sequence number), then letters derived from both. */
 #include "cli/bench.h"
 
+#include <stdio.h>
 #include <string.h>
 
 
@@ -60,9 +61,29 @@ void bmsg_ramp(uint8_t *ramp, size_t len)
         ramp[k] = (uint8_t)('A' + k % 26);
 }
 
+void bmsg_ramp_json(uint8_t *ramp, size_t len)
+{
+    static const char *const names[] = {"alice", "bob", "carol", "dave", "erin", "frank"};
+    uint32_t x = 2463534242u;
+    size_t k = 0;
+    while (k < len) {
+        char rec[128];
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        int n = snprintf(rec, sizeof rec, "{\"id\":%u,\"user\":\"%s\",\"pos\":[%d.%02u,%d.%02u],\"ok\":%s},",
+                         x % 100000, names[x % 6], (int)(x >> 8) % 1000 - 500, (x >> 4) % 100,
+                         (int)(x >> 12) % 1000 - 500, (x >> 20) % 100, (x & 64) ? "true" : "false");
+        for (int i = 0; i < n && k < len; i++)
+            ramp[k++] = (uint8_t)rec[i];
+    }
+}
+
 /* Text only (safe for line framing), and different for neighbouring
  * messages, so a reply carrying another message's payload is caught. */
-const uint8_t *bmsg_want(const uint8_t *ramp, uint32_t id, uint64_t seq)
+const uint8_t *bmsg_want(const bench_worker *w, uint32_t id, uint64_t seq)
 {
-    return ramp + ((uint64_t)id * 7u + seq * 11u) % 26u;
+    uint64_t x = (uint64_t)id * 7u + seq * 11u;
+    if (w->ramp_span == 26)
+        return w->ramp + x % 26u;
+    x *= 0x9e3779b97f4a7c15ULL; /* far apart in a long ramp */
+    return w->ramp + (x >> 32) % w->ramp_span;
 }

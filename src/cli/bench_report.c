@@ -34,6 +34,8 @@ void bench_merge(bench_stats *dst, const bench_stats *src)
         dst->zwire[i] += src->zwire[i];
         dst->zplain[i] += src->zplain[i];
     }
+    dst->wire_out += src->wire_out;
+    dst->wire_in += src->wire_in;
     for (int k = 0; k < BE_COUNT; k++)
         dst->errors[k] += src->errors[k];
     if (!dst->other_errno)
@@ -152,6 +154,14 @@ static void print_errors(FILE *f, const bench_cfg *cfg, const bench_stats *st)
         fprintf(f, "%snone\n", lead);
 }
 
+/* --ws-deflate: messages' bytes against the bytes on the wire. */
+static void print_deflate(FILE *f, const bench_cfg *cfg, const bench_stats *st)
+{
+    uint64_t msg = (st->sent + st->received) * cfg->size, wire = st->wire_out + st->wire_in;
+    fprintf(f, "  compression  %llu bytes on the wire for %llu of messages: ratio %.2f\n",
+            (unsigned long long)wire, (unsigned long long)msg, wire ? (double)msg / (double)wire : 0.0);
+}
+
 /* "  NAME p50 .. max" for h, or NAME and none when it is empty. */
 static void print_latency(FILE *f, const char *name, const histogram *h, const char *none)
 {
@@ -203,6 +213,8 @@ void bench_print(FILE *f, const bench_cfg *cfg, const bench_stats *st)
     print_latency(f, "latency", h, "no replies");
     if (cfg->compress)
         print_compression(f, cfg, st);
+    if (cfg->ws_opts.deflate)
+        print_deflate(f, cfg, st);
     if (cfg->handshakes)
         print_handshakes(f, cfg, st);
     print_errors(f, cfg, st);
@@ -305,6 +317,8 @@ static void json_body(FILE *f, const bench_cfg *cfg, const bench_stats *st)
             per_sec((double)st->received, st));
     fprintf(f, "  \"bytes\": {\"sent\": %llu, \"received\": %llu},\n",
             (unsigned long long)st->bytes_sent, (unsigned long long)st->bytes_received);
+    fprintf(f, "  \"wire_bytes\": {\"sent\": %llu, \"received\": %llu},\n",
+            (unsigned long long)st->wire_out, (unsigned long long)st->wire_in);
     fprintf(f, "  \"mb_per_sec\": {\"sent\": %.3f, \"received\": %.3f},\n",
             per_sec((double)st->bytes_sent, st) / 1e6,
             per_sec((double)st->bytes_received, st) / 1e6);

@@ -45,7 +45,7 @@ static void fill(const bench_conn *c, uint8_t *dst, uint64_t seq)
     const bench_cfg *cfg = c->w->cfg;
     bmsg_header(dst, c->id, seq);
     if (cfg->verify)
-        memcpy(dst + BMSG_HDR, bmsg_want(c->w->ramp, c->id, seq) + BMSG_HDR, cfg->size - BMSG_HDR);
+        memcpy(dst + BMSG_HDR, bmsg_want(c->w, c->id, seq) + BMSG_HDR, cfg->size - BMSG_HDR);
 }
 
 /* Sends messages c->sent .. c->sent+n-1 (n <= cfg->batch) in one write,
@@ -246,7 +246,7 @@ static void reply_whole(bench_conn *c, const uint8_t *msg, size_t len)
     int hv = len >= BMSG_HDR && bmsg_parse(msg, &id, &seq) == 0;
     int ok = hv && len == cfg->size;
     if (ok && cfg->verify)
-        ok = memcmp(msg + BMSG_HDR, bmsg_want(c->w->ramp, id, seq) + BMSG_HDR, len - BMSG_HDR) == 0;
+        ok = memcmp(msg + BMSG_HDR, bmsg_want(c->w, id, seq) + BMSG_HDR, len - BMSG_HDR) == 0;
     reply(c, hv, id, seq, ok);
 }
 
@@ -262,7 +262,7 @@ static void raw_check(bench_conn *c, const uint8_t *p, size_t n)
             uint32_t id;
             uint64_t seq;
             c->rx_want =
-                bmsg_parse(c->rx_hdr, &id, &seq) == 0 ? bmsg_want(c->w->ramp, id, seq) : NULL;
+                bmsg_parse(c->rx_hdr, &id, &seq) == 0 ? bmsg_want(c->w, id, seq) : NULL;
             c->rx_bad |= !c->rx_want;
         }
     }

@@ -226,7 +226,8 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
     w->conns = calloc(n, sizeof *w->conns);
     w->rings = calloc((size_t)n * ring, sizeof *w->rings);
     w->sendbuf = malloc(cfg->size * cfg->batch);
-    w->ramp = malloc(cfg->size + 32);
+    w->ramp_span = cfg->ws_opts.deflate ? BMSG_JSON_SPAN : 26;
+    w->ramp = malloc(cfg->size + 32 + w->ramp_span);
     w->window = cfg->progress ? malloc(sizeof *w->window) : NULL;
     w->hs_wait = cfg->handshakes ? malloc((n ? n : 1) * sizeof *w->hs_wait) : NULL;
     if (!w->conns || !w->rings || !w->sendbuf || !w->ramp || (cfg->progress && !w->window) ||
@@ -236,7 +237,7 @@ int bw_init(bench_worker *w, const bench_cfg *cfg, uint32_t first_id, uint32_t n
         hist_reset(w->window);
     if (bench_tl_init(w) < 0)
         return -1;
-    bmsg_ramp(w->ramp, cfg->size + 32);
+    (cfg->ws_opts.deflate ? bmsg_ramp_json : bmsg_ramp)(w->ramp, cfg->size + 32 + w->ramp_span);
     for (uint32_t i = 0; i < cfg->batch; i++) /* without --verify only the header changes */
         memcpy(w->sendbuf + (size_t)i * cfg->size, w->ramp, cfg->size);
     for (uint32_t i = 0; i < n; i++)

@@ -334,7 +334,8 @@ static void setup_ws(client *cl)
     cl->ws = (sk_ws_opts){.client = 1, .host = cl->ws_host, .path = u->path[0] ? u->path : "/",
                           .protocols = cl->o->ws_protocol, .binary = cl->o->binary,
                           .origin = cl->o->nws_origins ? cl->o->ws_origins[0] : NULL,
-                          .handshake_ms = cl->o->tls.handshake_ms};
+                          .handshake_ms = cl->o->tls.handshake_ms,
+                          .deflate = cl->o->ws_deflate};
 }
 
 int cmd_connect(cli_opts *o)

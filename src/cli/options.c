@@ -143,6 +143,15 @@ static int set_ws_protocol(cli_opts *o, const char *v)
 }
 static int set_ws_origin(cli_opts *o, const char *v) { return add_to(o->ws_origins, &o->nws_origins, v); }
 static int set_ws_ping(cli_opts *o, const char *v) { return parse_secs(v, &o->ws_ping_secs); }
+
+/* --ws-deflate (shared) or --ws-deflate=context (serve only). */
+static int set_ws_deflate(cli_opts *o, const char *v)
+{
+    if (*v && (strcmp(v, "context") != 0 || o->cmd != CMD_SERVE))
+        return *v && strcmp(v, "shared") == 0 ? (o->ws_deflate = SK_WS_DEFLATE_SHARED, 0) : -1;
+    o->ws_deflate = *v ? SK_WS_DEFLATE_CONTEXT : SK_WS_DEFLATE_SHARED;
+    return 0;
+}
 static int set_binary(cli_opts *o, const char *v) { return o->binary = 1, 0; }
 /* CPUs this process may run on (taskset counts), for the default --threads. */
 static int cpus_allowed(void)
@@ -330,6 +339,9 @@ static const cli_opt options[] = {
     {"ws-origin", 0, "ORIGIN", CMD_SERVE | CMD_CONNECT, set_ws_origin,
      "WebSocket Origin: serve lets only browsers from it in (repeatable); connect sends it"},
     {"ws-ping", 0, "SECS", CMD_SERVE, set_ws_ping, "WebSocket keepalive ping interval"},
+    {"ws-deflate", 0, "[=context]", NET, set_ws_deflate,
+     "WebSocket permessage-deflate: serve accepts it (=context: a compression context per "
+     "connection), connect and bench offer it"},
     {"binary", 0, NULL, CMD_CONNECT, set_binary, "WebSocket: send binary frames (default text)"},
     {"threads", 0, "N", CMD_SERVE, set_threads, "event-loop threads (default: one per CPU)"},
     {"workers", 0, "N", CMD_SERVE, set_workers,
@@ -456,7 +468,9 @@ static int parse_long(unsigned cmd, int argc, char **argv, int *i, cli_opts *o)
         return 2;
     }
     const char *value = NULL;
-    if (opt->arg) {
+    if (opt->arg && opt->arg[0] == '[') /* an optional value: only as --opt=VALUE */
+        value = eq ? eq + 1 : "";
+    else if (opt->arg) {
         if (eq)
             value = eq + 1;
         else if (*i + 1 < argc)
@@ -599,7 +613,7 @@ void cli_usage(unsigned cmd)
         char left[64];
         snprintf(left, sizeof left, "%s%c%s--%s%s%s", opt->short_name ? "-" : "",
                  opt->short_name ? opt->short_name : ' ', opt->short_name ? ", " : "  ", opt->name,
-                 opt->arg ? " " : "", opt->arg ? opt->arg : "");
+                 opt->arg && opt->arg[0] != '[' ? " " : "", opt->arg ? opt->arg : "");
         printf("  %-26s %s\n", left + (opt->short_name ? 0 : 1), opt->help);
     }
 }

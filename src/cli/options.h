@@ -68,6 +68,7 @@ typedef struct cli_opts {
     const char *ws_origins[CLI_MAX_ARGS + 1];   /* serve: NULL-terminated */
     int nws_origins;
     double ws_ping_secs;
+    int ws_deflate;                     /* --ws-deflate: SK_WS_DEFLATE_* */
     cli_bench_opts bench;               /* bench */
     sk_tls_opts tls;                    /* tls:// and wss:// (server and client fields) */
     int ktls_off;                       /* --ktls off */

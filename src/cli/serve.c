@@ -160,6 +160,7 @@ static int serve_one(cli_opts *o, int worker)
     so.ws_protocols = o->nws_protocols ? o->ws_protocols : NULL;
     so.ws_origins = o->nws_origins ? o->ws_origins : NULL;
     so.ws_ping_ms = (unsigned)(o->ws_ping_secs * 1000);
+    so.ws_deflate = o->ws_deflate;
     so.max_conns = o->max_conns;
     so.idle_ms = (unsigned)(o->idle_secs * 1000);
     so.frame_timeout_ms = (unsigned)(o->frame_timeout_secs * 1000);

@@ -29,6 +29,7 @@ const char *sk_strerror(int err)
     case SK_EWSCONT: return "WebSocket: continuation frame without a message";
     case SK_EWSUNFINISHED: return "WebSocket: new message before the fragmented one ended";
     case SK_EWSBIG: return "WebSocket: message too big";
+    case SK_EWSINFLATE: return "WebSocket: compressed message does not inflate";
     case SK_EWSUTF8: return "WebSocket: invalid UTF-8";
     case SK_EWSCLOSELEN: return "WebSocket: close frame with a 1-byte payload";
     case SK_EWSCLOSECODE: return "WebSocket: invalid close status code";

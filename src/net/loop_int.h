@@ -74,7 +74,7 @@ typedef struct sk__part {
     void (*fini)(sk_loop *loop, void *st);
     void *st;
 } sk__part;
-enum { SK__PART_CONNS, SK__PARTS };
+enum { SK__PART_CONNS, SK__PART_WSDEFLATE, SK__PARTS }; /* freed in this order */
 
 struct sk_loop {
     int epfd;

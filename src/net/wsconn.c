@@ -6,9 +6,11 @@
 #include "net/blob_int.h"
 #include "net/conn_int.h"
 #include "net/layers.h"
+#include "net/wsdeflate.h"
 #include "proto/http.h"
 #include "proto/utf8.h"
 #include "proto/ws.h"
+#include "proto/ws_deflate.h"
 #include "proto/ws_handshake.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
@@ -33,7 +35,10 @@ typedef struct sk__ws {
     int last_binary;        /* the peer's last data message was binary */
     size_t scanned;         /* handshake bytes already seen without a complete head */
     char *refused;          /* client: why the server's answer was refused (malloc'd) */
+    sk__wsd z;              /* permessage-deflate, when negotiated */
 } sk__ws;
+
+#define RSV_DEFLATE 0x4 /* RSV1: the message is compressed (RFC 7692 §6) */
 
 static sk__ws *ws_of(const sk_conn *c) { return c->proto; }
 static int is_server(const sk__ws *ws) { return !ws->o->client; }
@@ -56,7 +61,7 @@ static size_t write_frame(uint8_t *dst, const uint8_t *hdr, int h, const void *p
 
 /* Queues one frame on the output, or on the held queue while the
  * handshake is not done. */
-static int put_frame(sk_conn *c, int hold, unsigned opcode, const void *p, size_t n)
+static int put_frame(sk_conn *c, int hold, unsigned opcode, uint8_t rsv, const void *p, size_t n)
 {
     sk__ws *ws = ws_of(c);
     uint8_t hdr[SK__WS_MAX_HEADER], k[4], *key = is_server(ws) ? NULL : k;
@@ -66,6 +71,7 @@ static int put_frame(sk_conn *c, int hold, unsigned opcode, const void *p, size_
     int h = sk__ws_write_header(hdr, true, opcode, n, key);
     if (h < 0)
         return h;
+    hdr[0] |= (uint8_t)(rsv << 4);
     uint8_t *dst = hold ? sk__outq_reserve(&ws->held, (size_t)h + n) : sk__conn_reserve(c, (size_t)h + n);
     if (!dst)
         return -ENOMEM;
@@ -83,6 +89,24 @@ static unsigned data_opcode(const sk__ws *ws, const void *msg, size_t len)
     return SK__WS_TEXT;
 }
 
+static void close_with(sk_conn *c, unsigned code, int err);
+
+/* Queues msg compressed, when permessage-deflate wants it so: 1 when it did,
+ * 0 when msg goes as it is, or an error (c then closes with 1011: a context
+ * may be out of step with the peer's). */
+static int put_deflated(sk_conn *c, unsigned op, const void *msg, size_t len)
+{
+    const uint8_t *z;
+    size_t zlen;
+    int r = sk__wsd_deflate(c->loop, &ws_of(c)->z, msg, len, &z, &zlen);
+    if (r < 0)
+        close_with(c, SK__WS_CLOSE_INTERNAL, r);
+    if (r <= 0)
+        return r;
+    r = put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
+    return r < 0 ? r : 1;
+}
+
 static int ws_send(sk_conn *c, const void *msg, size_t len)
 {
     sk__ws *ws = ws_of(c);
@@ -90,13 +114,48 @@ static int ws_send(sk_conn *c, const void *msg, size_t len)
         return SK_ECLOSED;
     if (len > c->max_frame)
         return SK_EFRAMEBIG;
-    return put_frame(c, ws->state == WS_HANDSHAKE, data_opcode(ws, msg, len), msg, len);
+    unsigned op = data_opcode(ws, msg, len);
+    if (ws->z.on && ws->state == WS_OPEN) { /* (messages held for the handshake go as they are) */
+        int r = put_deflated(c, op, msg, len);
+        if (r != 0)
+            return r < 0 ? r : 0;
+    }
+    return put_frame(c, ws->state == WS_HANDSHAKE, op, 0, msg, len);
 }
 
-/* A blob (already a frame) goes out as it is, held until the handshake is done. */
+/* A plain data frame (sk_blob_ws) for a connection that compresses in its
+ * own way (a context, a smaller window): its message, to compress here.
+ * Returns the payload and sets *op, or NULL to send the blob as it is. */
+static const uint8_t *own_deflate_payload(const sk__ws *ws, const sk_blob *b, unsigned *op,
+                                          size_t *n)
+{
+    sk__ws_frame f;
+    sk__ws_cfg any = {.mask = SK__WS_MASK_ANY, .max_message = UINT64_MAX >> 1};
+    if (!ws->z.on || sk__wsd_takes_shared(&ws->z) || b->len < SK__WSD_MIN_SIZE)
+        return NULL;
+    int h = sk__ws_parse_header(b->data, b->len, &any, &f);
+    if (h <= 0 || !f.fin || f.masked || sk__ws_is_control(f.opcode) || f.opcode == SK__WS_CONT ||
+        f.payload_len != b->len - (size_t)h)
+        return NULL;
+    *op = f.opcode;
+    *n = (size_t)f.payload_len;
+    return b->data + h;
+}
+
+/* A blob (already a frame) goes out as it is, held until the handshake is
+ * done; a compressed one (sk_blob_ws_deflate) only where it inflates; a
+ * plain one compressed for a connection with a context of its own. */
 static int ws_send_blob(sk_conn *c, sk_blob *b)
 {
     sk__ws *ws = ws_of(c);
+    if (b->len && (b->data[0] & (RSV_DEFLATE << 4)) && !sk__wsd_takes_shared(&ws->z))
+        return -EINVAL;
+    unsigned op;
+    size_t n;
+    const uint8_t *p = ws->state == WS_OPEN ? own_deflate_payload(ws, b, &op, &n) : NULL;
+    int r = p ? put_deflated(c, op, p, n) : 0;
+    if (r != 0)
+        return r < 0 ? r : 0;
     if (ws->state == WS_OPEN)
         return sk__conn_push(c, b);
     return ws->state == WS_HANDSHAKE ? sk__outq_push(&ws->held, b) : SK_ECLOSED;
@@ -110,7 +169,7 @@ static void close_with(sk_conn *c, unsigned code, int err)
         uint8_t payload[SK__WS_MAX_CONTROL];
         int n = sk__ws_close_payload(payload, code == SK__WS_CLOSE_NO_STATUS ? 0 : code, NULL, 0);
         if (n >= 0)
-            put_frame(c, 0, SK__WS_CLOSE, payload, (size_t)n);
+            put_frame(c, 0, SK__WS_CLOSE, 0, payload, (size_t)n);
     }
     ws->state = WS_DONE;
     sk_conn_close(c, err);
@@ -210,6 +269,23 @@ static void refuse_upgrade(sk_conn *c, sk__ws_hs why)
     sk_conn_close(c, SK_EWSHANDSHAKE);
 }
 
+/* Server: the permessage-deflate offer we accept, if any (RFC 7692 §5):
+ * its answer in ext, or NULL (the 101 then carries no extension). */
+static const char *agree_deflate(sk__ws *ws, const sk__http_request *req, char *ext, size_t cap)
+{
+    if (!ws->o->deflate)
+        return NULL;
+    sk__wsd_params offers[SK__WSD_MAX_OFFERS];
+    int n = sk__wsd_offers(req, offers, SK__WSD_MAX_OFFERS);
+    int mode = ws->o->deflate == SK_WS_DEFLATE_CONTEXT ? SK__WSD_CONTEXT : SK__WSD_SHARED;
+    if (sk__wsd_choose(offers, n, mode, &ws->z.p) < 0 || sk__wsd_format(&ws->z.p, ext, cap) < 0)
+        return NULL;
+    ws->z.on = 1;
+    ws->z.ctx_mode = mode == SK__WSD_CONTEXT;
+    sk__ws_reader_allow_rsv(&ws->rd, RSV_DEFLATE);
+    return ext;
+}
+
 static void accept_upgrade(sk_conn *c, const sk__http_request *req, const char *key, size_t klen)
 {
     sk__ws *ws = ws_of(c);
@@ -222,8 +298,9 @@ static void accept_upgrade(sk_conn *c, const sk__http_request *req, const char *
         proto = i >= 0 ? ws->o->accept_protocols[i] : NULL;
     }
     snprintf(ws->protocol, sizeof ws->protocol, "%s", proto ? proto : "");
-    char out[512];
-    int n = sk__ws_accept_response(out, sizeof out, key, klen, proto);
+    char out[640], ext[160];
+    int n = sk__ws_accept_response_ext(out, sizeof out, key, klen, proto,
+                                       agree_deflate(ws, req, ext, sizeof ext));
     if (n < 0) {
         refuse_upgrade(c, SK__WS_HS_BAD_KEY);
         return;
@@ -302,6 +379,28 @@ static char *refusal(const sk__http_response *res, sk__ws_hs why)
     return strdup(text);
 }
 
+/* Client: the server's answer to our permessage-deflate offer. 0, or -1
+ * when it is invalid (the connection then fails, RFC 7692 §5). */
+static int deflate_answer(sk__ws *ws, const sk__http_response *res)
+{
+    if (!ws->o->deflate)
+        return 0;
+    int n = 0;
+    for (size_t i = 0; i < res->num_headers; i++) {
+        const sk__http_header *h = &res->headers[i];
+        if (!sk__http_ieq(h->name, h->name_len, "Sec-WebSocket-Extensions"))
+            continue;
+        int r = sk__wsd_check_answer(h->value, h->value_len, &ws->z.p);
+        if (r < 0 || (n += r) > 1)
+            return -1;
+    }
+    ws->z.on = n == 1;
+    ws->z.client = 1;
+    if (ws->z.on)
+        sk__ws_reader_allow_rsv(&ws->rd, RSV_DEFLATE);
+    return 0;
+}
+
 /* Client: the server's answer to our request. */
 static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 {
@@ -315,10 +414,13 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
     const char *proto = NULL;
     size_t plen = 0;
     sk__ws_hs why = r < 0 ? SK__WS_HS_OK
-                          : sk__ws_check_response(&res, ws->key, ws->o->protocols, &proto, &plen);
-    if (r < 0 || why != SK__WS_HS_OK) {
+                          : sk__ws_check_response_ext(&res, ws->key, ws->o->protocols,
+                                                      ws->o->deflate != 0, &proto, &plen);
+    int bad_ext = r >= 0 && why == SK__WS_HS_OK && deflate_answer(ws, &res) < 0;
+    if (r < 0 || why != SK__WS_HS_OK || bad_ext) {
         ws->state = WS_DONE;
-        ws->refused = refusal(r < 0 ? NULL : &res, why);
+        ws->refused = bad_ext ? strdup("invalid Sec-WebSocket-Extensions answer")
+                              : refusal(r < 0 ? NULL : &res, why);
         sk_conn_abort(c, SK_EWSHANDSHAKE);
         return len;
     }
@@ -330,6 +432,22 @@ static size_t client_handshake(sk_conn *c, const uint8_t *buf, size_t len)
 
 /* ---- frames in ---- */
 
+/* A compressed message: inflated within --max-frame (else 1009), text
+ * checked as UTF-8 once whole (1007), then delivered. */
+static void emit_inflated(sk_conn *c, const sk__ws_event *ev)
+{
+    uint8_t *out;
+    size_t n;
+    int r = sk__wsd_inflate(c->loop, &ws_of(c)->z, ev->data, ev->len, c->max_frame, &out, &n);
+    if (r == 0 && ev->type == SK__WS_EV_TEXT && !sk__utf8_valid(out, n))
+        r = SK_EWSUTF8;
+    if (r < 0) {
+        close_with(c, sk__ws_close_code_for(r), r);
+        return;
+    }
+    sk__conn_emit(c, out, n);
+}
+
 static void on_event(sk_conn *c, const sk__ws_event *ev)
 {
     sk__ws *ws = ws_of(c);
@@ -337,10 +455,13 @@ static void on_event(sk_conn *c, const sk__ws_event *ev)
     case SK__WS_EV_TEXT:
     case SK__WS_EV_BINARY:
         ws->last_binary = ev->type == SK__WS_EV_BINARY;
-        sk__conn_emit(c, ev->data, ev->len);
+        if (ev->rsv & RSV_DEFLATE)
+            emit_inflated(c, ev);
+        else
+            sk__conn_emit(c, ev->data, ev->len);
         break;
     case SK__WS_EV_PING:
-        put_frame(c, 0, SK__WS_PONG, ev->data, ev->len);
+        put_frame(c, 0, SK__WS_PONG, 0, ev->data, ev->len);
         break;
     case SK__WS_EV_CLOSE: /* answer with the same code, then close */
         close_with(c, ev->code, 0);
@@ -402,7 +523,7 @@ static void on_ping(sk_timer *t, void *ud)
 {
     sk_conn *c = ud;
     if (ws_of(c)->state == WS_OPEN && sk__conn_open(c))
-        put_frame(c, 0, SK__WS_PING, "sockit", 6);
+        put_frame(c, 0, SK__WS_PING, 0, "sockit", 6);
 }
 
 /* --handshake-timeout: a peer that does not finish the opening handshake
@@ -446,8 +567,9 @@ static int ws_attach(sk_conn *c, const sk_conn_opts *co)
     char req[1024];
     int n = -1;
     if (sk__ws_make_key(ws->key) == 0)
-        n = sk__ws_client_request(req, sizeof req, o->host ? o->host : "localhost",
-                                  o->path ? o->path : "/", ws->key, o->protocols, o->origin);
+        n = sk__ws_client_request_ext(req, sizeof req, o->host ? o->host : "localhost",
+                                      o->path ? o->path : "/", ws->key, o->protocols, o->origin,
+                                      o->deflate ? SK__WSD_CLIENT_OFFER : NULL);
     if (n < 0 || sk_conn_write(c, req, (size_t)n) < 0) {
         ws_free(c);
         return n == -EINVAL ? -EINVAL : -ENOMEM;
@@ -481,6 +603,7 @@ static void ws_free(sk_conn *c)
     if (!ws)
         return;
     sk__ws_reader_free(&ws->rd);
+    sk__wsd_free(&ws->z);
     sk__outq_free(&ws->held);
     sk_timer_free(ws->ping);
     sk_timer_free(ws->deadline);
@@ -519,5 +642,31 @@ sk_blob *sk_blob_ws(const void *msg, size_t len)
     sk_blob *b = sk__blob_alloc((size_t)h + len);
     if (b)
         b->len = write_frame(b->data, hdr, h, msg, len, NULL);
+    return b;
+}
+
+int sk_conn_ws_deflate(const sk_conn *c)
+{
+    const sk__ws *ws = ws_of(c);
+    if (!ws || !ws->z.on)
+        return 0;
+    return sk__wsd_takes_shared(&ws->z) ? 1 : 2;
+}
+
+sk_blob *sk_blob_ws_deflate(const void *msg, size_t len)
+{
+    uint8_t *z, hdr[SK__WS_MAX_HEADER];
+    size_t zlen;
+    int r = sk__wsd_deflate_alone(msg, len, &z, &zlen);
+    if (r <= 0)
+        return r < 0 ? NULL : sk_blob_ws(msg, len);
+    unsigned op = sk__utf8_valid(msg, len) ? SK__WS_TEXT : SK__WS_BINARY;
+    int h = sk__ws_write_header(hdr, true, op, zlen, NULL);
+    sk_blob *b = h < 0 ? NULL : sk__blob_alloc((size_t)h + zlen);
+    if (b) {
+        hdr[0] |= RSV_DEFLATE << 4;
+        b->len = write_frame(b->data, hdr, h, z, zlen, NULL);
+    }
+    free(z);
     return b;
 }

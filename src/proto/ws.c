@@ -226,7 +226,8 @@ unsigned sk__ws_close_code_for(int err)
     switch (err) {
     case 0: return SK__WS_CLOSE_NORMAL;
     case SK_EWSBIG: return SK__WS_CLOSE_TOO_BIG;
-    case SK_EWSUTF8: return SK__WS_CLOSE_BAD_DATA;
+    case SK_EWSUTF8:
+    case SK_EWSINFLATE: return SK__WS_CLOSE_BAD_DATA;
     case SK_EWSRSV:
     case SK_EWSOPCODE:
     case SK_EWSCTLBIG:

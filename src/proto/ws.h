@@ -149,7 +149,7 @@ int sk__ws_parse_close(const uint8_t *p, size_t n, unsigned *code, const uint8_t
                        size_t *reason_len);
 
 /* The close code to send after a reader or parser error: 1009 for SK_EWSBIG,
- * 1007 for SK_EWSUTF8, 1002 for the other SK_EWS* codes, 1011 otherwise
+ * 1007 for SK_EWSUTF8 and SK_EWSINFLATE, 1002 for the other SK_EWS* codes, 1011 otherwise
  * (e.g. -ENOMEM); 1000 for 0. */
 unsigned sk__ws_close_code_for(int err);
 
@@ -245,6 +245,12 @@ ssize_t sk__ws_reader_next(sk__ws_reader *r, uint8_t *buf, size_t len, sk__ws_ev
  * after a CLOSE event), the sticky error if it failed, else SK_ETRUNC (the
  * peer vanished inside a frame or a fragmented message: close code 1006). */
 int sk__ws_reader_finish(const sk__ws_reader *r, size_t pending);
+
+/* The RSV bits an extension negotiated in the handshake (cfg.rsv_allowed),
+ * before any frame is read. They may be set only on the first frame of a
+ * data message (RFC 7692 §6): on a continuation or control frame they are
+ * SK_EWSRSV. */
+void sk__ws_reader_allow_rsv(sk__ws_reader *r, uint8_t rsv);
 
 /* Frees the reassembly buffer; r may be initialised again afterwards. */
 void sk__ws_reader_free(sk__ws_reader *r);

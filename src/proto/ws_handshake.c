@@ -165,6 +165,8 @@ static int format(char *out, size_t cap, const char *fmt, ...)
     return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
+static bool is_value(const char *s);
+
 /* A non-empty HTTP token (and so safe inside a header). */
 static bool is_token(const char *s)
 {
@@ -182,7 +184,13 @@ static bool is_token(const char *s)
 int sk__ws_accept_response(char *out, size_t cap, const char *key, size_t key_len,
                            const char *protocol)
 {
-    if (protocol != NULL && !is_token(protocol))
+    return sk__ws_accept_response_ext(out, cap, key, key_len, protocol, NULL);
+}
+
+int sk__ws_accept_response_ext(char *out, size_t cap, const char *key, size_t key_len,
+                               const char *protocol, const char *extensions)
+{
+    if ((protocol != NULL && !is_token(protocol)) || (extensions != NULL && !is_value(extensions)))
         return -EINVAL;
     char accept[SK__WS_ACCEPT_LEN + 1];
     sk__ws_accept_value(key, key_len, accept);
@@ -191,9 +199,10 @@ int sk__ws_accept_response(char *out, size_t cap, const char *key, size_t key_le
                   "Upgrade: websocket\r\n"
                   "Connection: Upgrade\r\n"
                   "Sec-WebSocket-Accept: %s\r\n"
-                  "%s%s%s\r\n",
+                  "%s%s%s%s%s%s\r\n",
                   accept, protocol ? "Sec-WebSocket-Protocol: " : "", protocol ? protocol : "",
-                  protocol ? "\r\n" : "");
+                  protocol ? "\r\n" : "", extensions ? "Sec-WebSocket-Extensions: " : "",
+                  extensions ? extensions : "", extensions ? "\r\n" : "");
 }
 
 int sk__ws_reject_response(char *out, size_t cap, sk__ws_hs why)
@@ -275,7 +284,15 @@ static bool request_args_ok(const char *host, const char *path, const char *key,
 int sk__ws_client_request(char *out, size_t cap, const char *host, const char *path,
                           const char *key, const char *protocols, const char *origin)
 {
-    if (!request_args_ok(host, path, key, protocols, origin))
+    return sk__ws_client_request_ext(out, cap, host, path, key, protocols, origin, NULL);
+}
+
+int sk__ws_client_request_ext(char *out, size_t cap, const char *host, const char *path,
+                              const char *key, const char *protocols, const char *origin,
+                              const char *extensions)
+{
+    if (!request_args_ok(host, path, key, protocols, origin) ||
+        (extensions != NULL && !is_value(extensions)))
         return -EINVAL;
     return format(out, cap,
                   "GET %s HTTP/1.1\r\n"
@@ -284,10 +301,12 @@ int sk__ws_client_request(char *out, size_t cap, const char *host, const char *p
                   "Connection: Upgrade\r\n"
                   "Sec-WebSocket-Key: %s\r\n"
                   "Sec-WebSocket-Version: 13\r\n"
-                  "%s%s%s%s%s%s\r\n",
+                  "%s%s%s%s%s%s%s%s%s\r\n",
                   *path ? path : "/", host, key, protocols ? "Sec-WebSocket-Protocol: " : "",
                   protocols ? protocols : "", protocols ? "\r\n" : "", origin ? "Origin: " : "",
-                  origin ? origin : "", origin ? "\r\n" : "");
+                  origin ? origin : "", origin ? "\r\n" : "",
+                  extensions ? "Sec-WebSocket-Extensions: " : "", extensions ? extensions : "",
+                  extensions ? "\r\n" : "");
 }
 
 /* The server's subprotocol choice: none, or one value among those offered. */
@@ -325,6 +344,13 @@ sk__ws_hs sk__ws_check_response(const sk__http_response *res, const char *key,
                                 const char *protocols, const char **protocol,
                                 size_t *protocol_len)
 {
+    return sk__ws_check_response_ext(res, key, protocols, false, protocol, protocol_len);
+}
+
+sk__ws_hs sk__ws_check_response_ext(const sk__http_response *res, const char *key,
+                                    const char *protocols, bool offered_ext,
+                                    const char **protocol, size_t *protocol_len)
+{
     const sk__http_header *h = res->headers;
     size_t n = res->num_headers;
     if (res->status != 101)
@@ -338,7 +364,7 @@ sk__ws_hs sk__ws_check_response(const sk__http_response *res, const char *key,
     if (!value_is(h, n, "Sec-WebSocket-Accept", accept))
         return SK__WS_HS_BAD_ACCEPT;
     const sk__http_header *ext = sk__http_find(h, n, "Sec-WebSocket-Extensions");
-    if (ext != NULL && ext->value_len > 0)
+    if (!offered_ext && ext != NULL && ext->value_len > 0)
         return SK__WS_HS_BAD_EXTENSION;
     return check_protocol(res, protocols, protocol, protocol_len);
 }

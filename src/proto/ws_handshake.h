@@ -77,6 +77,12 @@ void sk__ws_accept_value(const char *key, size_t key_len, char out[SK__WS_ACCEPT
 int sk__ws_accept_response(char *out, size_t cap, const char *key, size_t key_len,
                            const char *protocol);
 
+/* The same, with "Sec-WebSocket-Extensions: extensions" when not NULL (the
+ * agreed extensions, see proto/ws_deflate.h; -EINVAL if empty or holding a
+ * control character). */
+int sk__ws_accept_response_ext(char *out, size_t cap, const char *key, size_t key_len,
+                               const char *protocol, const char *extensions);
+
 /* Server: writes a complete refusal for why into out (cap bytes,
  * NUL-terminated): status line per sk__ws_hs_status, "Connection: close",
  * for 426 also "Upgrade: websocket" and "Sec-WebSocket-Version: 13", and a
@@ -100,6 +106,12 @@ int sk__ws_make_key(char key[SK__WS_KEY_LEN + 1]);
 int sk__ws_client_request(char *out, size_t cap, const char *host, const char *path,
                           const char *key, const char *protocols, const char *origin);
 
+/* The same, with "Sec-WebSocket-Extensions: extensions" (the offer) when not
+ * NULL (-EINVAL if empty or holding a control character). */
+int sk__ws_client_request_ext(char *out, size_t cap, const char *host, const char *path,
+                              const char *key, const char *protocols, const char *origin,
+                              const char *extensions);
+
 /* Client: checks the server's parsed response to a request sent with key and
  * protocols (NULL if none offered). Checks, in order: status 101 (else
  * BAD_STATUS), Upgrade has "websocket" (else NOT_UPGRADE), Connection has
@@ -111,5 +123,12 @@ int sk__ws_client_request(char *out, size_t cap, const char *host, const char *p
 sk__ws_hs sk__ws_check_response(const sk__http_response *res, const char *key,
                                 const char *protocols, const char **protocol,
                                 size_t *protocol_len);
+
+/* The same; offered_ext: the request offered extensions, so a
+ * Sec-WebSocket-Extensions answer is not BAD_EXTENSION here (the caller
+ * checks it, e.g. with sk__wsd_check_answer). */
+sk__ws_hs sk__ws_check_response_ext(const sk__http_response *res, const char *key,
+                                    const char *protocols, bool offered_ext,
+                                    const char **protocol, size_t *protocol_len);
 
 #endif

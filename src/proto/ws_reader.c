@@ -27,6 +27,8 @@ void sk__ws_reader_init(sk__ws_reader *r, const sk__ws_cfg *cfg)
     sk__utf8_init(&r->utf8);
 }
 
+void sk__ws_reader_allow_rsv(sk__ws_reader *r, uint8_t rsv) { r->cfg.rsv_allowed = rsv; }
+
 void sk__ws_reader_free(sk__ws_reader *r)
 {
     free(r->msg);
@@ -89,6 +91,8 @@ static bool checks_text(const sk__ws_reader *r)
 /* Checks a new frame against the message in progress. */
 static int check_sequence(const sk__ws_reader *r, const sk__ws_frame *f)
 {
+    if (f->rsv && (sk__ws_is_control(f->opcode) || f->opcode == SK__WS_CONT))
+        return SK_EWSRSV; /* an extension marks a message by its first frame only */
     if (sk__ws_is_control(f->opcode))
         return 0;
     if (f->opcode != SK__WS_CONT)

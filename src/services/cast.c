@@ -10,6 +10,8 @@ typedef struct cast {
     uint64_t except, only; /* skip this client / reach only this one (0: none) */
     uint64_t seq;          /* its number: clients that joined later (higher ids) skip it */
     sk_blob *plain, *ws;   /* the message for plain / WebSocket clients (or NULL) */
+    sk_blob *wsz;          /* for WebSocket clients that take the shared compressor's
+                            * frames (sk_conn_ws_deflate 1), or NULL: they get ws */
     int shutdown;
     int close;             /* close the client gracefully once what came before is queued */
 } cast;
@@ -23,7 +25,9 @@ static void deliver(sk__shard *sh, const cast *c)
             sk_conn_close(p->conn, 0);
             continue;
         }
-        sk_blob *b = sk_conn_is_ws(p->conn) ? c->ws : c->plain;
+        sk_blob *b = !sk_conn_is_ws(p->conn)               ? c->plain
+                     : c->wsz && sk_conn_ws_deflate(p->conn) == 1 ? c->wsz
+                                                                   : c->ws;
         if (b)
             sk_conn_send_blob(p->conn, b); /* a laggard over --max-queue is dropped here */
         if (c->shutdown)
@@ -35,6 +39,7 @@ static void cast_release(cast *c)
 {
     sk_blob_unref(c->plain);
     sk_blob_unref(c->ws);
+    sk_blob_unref(c->wsz);
 }
 
 static void run_cast(void *arg)
@@ -49,10 +54,11 @@ static void run_cast(void *arg)
 /* Encodes text once per kind of client, straight into blobs of its own that
  * the posts to every shard share by reference: the output framing (raw output
  * gets a "\n" so messages stay apart on a byte stream: line framing's
- * encoding; with --compress, a compressed-framing body, compressed once)
- * and a WebSocket frame. No per-thread buffer is involved, so text may
- * itself lie in the caller's scratch buffer, and nothing a queued broadcast
- * still points to can be overwritten by the next one. */
+ * encoding; with --compress, a compressed-framing body, compressed once),
+ * a WebSocket frame, and with --ws-deflate a compressed one. No per-thread
+ * buffer is involved, so text may itself lie in the caller's scratch buffer,
+ * and nothing a queued broadcast still points to can be overwritten by the
+ * next one. */
 static void cast_encode(sk_server *s, cast *c, const void *text, size_t len)
 {
     if (!text)
@@ -63,6 +69,8 @@ static void cast_encode(sk_server *s, cast *c, const void *text, size_t len)
     else
         c->plain = sk_blob_frame(mode == SK_FRAME_RAW ? SK_FRAME_LINE : mode, text, len);
     c->ws = sk_blob_ws(text, len);
+    if (s->o.ws_deflate) /* compressed once, for every member that agreed to it */
+        c->wsz = sk_blob_ws_deflate(text, len);
 }
 
 static void post_cast(sk__shard *sh, const cast *tmpl)
@@ -74,6 +82,7 @@ static void post_cast(sk__shard *sh, const cast *tmpl)
     c->sh = sh;
     c->plain = tmpl->plain ? sk_blob_ref(tmpl->plain) : NULL;
     c->ws = tmpl->ws ? sk_blob_ref(tmpl->ws) : NULL;
+    c->wsz = tmpl->wsz ? sk_blob_ref(tmpl->wsz) : NULL;
     if (sk_loop_post(sh->loop, run_cast, c) < 0) {
         cast_release(c);
         free(c);

@@ -256,7 +256,8 @@ static void set_ws(sk_server *s, endpoint *e, const sk_url *url)
                          .origins = s->o.ws_origins,
                          .page = s->o.ws_page ? s->o.ws_page : sk__web_page(),
                          .ping_ms = s->o.ws_ping_ms,
-                         .handshake_ms = s->o.handshake_ms};
+                         .handshake_ms = s->o.handshake_ms,
+                         .deflate = s->o.ws_deflate};
 }
 
 int sk_server_listen(sk_server *s, const sk_url *url, char *err, size_t errlen)

@@ -3,7 +3,9 @@ Chromium driven by playwright-core (tests/interop/browser.js) loads
 http://127.0.0.1:Q/ from `sockit serve chat tcp://127.0.0.1:P ws://127.0.0.1:Q/`,
 waits for "open", sends a message with the form; a plain TCP chat member
 sees it as "NICK: message", and a line from the TCP member shows up in the
-page. Saves a screenshot to build/test-logs/browser.png.
+page. Saves a screenshot to build/test-logs/browser.png. With --ws-deflate,
+Chromium's own permessage-deflate offer is accepted and long lines cross
+compressed both ways.
 
 Needs node, tests/interop/node_modules (install.sh) and /usr/bin/chromium.
 When missing: SKIP and pass, unless SOCKIT_REQUIRE_INTEROP is set (then FAIL)."""
@@ -173,6 +175,42 @@ def test_browser_chat_with_tcp_member():
             head = f.read(8)
         check_eq(head, b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG")
         check(os.path.getsize(SHOT) > 2000, "the screenshot is not tiny")
+
+
+def test_browser_permessage_deflate():
+    tport, wport = free_port(), free_port()
+    with Server("chat", "tcp://127.0.0.1:%d" % tport, "ws://127.0.0.1:%d/" % wport, "--ws-deflate"):
+        tcp = socket.create_connection(("127.0.0.1", tport), timeout=t(10))
+        br = Browser("http://127.0.0.1:%d/" % wport, shot=SHOT.replace(".png", "-deflate.png"),
+                     name="browser-deflate")
+        try:
+            ready = br.next(60)
+            if not check_eq(ready.get("state"), "open", "page state (%r; stderr %s)"
+                            % (ready, stderr_tail())):
+                return
+            r = br.cmd(op="ext")
+            check_eq(r.get("extensions"), "permessage-deflate; server_no_context_takeover; "
+                     "client_no_context_takeover", "what Chromium agreed to")
+            long_line = " ".join('{"n": %d, "v": "x%d"}' % (i, i * 7) for i in range(150))
+            tcp.sendall(b"/nick tcpz\n")  # (raw framing: one read is one message)
+            time.sleep(t(0.5))
+            tcp.sendall(long_line.encode() + b"\n")
+            r = br.cmd(op="wait", text="tcpz: " + long_line)
+            check_eq(r.get("ok"), True, "a long line reaches the page compressed: %r" % r)
+            mine = "from chromium " + long_line
+            check_eq(br.cmd(op="send", text=mine).get("ok"), True, "send")
+            tcp.settimeout(t(20))
+            buf = b""
+            while mine.encode() not in buf:
+                b = tcp.recv(65536)
+                if not b:
+                    break
+                buf += b
+            check(mine.encode() in buf, "Chromium's compressed message reaches the tcp member")
+        finally:
+            rc = br.close()
+            check_eq(rc, 0, "browser.js exit status (stderr %s)" % stderr_tail())
+        tcp.close()
 
 
 if __name__ == "__main__":

@@ -16,15 +16,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-try:
-    import websockets  # noqa: F401
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
-            and os.path.exists("/usr/bin/python3") and not os.environ.get("SOCKIT_WS_REEXEC"):
-        os.environ["SOCKIT_WS_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
-    print("FAIL: python module websockets is missing (run tests/interop/install.sh)", flush=True)
-    sys.exit(1)
+from ws_python import need_websockets  # noqa: E402
+
+need_websockets(__file__)
 
 import asyncio  # noqa: E402
 import base64  # noqa: E402
@@ -76,6 +70,15 @@ async def echo_ok(url, text="still there?"):
 
 def raw_open(port, path="/", extra=b"", timeout=10):
     """A plain socket that did the opening handshake; returns (sock, leftover)."""
+    s, head, rest = raw_handshake(port, path, extra, timeout)
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError("handshake refused: %r" % head)
+    return s, rest
+
+
+def raw_handshake(port, path="/", extra=b"", timeout=10):
+    """A plain socket that sent the opening handshake (extra: more header
+    lines) and read the answer's head; returns (sock, head, leftover)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=t(timeout))
     key = base64.b64encode(os.urandom(16))
     s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
@@ -88,9 +91,7 @@ def raw_open(port, path="/", extra=b"", timeout=10):
             raise RuntimeError("handshake: EOF after %r" % buf)
         buf += b
     head, rest = buf.split(b"\r\n\r\n", 1)
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError("handshake refused: %r" % head)
-    return s, rest
+    return s, head, rest
 
 
 def frame(opcode, payload, fin=True, mask=True, rsv=0):

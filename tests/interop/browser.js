@@ -6,6 +6,7 @@
 //   test sends  {op:"send", text}               type text into #msg, click Send
 //   test sends  {op:"wait", text}               wait until a #log item equals text
 //   test sends  {op:"shot"}                     screenshot to SCREENSHOT
+//   test sends  {op:"ext"}                      the page WebSocket's agreed extensions
 //   test sends  {op:"quit"}
 // and node answers each op with {op, ok, ...}. Exits 1 on any error.
 const { chromium } = require('playwright-core');
@@ -59,6 +60,8 @@ async function main() {
         await page.screenshot({ path: shot });
         const items = await page.$$eval('#log li', (els) => els.map((e) => [e.className, e.textContent]));
         out({ op: 'shot', ok: true, items });
+      } else if (cmd.op === 'ext') {
+        out({ op: 'ext', ok: true, extensions: await page.evaluate(() => ws.extensions) });
       } else if (cmd.op === 'quit') {
         out({ op: 'quit', ok: true });
         break;
