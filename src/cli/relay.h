@@ -1,0 +1,49 @@
+/* relay.h — the parts of `sockit relay FROM TO` (relay.c: set-up, signals and
+ * drain; relay_pair.c: one stream client and its connection to TO;
+ * relay_udp.c: datagram sessions). CLI-internal. */
+#ifndef SOCKIT_CLI_RELAY_H
+#define SOCKIT_CLI_RELAY_H
+
+#include "cli/options.h"
+
+typedef struct relay_pair relay_pair;
+
+typedef struct relay {
+    cli_opts *o;
+    sk_loop *loop;
+    sk_url from, to;
+    sk_sockaddr to_addr;     /* TO, resolved once */
+    char to_name[400];       /* TO as typed, for log lines */
+    sk_listener *l;          /* stream FROM */
+    sk_dgram *dg;            /* datagram FROM */
+    sk_tls *from_tls, *to_tls;
+    sk_ws_opts from_ws, to_ws;
+    char ws_path[SK_URL_PATH_MAX], to_ws_host[300];
+    size_t high;             /* --max-queue */
+    relay_pair *pairs;       /* live stream pairs (a list, for the drain) */
+    size_t npairs;
+    void *udp;               /* relay_udp.c's sessions */
+    sk_timer *drain;
+    int draining, signals;
+} relay;
+
+/* relay.c: one timestamped line on stderr (printf-style). */
+void relay_log(const relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* relay.c: the loop ends once draining and nothing is left. */
+void relay_check_drained(relay *r);
+
+/* relay_pair.c: a client accepted on FROM (fd owned from now on). */
+void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer);
+
+/* relay_pair.c: SIGTERM: every pair flushes what it holds and closes;
+ * abort: drops them all at once (the drain's deadline). */
+void relay_pairs_drain(relay *r);
+void relay_pairs_abort(relay *r);
+
+/* relay_udp.c: datagram FROM and TO; sessions per source address. 0, or 1
+ * after printing why. relay_udp_stop frees every session. */
+int relay_udp_start(relay *r);
+void relay_udp_stop(relay *r);
+
+#endif
