@@ -353,6 +353,7 @@ static int set_to_frame(cli_opts *o, const char *v) { return sk_frame_from_name(
 static int set_to_cert(cli_opts *o, const char *v) { return *v ? (o->relay.to_cert = v, 0) : -1; }
 static int set_to_key(cli_opts *o, const char *v) { return *v ? (o->relay.to_key = v, 0) : -1; }
 static int set_no_splice(cli_opts *o, const char *v) { return o->relay.no_splice = 1, 0; }
+static int set_page(cli_opts *o, const char *v) { return *v ? (o->relay.page = v, 0) : -1; }
 
 static const cli_opt relay_options[] = {
     {"from-frame", 0, "MODE", CMD_RELAY, set_from_frame,
@@ -365,6 +366,8 @@ static const cli_opt relay_options[] = {
     {"idle-timeout", 0, "SECS", CMD_RELAY, set_idle,
      "close a relayed connection (or udp session) silent both ways this long (udp default 60)"},
     {"drain-timeout", 0, "SECS", CMD_RELAY, set_drain, "on SIGTERM, time allowed to flush (default 5)"},
+    {"page", 0, "FILE", CMD_RELAY, set_page,
+     "ws:// FROM: answer a plain GET with this HTML file (at most 1M; default 404)"},
     {"no-splice", 0, NULL, CMD_RELAY, set_no_splice,
      "raw tcp/unix both sides: copy through user space instead of splice()"},
     {"cert", 0, "FILE", CMD_RELAY, set_cert, "FROM tls:// or wss://: certificate (default: temporary)"},

@@ -35,6 +35,7 @@ typedef struct cli_relay_opts {
     sk_frame from_frame, to_frame; /* --from-frame, --to-frame (default raw) */
     const char *to_cert, *to_key;  /* --to-cert/--to-key: a client certificate for TO */
     int no_splice;                 /* --no-splice: raw stream relays copy through user space */
+    const char *page;              /* --page FILE: HTML a ws:// FROM answers to a plain GET */
 } cli_relay_opts;
 
 typedef struct cli_opts {

@@ -4,9 +4,11 @@
  * relay_pair.c, the datagram sessions in relay_udp.c. */
 #include "cli/relay.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,6 +106,28 @@ static int make_tls(relay *r)
     return 0;
 }
 
+/* --page FILE: read once, at most 1 MiB. 0 or 1. */
+static int load_page(relay *r)
+{
+    const char *path = r->o->relay.page;
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    size_t max = (size_t)1 << 20, n = 0;
+    r->page = f ? malloc(max + 1) : NULL;
+    if (r->page)
+        n = fread(r->page, 1, max + 1, f);
+    if (f)
+        fclose(f);
+    if (!r->page || n > max) {
+        cli_error("--page %s: %s", path, !f ? strerror(errno) : n > max ? "larger than 1M" : "out of memory");
+        return 1;
+    }
+    r->page[n] = 0;
+    r->from_ws.page = r->page;
+    return 0;
+}
+
 /* The WebSocket options of each side: FROM serves its path; TO is a
  * client naming its authority as typed. */
 static void make_ws(relay *r)
@@ -161,10 +185,13 @@ int cmd_relay(cli_opts *o)
         return rc;
     r.high = o->max_queue ? o->max_queue : (size_t)1 << 20;
     make_ws(&r);
-    rc = make_tls(&r);
+    rc = load_page(&r);
+    if (rc == 0)
+        rc = make_tls(&r);
     if (rc == 0)
         rc = run(&r);
     sk_tls_free(r.from_tls);
     sk_tls_free(r.to_tls);
+    free(r.page);
     return rc;
 }

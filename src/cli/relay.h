@@ -19,6 +19,7 @@ typedef struct relay {
     sk_tls *from_tls, *to_tls;
     sk_ws_opts from_ws, to_ws;
     char ws_path[SK_URL_PATH_MAX], to_ws_host[300];
+    char *page;              /* --page's HTML, or NULL */
     size_t high;             /* --max-queue */
     relay_pair *pairs;       /* live stream pairs (a list, for the drain) */
     size_t npairs;

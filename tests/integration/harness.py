@@ -187,6 +187,8 @@ class Server:
     exit sends SIGTERM, checks it exits 0 within 10 s and keeps the log
     (srv.final_log; srv.stop() also returns it)."""
 
+    banner = "sockit: serving"  # one per URL once it listens (a subclass may change it)
+
     def __init__(self, service, *args, urls=None, expect_rc=0, stop_timeout=10):
         self.service = service
         self.args = list(args)
@@ -219,7 +221,7 @@ class Server:
                                      stdout=subprocess.DEVNULL, stderr=self._logf)
         deadline = time.monotonic() + t(10)
         while time.monotonic() < deadline:
-            if self.log().count("sockit: serving") >= self.nurls:
+            if self.log().count(self.banner) >= self.nurls:
                 return self
             if self.proc.poll() is not None:
                 break
