@@ -32,6 +32,15 @@ void relay_check_drained(relay *r)
         sk_loop_stop(r->loop);
 }
 
+int relay_over_limit(relay *r, int fd, const char *name)
+{
+    if (r->draining || !r->o->max_conns || r->npairs < r->o->max_conns)
+        return 0;
+    relay_log(r, "refuse %s: --max-conns %zu reached", name, r->o->max_conns);
+    close(fd);
+    return 1;
+}
+
 static void on_drain_timeout(sk_timer *t, void *ud)
 {
     relay *r = ud;
@@ -184,6 +193,9 @@ int cmd_relay(cli_opts *o)
     if (rc)
         return rc;
     r.high = o->max_queue ? o->max_queue : (size_t)1 << 20;
+    r.splice = !o->relay.no_splice && !sk_url_is_dgram(&r.from) && !sk_url_is_ws(&r.from) &&
+               !sk_url_is_ws(&r.to) && !sk_url_is_tls(&r.from) && !sk_url_is_tls(&r.to) &&
+               o->relay.from_frame == SK_FRAME_RAW && o->relay.to_frame == SK_FRAME_RAW;
     make_ws(&r);
     rc = load_page(&r);
     if (rc == 0)

@@ -7,6 +7,7 @@
 #include "cli/options.h"
 
 typedef struct relay_pair relay_pair;
+typedef struct splice_pair splice_pair;
 
 typedef struct relay {
     cli_opts *o;
@@ -22,7 +23,9 @@ typedef struct relay {
     char *page;              /* --page's HTML, or NULL */
     size_t high;             /* --max-queue */
     relay_pair *pairs;       /* live stream pairs (a list, for the drain) */
-    size_t npairs;
+    splice_pair *splices;    /* live raw relays joined by sk_splice (relay_splice.c) */
+    size_t npairs;           /* both kinds */
+    int splice;              /* raw stream both sides: splice instead of sk_conn */
     void *udp;               /* relay_udp.c's sessions */
     sk_timer *drain;
     int draining, signals;
@@ -41,6 +44,15 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer);
  * abort: drops them all at once (the drain's deadline). */
 void relay_pairs_drain(relay *r);
 void relay_pairs_abort(relay *r);
+
+/* relay_splice.c: a client of a raw relay (fd owned from now on; name: its
+ * address); relay_splices_end: SIGTERM (now 0: deliver what is in flight,
+ * then close) or the drain's deadline (now 1). */
+void relay_splice_accept(relay *r, int fd, const char *name);
+void relay_splices_end(relay *r, int now);
+
+/* relay.c: --max-conns: 1 after closing fd with a log line. */
+int relay_over_limit(relay *r, int fd, const char *name);
 
 /* relay_udp.c: datagram FROM and TO; sessions per source address. 0, or 1
  * after printing why. relay_udp_stop frees every session. */

@@ -246,15 +246,6 @@ static const sk_conn_cbs to_cbs = {.on_message = on_message, .on_eof = on_eof, .
 
 /* ---- FROM ---- */
 
-static int over_limit(relay *r, int fd, const char *name)
-{
-    if (r->draining || !r->o->max_conns || r->npairs < r->o->max_conns)
-        return 0;
-    relay_log(r, "refuse %s: --max-conns %zu reached", name, r->o->max_conns);
-    close(fd);
-    return 1;
-}
-
 static void list(relay *r, relay_pair *p)
 {
     p->listed = 1;
@@ -269,8 +260,12 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
 {
     char name[128];
     sk_sockaddr_format((const struct sockaddr *)&peer->ss, peer->len, name, sizeof name);
-    if (over_limit(r, fd, name))
+    if (relay_over_limit(r, fd, name))
         return;
+    if (r->splice) {
+        relay_splice_accept(r, fd, name);
+        return;
+    }
     relay_pair *p = calloc(1, sizeof *p);
     if (!p || (r->o->idle_secs > 0 && !(p->idle = sk_timer_new(r->loop, on_idle, p)))) {
         relay_log(r, "refuse %s: out of memory", name);
@@ -304,12 +299,14 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
 
 void relay_pairs_drain(relay *r)
 {
+    relay_splices_end(r, 0);
     for (relay_pair *p = r->pairs; p; p = p->next)
         close_pair(p, 0, 0);
 }
 
 void relay_pairs_abort(relay *r)
 {
+    relay_splices_end(r, 1);
     relay_pair *next;
     for (relay_pair *p = r->pairs; p; p = next) {
         next = p->next;

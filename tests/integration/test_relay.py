@@ -123,6 +123,8 @@ def echo(c):
 # ---------------------------------------------------------------- streams
 
 BIG = (8 if SLOW else 50) << 20
+# raw stream relays: through kernel pipes (splice), and copied by sk_conn
+MODES = [[], ["--no-splice"]]
 
 
 def blob(n, seed):
@@ -147,18 +149,22 @@ def test_tcp_50mb_both_ways_with_half_close():
         c.sendall(down)
 
     ps = PyServer(server)
-    port = free_port()
-    with Relay(url(port), url(ps.port)):
-        s = connect(port, 60)
-        threading.Thread(target=lambda: (s.sendall(up), s.shutdown(socket.SHUT_WR)),
-                         daemon=True).start()
-        got = until_eof(s)
-        s.close()
-        head, _, rest = got.partition(b"\n")
-        check_eq(head.decode(), "%d %s" % (BIG, hashlib.sha256(up).hexdigest()),
-                 "the server got every byte up, then EOF")
-        check_eq(len(rest), BIG, "bytes down")
-        check(hashlib.sha256(rest).digest() == hashlib.sha256(down).digest(), "down is byte-exact")
+    for mode in MODES:
+        port = free_port()
+        with Relay(url(port), url(ps.port), "-v", *mode) as r:
+            s = connect(port, 60)
+            threading.Thread(target=lambda: (s.sendall(up), s.shutdown(socket.SHUT_WR)),
+                             daemon=True).start()
+            got = until_eof(s)
+            s.close()
+            head, _, rest = got.partition(b"\n")
+            check_eq(head.decode(), "%d %s" % (BIG, hashlib.sha256(up).hexdigest()),
+                     "%s: the server got every byte up, then EOF" % mode)
+            check_eq(len(rest), BIG, "%s: bytes down" % mode)
+            check(hashlib.sha256(rest).digest() == hashlib.sha256(down).digest(),
+                  "%s: down is byte-exact" % mode)
+            check_eq(", splice)" in r.log(), not mode, "%s: splice used for raw tcp: %r"
+                     % (mode, r.log()))
     check_eq(ps.errors, [], "server errors")
 
 
@@ -194,36 +200,43 @@ def test_200_concurrent_clients():
     port = free_port()
     n = 200
     eport = free_port()
-    with Server("echo", url(eport)), Relay(url(port), url(eport), "--max-conns", "1000"):
-        socks = [connect(port) for _ in range(n)]
-        for i, s in enumerate(socks):
-            s.sendall(b"client %d\n" % i)
-        bad = 0
-        for i, s in enumerate(socks):
-            want = b"client %d\n" % i
-            got = b""
-            while len(got) < len(want):
-                b = s.recv(100)
-                if not b:
-                    break
-                got += b
-            bad += got != want
-        check_eq(bad, 0, "clients with a wrong or missing echo (of %d)" % n)
-        for s in socks:
-            s.close()
+    for mode in MODES:
+        with Server("echo", url(eport)), Relay(url(port), url(eport), "--max-conns", "1000", *mode):
+            many(port, n, mode)
+
+
+def many(port, n, mode):
+    """n clients at once, each with its own message and echo."""
+    socks = [connect(port) for _ in range(n)]
+    for i, s in enumerate(socks):
+        s.sendall(b"client %d\n" % i)
+    bad = 0
+    for i, s in enumerate(socks):
+        want = b"client %d\n" % i
+        got = b""
+        while len(got) < len(want):
+            b = s.recv(100)
+            if not b:
+                break
+            got += b
+        bad += got != want
+    check_eq(bad, 0, "%s: clients with a wrong or missing echo (of %d)" % (mode, n))
+    for s in socks:
+        s.close()
 
 
 def test_to_refusing_closes_the_client_at_once():
     dead = free_port()  # nobody listens there
     port, wport = free_port(), free_port()
-    with Relay(url(port), url(dead)) as r:
-        s = connect(port)
-        start = time.monotonic()
-        check_eq(until_eof(s), b"", "a tcp client is closed without data")
-        check(time.monotonic() - start < t(2), "closed at once")
-        s.close()
-        check(wait_for(lambda: "cannot relay" in r.log() and "refused" in r.log(), t(5)),
-              "one log line says why: %r" % r.log())
+    for mode in MODES:
+        with Relay(url(port), url(dead), *mode) as r:
+            s = connect(port)
+            start = time.monotonic()
+            check_eq(until_eof(s), b"", "%s: a tcp client is closed without data" % mode)
+            check(time.monotonic() - start < t(2), "closed at once")
+            s.close()
+            check(wait_for(lambda: "cannot relay" in r.log() and "refused" in r.log(), t(5)),
+                  "one log line says why: %r" % r.log())
     async def ws_client():
         async with websockets.connect(url(wport, "ws", "/"), open_timeout=t(10)) as ws:
             try:
@@ -337,12 +350,14 @@ def test_slow_reader_backpressure_keeps_rss_bounded():
         except OSError:
             pass
 
-    for name, handler, client_sends in [("server not reading", sleepy, True),
-                                        ("client not reading", flood, False)]:
+    for name, handler, client_sends, mode in [
+            ("server not reading", sleepy, True, []), ("client not reading", flood, False, []),
+            ("server not reading, copied", sleepy, True, ["--no-splice"]),
+            ("client not reading, copied", flood, False, ["--no-splice"])]:
         stop.clear()
         ps = PyServer(handler)
         port = free_port()
-        with Relay(url(port), url(ps.port), "--max-queue", "256k") as r:
+        with Relay(url(port), url(ps.port), "--max-queue", "256k", *mode) as r:
             base = rss_kb(r.pid)
             s = connect(port)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -405,8 +420,13 @@ def test_udp_sessions_per_source_address():
 
 def test_max_conns_idle_timeout_and_drain():
     ps = PyServer(echo)
+    for mode in MODES:
+        limits_and_drain(ps, mode)
+
+
+def limits_and_drain(ps, mode):
     port = free_port()
-    with Relay(url(port), url(ps.port), "--max-conns", "1", "--idle-timeout", "1") as r:
+    with Relay(url(port), url(ps.port), "--max-conns", "1", "--idle-timeout", "1", *mode) as r:
         a = connect(port)
         a.sendall(b"x")
         check_eq(a.recv(10), b"x", "first client relayed")
@@ -418,7 +438,7 @@ def test_max_conns_idle_timeout_and_drain():
         check(t(0.5) < time.monotonic() - start < t(4), "after about --idle-timeout")
         a.close()
         b.close()
-    with Relay(url(port), url(ps.port)) as r:
+    with Relay(url(port), url(ps.port), *mode) as r:
         a = connect(port)
         a.sendall(b"before")
         check_eq(a.recv(10), b"before", "relayed")
