@@ -31,10 +31,10 @@ typedef struct relay {
     int draining, signals;
 } relay;
 
-/* relay.c: one timestamped line on stderr (printf-style). */
+/* relay_base.c: one timestamped line on stderr (printf-style). */
 void relay_log(const relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* relay.c: the loop ends once draining and nothing is left. */
+/* relay_base.c: the loop ends once draining and nothing is left. */
 void relay_check_drained(relay *r);
 
 /* relay_pair.c: a client accepted on FROM (fd owned from now on). */
@@ -51,7 +51,7 @@ void relay_pairs_abort(relay *r);
 void relay_splice_accept(relay *r, int fd, const char *name);
 void relay_splices_end(relay *r, int now);
 
-/* relay.c: --max-conns: 1 after closing fd with a log line. */
+/* relay_base.c: --max-conns: 1 after closing fd with a log line. */
 int relay_over_limit(relay *r, int fd, const char *name);
 
 /* relay_udp.c: datagram FROM and TO; sessions per source address. 0, or 1
