@@ -1,7 +1,8 @@
 /* splice.h — moves bytes both ways between two connected stream sockets
- * (TCP, UNIX) without copying them through user space: splice() through a
- * pipe per direction, as HAProxy does; where the kernel refuses splice for
- * a socket, read() and write() through a small buffer instead. */
+ * (TCP, UNIX). Bulk goes without copying through user space: splice()
+ * through a pipe per direction, as HAProxy does; small messages (and
+ * sockets the kernel cannot splice) go through read() and write() and a
+ * 16 KiB buffer, which is cheaper for a few bytes. */
 #ifndef SOCKIT_SPLICE_H
 #define SOCKIT_SPLICE_H
 
@@ -25,7 +26,7 @@ typedef void (*sk_splice_close_cb)(sk_splice *sp, int err, void *ud);
 
 /* Starts moving bytes between fd a and fd b (connected, stream; made
  * non-blocking here). Takes ownership of both fds (closed on every path,
- * including failure). At most 64 KiB per direction are in flight (the pipe):
+ * including failure). At most 64 KiB per direction are in flight:
  * a side that does not read stops the reading of the other. A FIN from one
  * side is passed on as a half-close (shutdown SHUT_WR) once what preceded
  * it is delivered. Returns 0 and sets *out, or a negated errno (-ENOMEM,
@@ -44,8 +45,8 @@ SK_EXTERN void sk_splice_abort(sk_splice *sp, int err);
 /* Bytes moved from a to b (which 0) or from b to a (which 1). */
 SK_EXTERN uint64_t sk_splice_bytes(const sk_splice *sp, int which);
 
-/* 1 when bytes really move through pipes (splice), 0 when the kernel
- * refused splice for these sockets and read/write is used. */
+/* 1 once bulk made a direction use a pipe (splice), else 0 (every read so
+ * far was small, or the kernel refused splice for these sockets). */
 SK_EXTERN int sk_splice_zero_copy(const sk_splice *sp);
 
 #ifdef __cplusplus

@@ -67,9 +67,10 @@ static void on_splice_close(sk_splice *sp, int err, void *ud)
 {
     splice_pair *p = ud;
     if (p->r->o->verbose || (err && err != SK_ETIMEOUT))
-        relay_log(p->r, "end %s -> %s: %s (%llu bytes up, %llu down)", p->name[0], p->name[1],
+        relay_log(p->r, "end %s -> %s: %s (%llu bytes up, %llu down, %s)", p->name[0], p->name[1],
                   err ? sk_strerror(err) : "closed", (unsigned long long)sk_splice_bytes(sp, 0),
-                  (unsigned long long)sk_splice_bytes(sp, 1));
+                  (unsigned long long)sk_splice_bytes(sp, 1),
+                  sk_splice_zero_copy(sp) ? "bulk through pipes" : "copied");
     p->sp = NULL;
     free_pair(p);
 }

@@ -1,8 +1,12 @@
-/* splice.c — two connected stream sockets joined both ways with splice()
- * through a pipe per direction (bytes never enter user space), or read()
- * and write() through a 64 KiB buffer where the kernel refuses splice. A
- * direction holds at most 64 KiB: a side that does not read stops the other
- * side's reading (backpressure); a FIN is passed on as a half-close. */
+/* splice.c — two connected stream sockets joined both ways. Bulk moves
+ * with splice() through a pipe per direction (bytes never enter user
+ * space); small messages with read() and write() through a 16 KiB buffer,
+ * which costs less than a pipe for a few bytes (HAProxy's splice-auto makes
+ * the same choice). A direction switches to the pipe after a read that
+ * filled the buffer and back after a small splice, only when nothing is in
+ * flight, so the bytes keep their order. A direction holds at most 64 KiB:
+ * a side that does not read stops the other side's reading (backpressure);
+ * a FIN is passed on as a half-close. */
 #include "sockit/splice.h"
 
 #include <errno.h>
@@ -11,13 +15,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CAP ((size_t)64 << 10) /* bytes in flight per direction (a default pipe's size) */
+#define CAP ((size_t)64 << 10)      /* bytes in flight per direction (a default pipe's size) */
+#define COPY_CAP ((size_t)16 << 10) /* the buffer of small messages */
+#define SMALL 4096                  /* a splice that moved less goes back to read/write */
 
 /* One direction: from src to dst. */
 typedef struct dir {
     int src, dst;
-    int pipe[2];      /* [0] read end, [1] write end; -1 in read/write mode */
-    uint8_t *buf;     /* read/write mode: CAP bytes; held start at buf + off */
+    int pipe[2];      /* [0] read end, [1] write end; -1 until bulk comes */
+    int piped;        /* bytes go through the pipe now (else through buf) */
+    int no_splice;    /* the kernel refused splice for src: read/write only */
+    uint8_t *buf;     /* COPY_CAP bytes, made on first use; held start at buf + off */
     size_t off, held; /* bytes in flight */
     int eof;          /* nothing more is read from src (its FIN, or a shutdown) */
     int shut;         /* the FIN was passed on to dst */
@@ -39,16 +47,34 @@ static void fail(sk_splice *sp, int err);
 
 /* ---- moving bytes: splice, or read/write ---- */
 
+/* Picks how the next bytes travel, while nothing is in flight: the pipe
+ * after a read that filled the buffer, the buffer after a small splice.
+ * 0 or -errno. */
+static int choose(dir *d, ssize_t last)
+{
+    if (d->held)
+        return 0;
+    int want = d->no_splice ? 0 : d->piped ? last >= SMALL : last >= (ssize_t)COPY_CAP;
+    if (want && d->pipe[0] < 0 && pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        want = 0; /* out of fds: copy */
+    if (!want && !d->buf && !(d->buf = malloc(COPY_CAP)))
+        return -ENOMEM;
+    d->piped = want;
+    return 0;
+}
+
 /* Into the direction's pipe or buffer: bytes read, 0 at EOF, or -errno. */
 static ssize_t take_in(dir *d)
 {
     ssize_t n;
-    if (d->pipe[1] >= 0) {
+    if (d->piped) {
         n = splice(d->src, NULL, d->pipe[1], NULL, CAP - d->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n < 0 && errno == EINVAL && d->held == 0 && d->bytes == 0)
-            return -EOPNOTSUPP; /* splice refused for this socket: switch to read/write */
+        if (n < 0 && errno == EINVAL && d->held == 0) { /* refused for this socket */
+            d->no_splice = 1;
+            return choose(d, 0) < 0 ? -ENOMEM : -EAGAIN; /* the socket is still readable */
+        }
     } else {
-        n = read(d->src, d->buf + d->off + d->held, CAP - d->off - d->held);
+        n = read(d->src, d->buf + d->off + d->held, COPY_CAP - d->off - d->held);
     }
     return n < 0 ? -errno : n;
 }
@@ -56,21 +82,9 @@ static ssize_t take_in(dir *d)
 /* Out of the pipe or buffer to dst: bytes written, or -errno. */
 static ssize_t give_out(dir *d)
 {
-    ssize_t n = d->pipe[0] >= 0
-                    ? splice(d->pipe[0], NULL, d->dst, NULL, d->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
-                    : send(d->dst, d->buf + d->off, d->held, MSG_NOSIGNAL);
+    ssize_t n = d->piped ? splice(d->pipe[0], NULL, d->dst, NULL, d->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+                         : send(d->dst, d->buf + d->off, d->held, MSG_NOSIGNAL);
     return n < 0 ? -errno : n;
-}
-
-/* splice was refused: the direction uses a buffer instead of the pipe. */
-static int to_copy_mode(dir *d)
-{
-    if (!(d->buf = malloc(CAP)))
-        return -ENOMEM;
-    close(d->pipe[0]);
-    close(d->pipe[1]);
-    d->pipe[0] = d->pipe[1] = -1;
-    return 0;
 }
 
 /* ---- one direction's work ---- */
@@ -98,21 +112,27 @@ static int flush_dir(dir *d)
     return 0;
 }
 
-/* One read into the direction (when it has room), then a write. 0 or -errno. */
+/* Room for the next read: the pipe's, or the buffer's after what is held. */
+static int has_room(const dir *d)
+{
+    return d->piped ? d->held < CAP : d->off + d->held < COPY_CAP;
+}
+
+/* One read into the direction (when it has room), then a write; the next
+ * read's way is chosen from this one's size. 0 or -errno. */
 static int pump(dir *d)
 {
-    if (!d->eof && d->held < CAP && (d->pipe[0] >= 0 || d->off + d->held < CAP)) {
-        ssize_t n = take_in(d);
-        if (n == -EOPNOTSUPP && (n = to_copy_mode(d)) == 0)
-            n = take_in(d);
-        if (n == 0)
-            d->eof = 1;
-        else if (n > 0)
-            d->held += (size_t)n;
-        else if (n != -EAGAIN)
-            return (int)n;
-    }
-    return flush_dir(d);
+    if (d->eof || !has_room(d))
+        return flush_dir(d);
+    ssize_t n = take_in(d);
+    if (n == 0)
+        d->eof = 1;
+    else if (n > 0)
+        d->held += (size_t)n;
+    else if (n != -EAGAIN)
+        return (int)n;
+    int r = flush_dir(d);
+    return r < 0 || n <= 0 ? r : choose(d, n);
 }
 
 /* ---- watching ---- */
@@ -130,7 +150,7 @@ static void rewatch(sk_splice *sp, int i)
         sp->w[i] = NULL;
         return;
     }
-    unsigned ev = (!in->eof && in->held < CAP ? SK_READABLE : 0u) | (out->blocked ? SK_WRITABLE : 0u);
+    unsigned ev = (!in->eof && has_room(in) ? SK_READABLE : 0u) | (out->blocked ? SK_WRITABLE : 0u);
     sk_watch_set(sp->w[i], ev);
 }
 
@@ -222,8 +242,9 @@ static int make_dirs(sk_splice *sp)
         dir *d = &sp->d[i];
         d->src = sp->fd[i];
         d->dst = sp->fd[!i];
-        if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-            return -errno;
+        int r = choose(d, 0); /* small first: the buffer */
+        if (r < 0)
+            return r;
     }
     for (int i = 0; i < 2; i++) {
         if (fcntl(sp->fd[i], F_SETFL, fcntl(sp->fd[i], F_GETFL) | O_NONBLOCK) < 0)

@@ -1,5 +1,6 @@
 /* test_splice.c — unit tests for sk_splice over two socketpairs: bytes
- * cross both ways unchanged, each FIN is passed on as a half-close, a
+ * cross both ways unchanged (bulk through the pipes, in order), each FIN is
+ * passed on as a half-close, a
  * clean end reports 0, and an abort reports its error from the loop (never
  * from inside sk_splice_abort). */
 #include "sockit/error.h"
@@ -8,13 +9,16 @@
 #include "check.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct ctx {
     sk_loop *loop;
-    int closes, err, in_abort;
+    int closes, err, in_abort, zero_copy;
+    uint64_t up;
 } ctx;
 
 static void on_close(sk_splice *sp, int err, void *ud)
@@ -23,6 +27,8 @@ static void on_close(sk_splice *sp, int err, void *ud)
     CHECK(!c->in_abort);
     c->closes++;
     c->err = err;
+    c->zero_copy = sk_splice_zero_copy(sp);
+    c->up = sk_splice_bytes(sp, 0);
     sk_loop_stop(c->loop);
 }
 
@@ -69,6 +75,63 @@ static void test_both_ways_and_half_close(void)
     close(y[1]);
 }
 
+/* 4 MiB pattern written by a thread into x[0]; another reads y[1]. */
+#define BULK ((size_t)4 << 20)
+static uint8_t pattern(size_t i) { return (uint8_t)(i * 7 + (i >> 12)); }
+
+static void *writer(void *arg)
+{
+    int fd = *(int *)arg;
+    uint8_t buf[65536];
+    for (size_t off = 0; off < BULK;) {
+        size_t n = BULK - off < sizeof buf ? BULK - off : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(off + i);
+        ssize_t w = write(fd, buf, n);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    shutdown(fd, SHUT_WR);
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    int fd = *(int *)arg;
+    uint8_t buf[65536];
+    size_t got = 0, bad = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            bad += buf[i] != pattern(got + (size_t)i);
+        got += (size_t)n;
+    }
+    shutdown(fd, SHUT_WR);
+    return (void *)(uintptr_t)(got == BULK && bad == 0);
+}
+
+static void test_bulk_goes_through_pipes_in_order(void)
+{
+    ctx c = {0};
+    int x[2], y[2];
+    setup(&c, x, y);
+    pthread_t tw, tr;
+    pthread_create(&tw, NULL, writer, &x[0]);
+    pthread_create(&tr, NULL, reader, &y[1]);
+    sk_loop_run(c.loop); /* until both FINs crossed */
+    void *ok = NULL;
+    pthread_join(tw, NULL);
+    pthread_join(tr, &ok);
+    CHECK(ok != NULL); /* every byte, in order */
+    CHECK_EQ_INT(c.err, 0);
+    CHECK_EQ_INT(c.up, BULK);
+    CHECK_EQ_INT(c.zero_copy, 1);
+    sk_loop_free(c.loop);
+    close(x[0]);
+    close(y[1]);
+}
+
 static void test_abort_reports_from_the_loop(void)
 {
     ctx c = {0};
@@ -109,6 +172,7 @@ static void test_shutdown_delivers_then_closes(void)
 int main(void)
 {
     test_both_ways_and_half_close();
+    test_bulk_goes_through_pipes_in_order();
     test_abort_reports_from_the_loop();
     test_shutdown_delivers_then_closes();
     return check_done("test_splice");
