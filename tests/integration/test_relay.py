@@ -32,7 +32,7 @@ import time  # noqa: E402
 import websockets.exceptions  # noqa: E402
 
 from harness import (SLOW, SOCKIT, VALGRIND, VALGRIND_CMD, Server, check, check_eq,  # noqa: E402
-                     free_port, main, recv_until_eof, t, tmpdir, wait_for)
+                     free_port, main, recv_until_eof, run_sockit, t, tmpdir, wait_for)
 from tls_pki import cert_args, need, pki  # noqa: E402
 from test_tls_peers import converse  # noqa: E402
 
@@ -495,6 +495,22 @@ def limits_and_drain(ps, mode):
         check_eq(until_eof(a), b"", "the drain closes the client")
         check_eq(r.wait_exit(t(5)), 0, "the relay exits 0 after the drain")
         a.close()
+
+
+def test_bad_usage_is_one_line_and_exit_2():
+    for args, want in [([url(1)], "needs FROM and TO"),
+                       ([url(1, "udp"), url(2)], "datagram and a stream"),
+                       ([url(1), "tcp://127.0.0.1"], "bad URL"),
+                       ([url(1), url(2), "--to-frame", "lines"], "--to-frame"),
+                       ([url(1), url(2), "--threads", "2"], "unknown option")]:
+        r = run_sockit(["relay"] + args)
+        err = r.stderr.decode()
+        check_eq(r.returncode, 2, "relay %s: exit status (%r)" % (" ".join(args), err))
+        check(want in err and err.count("\n") == 1, "relay %s: one line saying %r: %r"
+              % (" ".join(args), want, err))
+    r = run_sockit(["relay", "--help"])
+    check(r.returncode == 0 and b"--from-frame" in r.stdout and b"--max-queue" in r.stdout,
+          "relay --help lists its options")
 
 
 if __name__ == "__main__":
