@@ -14,7 +14,7 @@ static void on_drain_timeout(sk_timer *t, void *ud)
 {
     relay *r = ud;
     relay_log(r, "drain timeout: dropping %zu relayed connection(s)", r->npairs);
-    relay_pairs_abort(r);
+    relay_end_all(r, 1);
 }
 
 static void on_signal(sk_loop *loop, int signo, void *ud)
@@ -29,11 +29,7 @@ static void on_signal(sk_loop *loop, int signo, void *ud)
     r->draining = 1;
     sk_listener_free(r->l);
     r->l = NULL;
-    if (sk_timer_start(r->drain, (uint64_t)(r->o->drain_secs * 1000), 0) < 0)
-        relay_pairs_abort(r);
-    else
-        relay_pairs_drain(r);
-    relay_check_drained(r);
+    relay_end_all(r, sk_timer_start(r->drain, (uint64_t)(r->o->drain_secs * 1000), 0) < 0);
 }
 
 static void on_accept(sk_listener *l, int fd, const sk_sockaddr *peer, void *ud)
@@ -148,7 +144,7 @@ static int run(relay *r)
         rc = 1;
     sk_listener_free(r->l);
     r->l = NULL;
-    relay_pairs_abort(r);
+    relay_end_all(r, 1);
     relay_udp_stop(r);
     sk_timer_free(r->drain);
     sk_loop_free(r->loop); /* the pairs' last on_close run here */

@@ -6,8 +6,16 @@
 
 #include "cli/options.h"
 
-typedef struct relay_pair relay_pair;
-typedef struct splice_pair splice_pair;
+typedef struct relay_node relay_node;
+
+/* What the relay's list knows of a relayed connection (the first member
+ * of relay_pair.c's and relay_splice.c's records): end() closes it, now 0
+ * after delivering what is in flight, now 1 at once. */
+struct relay_node {
+    relay_node *prev, *next;
+    int listed;
+    void (*end)(relay_node *n, int now);
+};
 
 typedef struct relay {
     cli_opts *o;
@@ -22,9 +30,8 @@ typedef struct relay {
     char ws_path[SK_URL_PATH_MAX], to_ws_host[300];
     char *page;              /* --page's HTML, or NULL */
     size_t high;             /* --max-queue */
-    relay_pair *pairs;       /* live stream pairs (a list, for the drain) */
-    splice_pair *splices;    /* live raw relays joined by sk_splice (relay_splice.c) */
-    size_t npairs;           /* both kinds */
+    relay_node *live;        /* relayed connections of both kinds (for the drain) */
+    size_t npairs;           /* how many */
     int splice;              /* raw stream both sides: splice instead of sk_conn */
     void *udp;               /* relay_udp.c's sessions */
     sk_timer *drain;
@@ -34,22 +41,19 @@ typedef struct relay {
 /* relay_base.c: one timestamped line on stderr (printf-style). */
 void relay_log(const relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* relay_base.c: the loop ends once draining and nothing is left. */
-void relay_check_drained(relay *r);
+/* relay_base.c: the list of live relayed connections. relay_unlist also
+ * ends the drain (the loop stops) when it removes the last one; relay_end_all
+ * calls every one's end(now). */
+void relay_list(relay *r, relay_node *n);
+void relay_unlist(relay *r, relay_node *n);
+void relay_end_all(relay *r, int now);
 
 /* relay_pair.c: a client accepted on FROM (fd owned from now on). */
 void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer);
 
-/* relay_pair.c: SIGTERM: every pair flushes what it holds and closes;
- * abort: drops them all at once (the drain's deadline). */
-void relay_pairs_drain(relay *r);
-void relay_pairs_abort(relay *r);
-
 /* relay_splice.c: a client of a raw relay (fd owned from now on; name: its
- * address); relay_splices_end: SIGTERM (now 0: deliver what is in flight,
- * then close) or the drain's deadline (now 1). */
+ * address). */
 void relay_splice_accept(relay *r, int fd, const char *name);
-void relay_splices_end(relay *r, int now);
 
 /* relay_base.c: --max-conns: 1 after closing fd with a log line. */
 int relay_over_limit(relay *r, int fd, const char *name);

@@ -1,5 +1,5 @@
 /* relay_base.c — what every part of `sockit relay` calls: the log line,
- * the end of a drain, and --max-conns. Calls nothing of the relay's own. */
+ * the list of live relayed connections (the drain), and --max-conns. Calls nothing of the relay's own. */
 #include "cli/relay.h"
 
 #include <stdarg.h>
@@ -21,8 +21,40 @@ void relay_log(const relay *r, const char *fmt, ...)
     (void)r;
 }
 
-void relay_check_drained(relay *r)
+void relay_list(relay *r, relay_node *n)
 {
+    n->listed = 1;
+    n->prev = NULL;
+    n->next = r->live;
+    if (r->live)
+        r->live->prev = n;
+    r->live = n;
+    r->npairs++;
+}
+
+void relay_unlist(relay *r, relay_node *n)
+{
+    if (!n->listed)
+        return;
+    n->listed = 0;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        r->live = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    r->npairs--;
+    if (r->draining && r->npairs == 0)
+        sk_loop_stop(r->loop);
+}
+
+void relay_end_all(relay *r, int now)
+{
+    relay_node *next;
+    for (relay_node *n = r->live; n; n = next) {
+        next = n->next; /* end may unlist n (never another) */
+        n->end(n, now);
+    }
     if (r->draining && r->npairs == 0)
         sk_loop_stop(r->loop);
 }

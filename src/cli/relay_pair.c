@@ -16,40 +16,22 @@ enum { FROM, TO };
  * side's output is above --max-queue. */
 enum { P_WAIT = 1, P_FULL = 2 };
 
-struct relay_pair {
+typedef struct relay_pair {
+    relay_node node;       /* first: the relay's list */
     relay *r;
-    relay_pair *prev, *next;
     sk_conn *c[2];         /* NULL once closed (or, TO, before it is connected) */
     unsigned paused[2];    /* P_* of each side's reading */
     int eof[2];            /* the side's peer half-closed */
     int connecting;        /* the connect to TO is in flight (holds the pair) */
-    int listed;            /* counted in r->npairs */
     int to_open;           /* TO is open (its handshakes done) */
     sk_timer *idle;
     uint64_t last;         /* loop time of the last message either way */
     char name[2][128];     /* the two legs, for log lines */
-};
+} relay_pair;
 
 static const sk_conn_cbs from_cbs, to_cbs;
 
 static int side_of(const relay_pair *p, const sk_conn *c) { return p->c[TO] == c ? TO : FROM; }
-
-/* ---- the list of live pairs ---- */
-
-static void unlist(relay_pair *p)
-{
-    if (!p->listed)
-        return;
-    p->listed = 0;
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        p->r->pairs = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    p->r->npairs--;
-    relay_check_drained(p->r);
-}
 
 /* Once both legs are closed p no longer counts; it is freed when no
  * connect is in flight either (that callback frees it otherwise). */
@@ -57,7 +39,7 @@ static void maybe_free(relay_pair *p)
 {
     if (p->c[FROM] || p->c[TO])
         return;
-    unlist(p);
+    relay_unlist(p->r, &p->node);
     if (p->connecting)
         return;
     sk_timer_free(p->idle);
@@ -239,22 +221,19 @@ static void on_from_open(sk_conn *c, void *ud)
     connect_to(p);
 }
 
+/* The relay's drain (now 0: flush what is queued, then close) or its end. */
+static void end_pair(relay_node *n, int now)
+{
+    relay_pair *p = (relay_pair *)n;
+    close_pair(p, now ? SK_ETIMEOUT : 0, now);
+}
+
 static const sk_conn_cbs from_cbs = {.on_message = on_message, .on_eof = on_eof, .on_drain = on_drain,
                                      .on_close = on_close, .on_open = on_from_open};
 static const sk_conn_cbs to_cbs = {.on_message = on_message, .on_eof = on_eof, .on_drain = on_drain,
                                    .on_close = on_close, .on_open = on_to_open};
 
 /* ---- FROM ---- */
-
-static void list(relay *r, relay_pair *p)
-{
-    p->listed = 1;
-    p->next = r->pairs;
-    if (r->pairs)
-        r->pairs->prev = p;
-    r->pairs = p;
-    r->npairs++;
-}
 
 void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
 {
@@ -288,28 +267,10 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
         free(p);
         return;
     }
-    list(r, p);
+    p->node.end = end_pair;
+    relay_list(r, &p->node);
     if (p->idle)
         sk_timer_start(p->idle, (uint64_t)(r->o->idle_secs * 1000), 0);
     if (plain) /* else once its handshakes are done (on_from_open) */
         on_from_open(p->c[FROM], p);
-}
-
-/* ---- shutdown ---- */
-
-void relay_pairs_drain(relay *r)
-{
-    relay_splices_end(r, 0);
-    for (relay_pair *p = r->pairs; p; p = p->next)
-        close_pair(p, 0, 0);
-}
-
-void relay_pairs_abort(relay *r)
-{
-    relay_splices_end(r, 1);
-    relay_pair *next;
-    for (relay_pair *p = r->pairs; p; p = next) {
-        next = p->next;
-        close_pair(p, SK_ETIMEOUT, 1);
-    }
 }

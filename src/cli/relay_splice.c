@@ -8,37 +8,22 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-typedef struct splice_pair splice_pair;
-struct splice_pair {
+typedef struct splice_pair {
+    relay_node node;     /* first: the relay's list */
     relay *r;
-    splice_pair *prev, *next;
     int fd;              /* the client's, until the splice takes it (or -1) */
     sk_splice *sp;
     int connecting;      /* the connect to TO is in flight (holds the pair) */
-    int listed;
     sk_timer *idle;
     uint64_t moved;      /* bytes both ways when the idle timer last looked */
     char name[2][128];
-};
+} splice_pair;
 
-static void unlist(splice_pair *p)
-{
-    if (!p->listed)
-        return;
-    p->listed = 0;
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        p->r->splices = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    p->r->npairs--;
-    relay_check_drained(p->r);
-}
+static void end_splice(relay_node *n, int now);
 
 static void free_pair(splice_pair *p)
 {
-    unlist(p);
+    relay_unlist(p->r, &p->node);
     sk_timer_free(p->idle);
     if (p->fd >= 0)
         close(p->fd);
@@ -105,16 +90,6 @@ static void on_connected(int fd, int status, void *ud)
         sk_splice_shutdown(p->sp);
 }
 
-static void list(relay *r, splice_pair *p)
-{
-    p->listed = 1;
-    p->next = r->splices;
-    if (r->splices)
-        r->splices->prev = p;
-    r->splices = p;
-    r->npairs++;
-}
-
 void relay_splice_accept(relay *r, int fd, const char *name)
 {
     splice_pair *p = calloc(1, sizeof *p);
@@ -128,10 +103,10 @@ void relay_splice_accept(relay *r, int fd, const char *name)
         close(fd);
         return;
     }
-    *p = (splice_pair){.r = r, .fd = fd, .idle = p->idle};
+    *p = (splice_pair){.node.end = end_splice, .r = r, .fd = fd, .idle = p->idle};
     snprintf(p->name[0], sizeof p->name[0], "%s", name);
     snprintf(p->name[1], sizeof p->name[1], "?");
-    list(r, p);
+    relay_list(r, &p->node);
     int rc = sk_connect(r->loop, &r->to_addr, &r->o->sock, on_connected, p);
     if (rc < 0) {
         relay_log(r, "cannot relay %s to %s: %s", name, r->to_name, sk_strerror(rc));
@@ -141,19 +116,19 @@ void relay_splice_accept(relay *r, int fd, const char *name)
     p->connecting = 1;
 }
 
-void relay_splices_end(relay *r, int now)
+/* The relay's drain (now 0: deliver what is in flight, FIN both ways, then
+ * close) or its end (now 1). A pair still connecting is given up: its
+ * callback frees it. */
+static void end_splice(relay_node *n, int now)
 {
-    splice_pair *next;
-    for (splice_pair *p = r->splices; p; p = next) {
-        next = p->next;
-        if (p->sp && now)
-            sk_splice_abort(p->sp, SK_ETIMEOUT);
-        else if (p->sp)
-            sk_splice_shutdown(p->sp);
-        else if (now && p->fd >= 0) { /* still connecting: the callback frees it */
-            close(p->fd);
-            p->fd = -1;
-            unlist(p);
-        }
+    splice_pair *p = (splice_pair *)n;
+    if (p->sp && now)
+        sk_splice_abort(p->sp, SK_ETIMEOUT);
+    else if (p->sp)
+        sk_splice_shutdown(p->sp);
+    else if (now && p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+        relay_unlist(p->r, &p->node);
     }
 }
