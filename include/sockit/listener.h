@@ -68,6 +68,21 @@ SK_EXTERN int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockop
 SK_EXTERN int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
                               const sk_sockopts *opts, sk_connect_cb cb, void *ud);
 
+/* A connect in flight, for sk_connect_cancel. */
+typedef struct sk_connecting sk_connecting;
+
+/* Like sk_connect, and sets *out to a handle that sk_connect_cancel can
+ * stop while cb has not fired yet (the handle is freed when cb fires or on
+ * cancel). Returns 0, or a negated errno when the connect failed at once
+ * (cb never fires, *out is NULL). */
+SK_EXTERN int sk_connect_start(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts,
+                               sk_connect_cb cb, void *ud, sk_connecting **out);
+
+/* Stops a connect whose callback has not fired: its socket is closed and
+ * the callback never fires. Safe from any callback (not from cb itself,
+ * after which the handle is gone). NULL is ignored. */
+SK_EXTERN void sk_connect_cancel(sk_connecting *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -354,6 +354,10 @@ static int set_to_cert(cli_opts *o, const char *v) { return *v ? (o->relay.to_ce
 static int set_to_key(cli_opts *o, const char *v) { return *v ? (o->relay.to_key = v, 0) : -1; }
 static int set_no_splice(cli_opts *o, const char *v) { return o->relay.no_splice = 1, 0; }
 static int set_page(cli_opts *o, const char *v) { return *v ? (o->relay.page = v, 0) : -1; }
+static int set_connect_timeout(cli_opts *o, const char *v)
+{
+    return parse_secs(v, &o->relay.connect_secs) < 0 || o->relay.connect_secs <= 0 ? -1 : 0;
+}
 
 static const cli_opt relay_options[] = {
     {"from-frame", 0, "MODE", CMD_RELAY, set_from_frame,
@@ -365,6 +369,8 @@ static const cli_opt relay_options[] = {
     {"max-conns", 0, "N", CMD_RELAY, set_max_conns, "clients beyond N are accepted and closed at once"},
     {"idle-timeout", 0, "SECS", CMD_RELAY, set_idle,
      "close a relayed connection (or udp session) silent both ways this long (udp default 60)"},
+    {"connect-timeout", 0, "SECS", CMD_RELAY, set_connect_timeout,
+     "TO not connected (and its handshakes done) by then: the client is closed (default 10)"},
     {"drain-timeout", 0, "SECS", CMD_RELAY, set_drain, "on SIGTERM, time allowed to flush (default 5)"},
     {"page", 0, "FILE", CMD_RELAY, set_page,
      "ws:// FROM: answer a plain GET with this HTML file (at most 1M; default 404)"},

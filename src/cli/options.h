@@ -36,6 +36,7 @@ typedef struct cli_relay_opts {
     const char *to_cert, *to_key;  /* --to-cert/--to-key: a client certificate for TO */
     int no_splice;                 /* --no-splice: raw stream relays copy through user space */
     const char *page;              /* --page FILE: HTML a ws:// FROM answers to a plain GET */
+    double connect_secs;           /* --connect-timeout: TO must be open by then (default 10) */
 } cli_relay_opts;
 
 typedef struct cli_opts {

@@ -158,6 +158,8 @@ int cmd_relay(cli_opts *o)
     if (rc)
         return rc;
     r.high = o->max_queue ? o->max_queue : (size_t)1 << 20;
+    r.connect_ms = (uint64_t)((o->relay.connect_secs > 0 ? o->relay.connect_secs : 10) * 1000);
+    r.idle_ms = (uint64_t)(o->idle_secs * 1000);
     r.splice = !o->relay.no_splice && !sk_url_is_dgram(&r.from) && !sk_url_is_ws(&r.from) &&
                !sk_url_is_ws(&r.to) && !sk_url_is_tls(&r.from) && !sk_url_is_tls(&r.to) &&
                o->relay.from_frame == SK_FRAME_RAW && o->relay.to_frame == SK_FRAME_RAW;

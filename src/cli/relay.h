@@ -30,6 +30,7 @@ typedef struct relay {
     char ws_path[SK_URL_PATH_MAX], to_ws_host[300];
     char *page;              /* --page's HTML, or NULL */
     size_t high;             /* --max-queue */
+    uint64_t connect_ms, idle_ms; /* --connect-timeout, --idle-timeout (0: none) */
     relay_node *live;        /* relayed connections of both kinds (for the drain) */
     size_t npairs;           /* how many */
     int splice;              /* raw stream both sides: splice instead of sk_conn */

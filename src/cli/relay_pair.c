@@ -22,9 +22,10 @@ typedef struct relay_pair {
     sk_conn *c[2];         /* NULL once closed (or, TO, before it is connected) */
     unsigned paused[2];    /* P_* of each side's reading */
     int eof[2];            /* the side's peer half-closed */
-    int connecting;        /* the connect to TO is in flight (holds the pair) */
+    sk_connecting *cx;     /* the connect to TO while in flight */
     int to_open;           /* TO is open (its handshakes done) */
-    sk_timer *idle;
+    sk_timer *timer;       /* --connect-timeout until TO is open, then --idle-timeout */
+    uint64_t connect_at;   /* loop time the connect to TO started (0: not yet) */
     uint64_t last;         /* loop time of the last message either way */
     char name[2][128];     /* the two legs, for log lines */
 } relay_pair;
@@ -33,16 +34,14 @@ static const sk_conn_cbs from_cbs, to_cbs;
 
 static int side_of(const relay_pair *p, const sk_conn *c) { return p->c[TO] == c ? TO : FROM; }
 
-/* Once both legs are closed p no longer counts; it is freed when no
- * connect is in flight either (that callback frees it otherwise). */
+/* Frees p once both legs are closed (a connect still in flight is cancelled). */
 static void maybe_free(relay_pair *p)
 {
     if (p->c[FROM] || p->c[TO])
         return;
     relay_unlist(p->r, &p->node);
-    if (p->connecting)
-        return;
-    sk_timer_free(p->idle);
+    sk_connect_cancel(p->cx);
+    sk_timer_free(p->timer);
     free(p);
 }
 
@@ -80,7 +79,7 @@ static void on_close(sk_conn *c, int err, void *ud)
 {
     relay_pair *p = ud;
     int s = side_of(p, c), o = !s;
-    int first = p->c[o] != NULL || p->connecting;
+    int first = p->c[o] != NULL || p->cx;
     if (first && (p->r->o->verbose || (err && err != SK_ETIMEOUT && s == TO)))
         relay_log(p->r, "end %s -> %s: %s %s (%llu bytes in, %llu out on that side)",
                   p->name[FROM], p->name[TO], s == FROM ? "client" : "server",
@@ -134,18 +133,44 @@ static void on_eof(sk_conn *c, void *ud)
     sk_conn_shutdown(p->c[o]);
 }
 
-/* --idle-timeout: silent both ways this long (checked at most twice per period). */
-static void on_idle(sk_timer *t, void *ud)
+/* The timer's next deadline: TO's (--connect-timeout) while it is not
+ * open, then --idle-timeout's (silent both ways); none without either. */
+static void arm(relay_pair *p)
 {
-    relay_pair *p = ud;
-    uint64_t idle = (uint64_t)(p->r->o->idle_secs * 1000), quiet = sk_loop_now(p->r->loop) - p->last;
-    if (quiet < idle) {
-        sk_timer_start(t, idle - quiet, 0);
+    relay *r = p->r;
+    uint64_t now = sk_loop_now(r->loop), at;
+    if (p->connect_at && !p->to_open)
+        at = p->connect_at + r->connect_ms;
+    else if (r->idle_ms)
+        at = p->last + r->idle_ms;
+    else {
+        sk_timer_stop(p->timer);
         return;
     }
-    if (p->r->o->verbose)
-        relay_log(p->r, "idle %s -> %s: silent for %.1f s", p->name[FROM], p->name[TO], quiet / 1000.0);
-    close_pair(p, SK_ETIMEOUT, 0);
+    if (sk_timer_start(p->timer, at > now ? at - now : 0, 0) < 0)
+        close_pair(p, -ENOMEM, 1); /* a deadline that cannot be kept */
+}
+
+static void on_timer(sk_timer *t, void *ud)
+{
+    relay_pair *p = ud;
+    relay *r = p->r;
+    uint64_t now = sk_loop_now(r->loop);
+    if (p->connect_at && !p->to_open && now - p->connect_at >= r->connect_ms) {
+        relay_log(r, "cannot relay %s to %s: not open within %.1f s", p->name[FROM], r->to_name,
+                  r->connect_ms / 1000.0);
+        close_pair(p, -ETIMEDOUT, 0); /* a WebSocket client gets 1011 */
+        return;
+    }
+    int waiting = p->connect_at && !p->to_open;
+    if (!waiting && r->idle_ms && now - p->last >= r->idle_ms) {
+        if (r->o->verbose)
+            relay_log(r, "idle %s -> %s: silent for %.1f s", p->name[FROM], p->name[TO],
+                      (now - p->last) / 1000.0);
+        close_pair(p, SK_ETIMEOUT, 0);
+        return;
+    }
+    arm(p);
 }
 
 /* ---- TO ---- */
@@ -157,6 +182,7 @@ static void to_opened(relay_pair *p)
     if (p->r->o->verbose)
         relay_log(p->r, "relay %s -> %s (%s)", p->name[FROM], p->name[TO], p->r->to_name);
     set_paused(p, FROM, P_WAIT, 0);
+    arm(p);
 }
 
 static void on_to_open(sk_conn *c, void *ud) { to_opened(ud); }
@@ -182,11 +208,8 @@ static void on_connected(int fd, int status, void *ud)
 {
     relay_pair *p = ud;
     relay *r = p->r;
-    p->connecting = 0;
-    if (status == 0 && !p->c[FROM]) { /* the client left meanwhile */
-        close(fd);
-        status = SK_ECLOSED;
-    } else if (status == 0) {
+    p->cx = NULL;
+    if (status == 0) { /* (the client is still there: its close cancels the connect) */
         name_local(p, fd);
         int ws = sk_url_is_ws(&r->to);
         sk_conn_opts co = {.in_frame = r->o->relay.to_frame, .out_frame = r->o->relay.to_frame,
@@ -197,20 +220,21 @@ static void on_connected(int fd, int status, void *ud)
         if (p->c[TO] && !ws && !r->to_tls)
             to_opened(p);
     }
-    if (status < 0 && status != SK_ECLOSED)
+    if (status < 0)
         to_failed(p, status);
-    maybe_free(p);
 }
 
 static void connect_to(relay_pair *p)
 {
-    if (p->connecting || p->c[TO])
+    if (p->cx || p->c[TO])
         return;
-    int rc = sk_connect(p->r->loop, &p->r->to_addr, &p->r->o->sock, on_connected, p);
-    if (rc < 0)
+    int rc = sk_connect_start(p->r->loop, &p->r->to_addr, &p->r->o->sock, on_connected, p, &p->cx);
+    if (rc < 0) {
         to_failed(p, rc);
-    else
-        p->connecting = 1;
+        return;
+    }
+    p->connect_at = sk_loop_now(p->r->loop);
+    arm(p);
 }
 
 /* FROM is open (its handshakes done): reading waits for TO. */
@@ -246,7 +270,7 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
         return;
     }
     relay_pair *p = calloc(1, sizeof *p);
-    if (!p || (r->o->idle_secs > 0 && !(p->idle = sk_timer_new(r->loop, on_idle, p)))) {
+    if (!p || !(p->timer = sk_timer_new(r->loop, on_timer, p))) {
         relay_log(r, "refuse %s: out of memory", name);
         free(p);
         close(fd);
@@ -263,14 +287,13 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
     p->c[FROM] = sk_conn_new(r->loop, fd, &from_cbs, &co, p);
     if (!p->c[FROM]) {
         relay_log(r, "refuse %s: %s", name, strerror(errno));
-        sk_timer_free(p->idle);
+        sk_timer_free(p->timer);
         free(p);
         return;
     }
     p->node.end = end_pair;
     relay_list(r, &p->node);
-    if (p->idle)
-        sk_timer_start(p->idle, (uint64_t)(r->o->idle_secs * 1000), 0);
+    arm(p); /* --idle-timeout covers a client whose handshakes do not finish */
     if (plain) /* else once its handshakes are done (on_from_open) */
         on_from_open(p->c[FROM], p);
 }

@@ -1,5 +1,6 @@
 /* connector.c — non-blocking connect(): the result (connected fd or the
- * error, e.g. -ECONNREFUSED) is always reported from the loop, never inline. */
+ * error, e.g. -ECONNREFUSED) is always reported from the loop, never inline;
+ * a connect in flight can be cancelled. */
 #include "net/loop_int.h"
 #include "sockit/listener.h"
 
@@ -9,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct connect_req {
+typedef struct sk_connecting {
     sk_watch *w;
     int fd;
     sk_connect_cb cb;
@@ -45,8 +46,8 @@ static int bind_local(int fd, const sk_sockaddr *local)
     return bind(fd, (const struct sockaddr *)&local->ss, local->len) < 0 ? -errno : 0;
 }
 
-int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
-                    const sk_sockopts *opts, sk_connect_cb cb, void *ud)
+static int start(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                 const sk_sockopts *opts, sk_connect_cb cb, void *ud, connect_req **out)
 {
     int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -73,7 +74,31 @@ int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *l
         free(r);
         return -we;
     }
+    if (out)
+        *out = r;
     return 0;
+}
+
+int sk_connect_from(sk_loop *loop, const sk_sockaddr *addr, const sk_sockaddr *local,
+                    const sk_sockopts *opts, sk_connect_cb cb, void *ud)
+{
+    return start(loop, addr, local, opts, cb, ud, NULL);
+}
+
+int sk_connect_start(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts,
+                     sk_connect_cb cb, void *ud, sk_connecting **out)
+{
+    *out = NULL;
+    return start(loop, addr, NULL, opts, cb, ud, out);
+}
+
+void sk_connect_cancel(sk_connecting *r)
+{
+    if (!r)
+        return;
+    sk_watch_free(r->w); /* its callback cannot fire any more */
+    close(r->fd);
+    free(r);
 }
 
 int sk_connect(sk_loop *loop, const sk_sockaddr *addr, const sk_sockopts *opts, sk_connect_cb cb,

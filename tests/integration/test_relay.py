@@ -244,6 +244,35 @@ def test_to_refusing_closes_the_client_at_once():
         asyncio.run(ws_client())
 
 
+def test_to_not_answering_closes_the_client_after_connect_timeout():
+    """A TO whose backlog is full drops the relay's SYNs: after
+    --connect-timeout the client is closed with a log line."""
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fport = full.getsockname()[1]
+    fillers = []
+    for _ in range(4):  # fill the accept queue (never accepted); later SYNs are dropped
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(("127.0.0.1", fport))
+        fillers.append(f)
+    time.sleep(0.2)
+    for mode in MODES:
+        port = free_port()
+        with Relay(url(port), url(fport), "--connect-timeout", "1", *mode) as r:
+            s = connect(port)
+            start = time.monotonic()
+            check_eq(until_eof(s), b"", "%s: the client is closed" % mode)
+            took = time.monotonic() - start
+            check(0.8 < took < t(4), "%s: after about --connect-timeout (%.1f s)" % (mode, took))
+            s.close()
+            check(wait_for(lambda: "not open within 1.0 s" in r.log(), t(5)),
+                  "%s: the log says why: %r" % (mode, r.log()))
+    for f in fillers + [full]:
+        f.close()
+
+
 def test_ws_to_tcp_line_service_with_websockets():
     ps = PyServer(line_upper)
     port = free_port()
