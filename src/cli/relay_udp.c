@@ -90,8 +90,13 @@ static session *new_session(relay *r, sessions *ss, const sk_sockaddr *from)
     session **pp = find(ss, from);
     *pp = s;
     ss->n++;
-    if (r->o->verbose)
-        relay_log(r, "udp session %s -> %s (%s)", name, sk_dgram_name(s->to), r->to_name);
+    if (r->o->verbose) { /* both legs: the client, and the session's own socket toward TO */
+        sk_sockaddr a = {.len = sizeof a.ss};
+        char local[128] = "?";
+        if (getsockname(sk_dgram_fd(s->to), (struct sockaddr *)&a.ss, &a.len) == 0)
+            sk_sockaddr_format((struct sockaddr *)&a.ss, a.len, local, sizeof local);
+        relay_log(r, "udp session %s -> %s (%s)", name, local, r->to_name);
+    }
     return s;
 }
 
