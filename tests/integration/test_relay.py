@@ -453,6 +453,43 @@ def test_slow_reader_backpressure_keeps_rss_bounded():
         ps.close()
 
 
+def test_ws_client_not_reading_keeps_rss_bounded():
+    """ws -> tcp with line framing: a line service floods a WebSocket client
+    that stops reading; the relay stops reading the service instead of
+    queueing its lines."""
+    stop = threading.Event()
+    sent = [0]
+
+    def flood(c):
+        line = b"z" * 1000 + b"\n"
+        try:
+            while not stop.is_set():
+                c.sendall(line * 64)
+                sent[0] += 64 * len(line)
+        except OSError:
+            pass
+
+    ps = PyServer(flood)
+    port = free_port()
+
+    async def idle_client(r):
+        async with websockets.connect(url(port, "ws", "/"), open_timeout=t(10), max_queue=4,
+                                      read_limit=65536, close_timeout=1) as ws:
+            await ws.send("start")
+            await asyncio.sleep(1)
+            base = rss_kb(r.pid)
+            await asyncio.sleep(2)
+            grew = rss_kb(r.pid) - base
+            check(grew < 16 * 1024, "the relay's RSS grew by %d KiB" % grew)
+            check(sent[0] < (64 << 20), "the service's sends stall (%d MB sent)" % (sent[0] >> 20))
+            ws.transport.abort()  # no close handshake behind the megabytes it did not read
+
+    with Relay(url(port, "ws", "/"), url(ps.port), "--to-frame", "line", "--max-queue", "256k") as r:
+        asyncio.run(idle_client(r))
+        stop.set()
+    ps.close()
+
+
 # ---------------------------------------------------------------- datagrams
 
 def test_udp_sessions_per_source_address():
