@@ -1,10 +1,12 @@
 """test_relay.py — `sockit relay FROM TO` against real peers: Python socket
-and websockets servers behind it, socat on either side, openssl s_client and
-s_server for tls->tcp and tcp->tls, byte-exact 50 MB both ways with a
-half-close in the middle, 200 concurrent relayed clients, TO refusing (a
-WebSocket client gets close 1011), backpressure from a slow reader (the
+and websockets servers behind it, socat on either side, headless Chromium
+through a ws->tcp relay to the line chat, openssl s_client and s_server for
+tls->tcp and tcp->tls, byte-exact 50 MB both ways with a half-close in the
+middle, 200 concurrent relayed clients, TO refusing or not answering (a
+WebSocket client gets close 1011), backpressure from slow readers (the
 relay's RSS stays bounded), udp sessions per source address, --max-conns,
---idle-timeout and the SIGTERM drain."""
+--idle-timeout, the SIGTERM drain and bad usage. Raw tcp relays run twice:
+through sk_splice and with --no-splice."""
 import os
 import sys
 
