@@ -60,6 +60,11 @@ def until_eof(s):
     return recv_until_eof(s)[0]
 
 
+# What a relay holding back a slow reader may grow by: a few buffers. Under
+# ASan freed memory sits in quarantine for a while, so churn shows as RSS.
+RSS_BOUND_KB = (64 if SLOW else 16) * 1024
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for ln in f:
@@ -449,7 +454,8 @@ def test_slow_reader_backpressure_keeps_rss_bounded():
             else:
                 time.sleep(2)
             grew = rss_kb(r.pid) - base
-            check(grew < 24 * 1024, "%s: the relay's RSS grew by %d KiB" % (name, grew))
+            print("    %s: RSS grew by %d KiB" % (name, grew), flush=True)
+            check(grew < RSS_BOUND_KB, "%s: the relay's RSS grew by %d KiB" % (name, grew))
             stop.set()
             s.close()
         ps.close()
@@ -482,7 +488,8 @@ def test_ws_client_not_reading_keeps_rss_bounded():
             base = rss_kb(r.pid)
             await asyncio.sleep(2)
             grew = rss_kb(r.pid) - base
-            check(grew < 16 * 1024, "the relay's RSS grew by %d KiB" % grew)
+            print("    ws client not reading: RSS grew by %d KiB" % grew, flush=True)
+            check(grew < RSS_BOUND_KB, "the relay's RSS grew by %d KiB" % grew)
             check(sent[0] < (64 << 20), "the service's sends stall (%d MB sent)" % (sent[0] >> 20))
             ws.transport.abort()  # no close handshake behind the megabytes it did not read
 
