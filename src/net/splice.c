@@ -40,6 +40,7 @@ struct sk_splice {
     dir d[2]; /* d[0]: fd[0] -> fd[1]; d[1]: fd[1] -> fd[0] */
     sk_splice_close_cb on_close;
     void *ud;
+    int hup[2];  /* fd i reported a hang-up (its peer closed both ways or reset) */
     int closed, err, zc;
 };
 
@@ -137,21 +138,28 @@ static int pump(dir *d)
 
 /* ---- watching ---- */
 
+static void on_event(sk_watch *w, int fd, unsigned ev, void *ud);
+
 /* What fd i waits for: readable while its direction has room, writable
- * while the other's output is blocked. A side with nothing left to do
- * stops being watched (a hung-up socket would otherwise wake the loop). */
-static void rewatch(sk_splice *sp, int i)
+ * while the other's output is blocked. epoll reports a hang-up whatever is
+ * asked, so a side with nothing to do now (or ever again) after one is not
+ * watched at all, else the loop would spin: it is watched again once its
+ * direction has room. 0, or -ENOMEM when it cannot be watched again. */
+static int rewatch(sk_splice *sp, int i)
 {
     dir *in = &sp->d[i], *out = &sp->d[!i];
-    if (!sp->w[i])
-        return;
-    if (in->eof && out->shut) {
+    unsigned ev = (!in->eof && has_room(in) ? SK_READABLE : 0u) | (out->blocked ? SK_WRITABLE : 0u);
+    int idle = (in->eof && out->shut) || (sp->hup[i] && ev == 0);
+    if (idle && sp->w[i]) {
         sk_watch_free(sp->w[i]);
         sp->w[i] = NULL;
-        return;
+    } else if (!idle && !sp->w[i] && !(in->eof && out->shut)) {
+        if (!(sp->w[i] = sk_watch_new(sp->loop, sp->fd[i], ev, on_event, sp)))
+            return -ENOMEM;
+    } else if (sp->w[i]) {
+        sk_watch_set(sp->w[i], ev);
     }
-    unsigned ev = (!in->eof && has_room(in) ? SK_READABLE : 0u) | (out->blocked ? SK_WRITABLE : 0u);
-    sk_watch_set(sp->w[i], ev);
+    return 0;
 }
 
 static void finish(sk_splice *sp, int err);
@@ -162,8 +170,8 @@ static void after_work(sk_splice *sp)
         finish(sp, 0);
         return;
     }
-    rewatch(sp, 0);
-    rewatch(sp, 1);
+    if (rewatch(sp, 0) < 0 || rewatch(sp, 1) < 0)
+        finish(sp, -ENOMEM);
 }
 
 static void on_event(sk_watch *w, int fd, unsigned ev, void *ud)
@@ -171,6 +179,8 @@ static void on_event(sk_watch *w, int fd, unsigned ev, void *ud)
     sk_splice *sp = ud;
     int i = fd == sp->fd[1];
     int r = 0;
+    if (ev & SK_HANGUP)
+        sp->hup[i] = 1;
     if (ev & (SK_WRITABLE | SK_HANGUP))
         r = flush_dir(&sp->d[!i]);
     if (r == 0 && (ev & (SK_READABLE | SK_HANGUP)))

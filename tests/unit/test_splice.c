@@ -79,6 +79,8 @@ static void test_both_ways_and_half_close(void)
 #define BULK ((size_t)4 << 20)
 static uint8_t pattern(size_t i) { return (uint8_t)(i * 7 + (i >> 12)); }
 
+static int writer_closes; /* the writer closes its socket instead of a half-close */
+
 static void *writer(void *arg)
 {
     int fd = *(int *)arg;
@@ -92,13 +94,20 @@ static void *writer(void *arg)
             break;
         off += (size_t)w;
     }
-    shutdown(fd, SHUT_WR);
+    if (writer_closes)
+        close(fd); /* the relay's side sees a hang-up while its direction is full */
+    else
+        shutdown(fd, SHUT_WR);
     return NULL;
 }
+
+static int reader_late; /* the reader starts after a pause (the direction fills up) */
 
 static void *reader(void *arg)
 {
     int fd = *(int *)arg;
+    if (reader_late)
+        usleep(200000);
     uint8_t buf[65536];
     size_t got = 0, bad = 0;
     ssize_t n;
@@ -128,8 +137,18 @@ static void test_bulk_goes_through_pipes_in_order(void)
     CHECK_EQ_INT(c.up, BULK);
     CHECK_EQ_INT(c.zero_copy, 1);
     sk_loop_free(c.loop);
-    close(x[0]);
+    if (!writer_closes)
+        close(x[0]);
     close(y[1]);
+}
+
+/* The writer is gone (a hang-up on the relay's socket) while the reader has
+ * not read yet: everything still arrives, then the end. */
+static void test_hangup_while_full_still_delivers(void)
+{
+    writer_closes = reader_late = 1;
+    test_bulk_goes_through_pipes_in_order();
+    writer_closes = reader_late = 0;
 }
 
 static void test_abort_reports_from_the_loop(void)
@@ -173,6 +192,7 @@ int main(void)
 {
     test_both_ways_and_half_close();
     test_bulk_goes_through_pipes_in_order();
+    test_hangup_while_full_still_delivers();
     test_abort_reports_from_the_loop();
     test_shutdown_delivers_then_closes();
     return check_done("test_splice");
