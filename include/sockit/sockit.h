@@ -15,6 +15,7 @@
 #include "sockit/reader.h"
 #include "sockit/server.h"
 #include "sockit/sockopt.h"
+#include "sockit/splice.h"
 #include "sockit/tls.h"
 
 #ifdef __cplusplus

@@ -33,9 +33,9 @@ static void value_words(FILE *f, const cli_opt *opt)
  * options that take a value. */
 static void value_arms(FILE *f, unsigned cmds)
 {
-    const cli_opt *table;
-    size_t n = cli_option_table(&table);
-    for (unsigned cmd = 1; cmd && cmd <= cmds; cmd <<= 1)
+    for (unsigned cmd = 1; cmd && cmd <= cmds; cmd <<= 1) {
+        const cli_opt *table;
+        size_t n = cli_option_table(cmd, &table);
         for (size_t i = 0; i < n; i++) {
             if (!(cmds & cmd) || !(table[i].cmds & cmd) || !table[i].arg)
                 continue;
@@ -46,16 +46,17 @@ static void value_arms(FILE *f, unsigned cmds)
             value_words(f, &table[i]);
             fputs("; return 0 ;;\n", f);
         }
+    }
 }
 
 /* "    serve) opts='--frame ...' ;;" for each subcommand. */
 static void option_lists(FILE *f, unsigned cmds)
 {
-    const cli_opt *table;
-    size_t n = cli_option_table(&table);
     for (unsigned cmd = 1; cmd && cmd <= cmds; cmd <<= 1) {
         if (!(cmds & cmd))
             continue;
+        const cli_opt *table;
+        size_t n = cli_option_table(cmd, &table);
         fprintf(f, "    %s) opts='", cli_cmd_name(cmd));
         const char *sep = "";
         for (size_t i = 0; i < n; i++)

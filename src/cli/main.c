@@ -13,6 +13,7 @@ static void general_usage(FILE *f)
                "  sockit connect URL [options]               client: interactive, piped or one-shot\n"
                "  sockit bench URL [options]                 load test with many connections\n"
                "  sockit info [URL] [--json]                 host and socket facts\n"
+               "  sockit relay FROM TO [options]             bridge every client of FROM to TO\n"
                "  sockit help [COMMAND] | --help | --version\n\n"
                "services: %s\n"
                "URLs: tcp://HOST:PORT udp://HOST:PORT unix:///path unixgram:///path unix://@name\n"
@@ -33,6 +34,8 @@ static unsigned command_of(const char *name)
         return CMD_BENCH;
     if (strcmp(name, "info") == 0)
         return CMD_INFO;
+    if (strcmp(name, "relay") == 0)
+        return CMD_RELAY;
     return 0;
 }
 
@@ -44,7 +47,7 @@ static int help(int argc, char **argv)
     }
     unsigned cmd = command_of(argv[0]);
     if (!cmd) {
-        cli_error("no help for unknown command '%s' (commands: serve connect bench info)", argv[0]);
+        cli_error("no help for unknown command '%s' (commands: serve connect bench info relay)", argv[0]);
         return 2;
     }
     cli_usage(cmd);
@@ -91,6 +94,7 @@ int main(int argc, char **argv)
     case CMD_SERVE: return cmd_serve(&o);
     case CMD_CONNECT: return cmd_connect(&o);
     case CMD_BENCH: return cmd_bench(&o);
+    case CMD_RELAY: return cmd_relay(&o);
     default: return cmd_info(&o);
     }
 }

@@ -49,7 +49,7 @@ static void option_entry(FILE *f, const cli_opt *opt)
 static void command_section(FILE *f, unsigned cmd)
 {
     const cli_opt *table;
-    size_t n = cli_option_table(&table);
+    size_t n = cli_option_table(cmd, &table);
     fputs(".SS \"sockit ", f);
     troff(f, cli_cmd_name(cmd));
     fputs("\"\n.nf\n", f);

@@ -411,10 +411,68 @@ static const cli_opt options[] = {
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
-size_t cli_option_table(const cli_opt **table)
+/* ---- relay: its own table (sockit relay FROM TO) ---- */
+static int set_from_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->relay.from_frame); }
+static int set_to_frame(cli_opts *o, const char *v) { return sk_frame_from_name(v, &o->relay.to_frame); }
+static int set_to_cert(cli_opts *o, const char *v) { return *v ? (o->relay.to_cert = v, 0) : -1; }
+static int set_to_key(cli_opts *o, const char *v) { return *v ? (o->relay.to_key = v, 0) : -1; }
+static int set_no_splice(cli_opts *o, const char *v) { return o->relay.no_splice = 1, 0; }
+static int set_page(cli_opts *o, const char *v) { return *v ? (o->relay.page = v, 0) : -1; }
+static int set_connect_timeout(cli_opts *o, const char *v)
 {
-    *table = options;
-    return NOPTIONS;
+    return parse_secs(v, &o->relay.connect_secs) < 0 || o->relay.connect_secs <= 0 ? -1 : 0;
+}
+
+static const cli_opt relay_options[] = {
+    {"from-frame", 0, "MODE", CMD_RELAY, set_from_frame,
+     "framing on the FROM side: raw line len8 len16be ... len64le (ws: one message each)"},
+    {"to-frame", 0, "MODE", CMD_RELAY, set_to_frame, "framing on the TO side (default raw)"},
+    {"max-frame", 0, "BYTES", CMD_RELAY, set_max_frame, "largest message accepted (default 16M)"},
+    {"max-queue", 0, "BYTES", CMD_RELAY, set_max_queue,
+     "output waiting toward one side above which reading the other pauses (default 1M)"},
+    {"max-conns", 0, "N", CMD_RELAY, set_max_conns, "clients beyond N are accepted and closed at once"},
+    {"idle-timeout", 0, "SECS", CMD_RELAY, set_idle,
+     "close a relayed connection (or udp session) silent both ways this long (udp default 60)"},
+    {"connect-timeout", 0, "SECS", CMD_RELAY, set_connect_timeout,
+     "TO not connected (and its handshakes done) by then: the client is closed (default 10)"},
+    {"drain-timeout", 0, "SECS", CMD_RELAY, set_drain, "on SIGTERM, time allowed to flush (default 5)"},
+    {"page", 0, "FILE", CMD_RELAY, set_page,
+     "ws:// FROM: answer a plain GET with this HTML file (at most 1M; default 404)"},
+    {"no-splice", 0, NULL, CMD_RELAY, set_no_splice,
+     "raw tcp/unix both sides: copy through user space instead of splice()"},
+    {"cert", 0, "FILE", CMD_RELAY, set_cert, "FROM tls:// or wss://: certificate (default: temporary)"},
+    {"key", 0, "FILE", CMD_RELAY, set_key, "FROM tls:// or wss://: the private key of --cert"},
+    {"cafile", 0, "FILE", CMD_RELAY, set_ca, "TO tls:// or wss://: trust this CA instead of the system store"},
+    {"insecure", 'k', NULL, CMD_RELAY, set_insecure, "TO: do not verify the server's certificate (warns)"},
+    {"servername", 0, "NAME", CMD_RELAY, set_servername, "TO: SNI and the name checked (default: its host)"},
+    {"pin", 0, "sha256:HEX", CMD_RELAY, set_pin, "TO: accept exactly the certificate with this fingerprint"},
+    {"to-cert", 0, "FILE", CMD_RELAY, set_to_cert, "TO: client certificate (PEM) for mutual TLS"},
+    {"to-key", 0, "FILE", CMD_RELAY, set_to_key, "TO: the private key of --to-cert"},
+    {"tls-min", 0, "1.2|1.3", CMD_RELAY, set_tls_min, "TLS: lowest version accepted (default 1.2)"},
+    {"handshake-timeout", 0, "SECS", CMD_RELAY, set_handshake_timeout,
+     "TLS: close a connection whose handshake is not done by then (default 10)"},
+    {"io", 0, "epoll|uring", CMD_RELAY, set_io, "I/O backend: epoll (default) or io_uring"},
+    {"backlog", 0, "N", CMD_RELAY, set_backlog, "listen backlog (default 511)"},
+    {"nodelay", 0, NULL, CMD_RELAY, set_nodelay, "TCP_NODELAY on both sides"},
+    {"sndbuf", 0, "BYTES", CMD_RELAY, set_sndbuf, "SO_SNDBUF"},
+    {"rcvbuf", 0, "BYTES", CMD_RELAY, set_rcvbuf, "SO_RCVBUF"},
+    {"verbose", 'v', NULL, CMD_RELAY, set_verbose, "one log line per relayed connection (both legs), and its close"},
+    {"help", 'h', NULL, CMD_RELAY, set_help, "show this help"},
+};
+#define NRELAY_OPTIONS (sizeof relay_options / sizeof relay_options[0])
+
+/* The table of cmd: relay has its own, the others share the main one. */
+static const cli_opt *table_of(unsigned cmd, size_t *n)
+{
+    *n = cmd == CMD_RELAY ? NRELAY_OPTIONS : NOPTIONS;
+    return cmd == CMD_RELAY ? relay_options : options;
+}
+
+size_t cli_option_table(unsigned cmd, const cli_opt **table)
+{
+    size_t n;
+    *table = table_of(cmd, &n);
+    return n;
 }
 
 unsigned cli_commands(void)
@@ -422,29 +480,35 @@ unsigned cli_commands(void)
     unsigned all = 0;
     for (size_t i = 0; i < NOPTIONS; i++)
         all |= options[i].cmds;
+    for (size_t i = 0; i < NRELAY_OPTIONS; i++)
+        all |= relay_options[i].cmds;
     return all;
 }
 
 static const cli_opt *find_long(unsigned cmd, const char *name, size_t len)
 {
-    for (size_t i = 0; i < NOPTIONS; i++)
-        if ((options[i].cmds & cmd) && strlen(options[i].name) == len &&
-            strncmp(options[i].name, name, len) == 0)
-            return &options[i];
+    size_t n;
+    const cli_opt *t = table_of(cmd, &n);
+    for (size_t i = 0; i < n; i++)
+        if ((t[i].cmds & cmd) && strlen(t[i].name) == len && strncmp(t[i].name, name, len) == 0)
+            return &t[i];
     return NULL;
 }
 
 static const cli_opt *find_short(unsigned cmd, char c)
 {
-    for (size_t i = 0; i < NOPTIONS; i++)
-        if ((options[i].cmds & cmd) && options[i].short_name == c)
-            return &options[i];
+    size_t n;
+    const cli_opt *t = table_of(cmd, &n);
+    for (size_t i = 0; i < n; i++)
+        if ((t[i].cmds & cmd) && t[i].short_name == c)
+            return &t[i];
     return NULL;
 }
 
 const char *cli_cmd_name(unsigned cmd)
 {
-    return cmd == CMD_SERVE ? "serve" : cmd == CMD_CONNECT ? "connect" : cmd == CMD_BENCH ? "bench" : "info";
+    return cmd == CMD_SERVE ? "serve" : cmd == CMD_CONNECT ? "connect" : cmd == CMD_BENCH ? "bench"
+           : cmd == CMD_RELAY ? "relay" : "info";
 }
 
 /* Applies one option; value may be NULL for flags. Returns 0 or 2. */
@@ -591,6 +655,12 @@ const char *cli_usage_text(unsigned cmd)
                "sockit bench merge A.json B.json ... [--json FILE] [--html FILE]\n"
                "  Combine runs (e.g. from several machines) exactly: histograms and counts\n"
                "  are added, percentiles recomputed; seconds aligned by wall clock.\n";
+    case CMD_RELAY:
+        return "sockit relay FROM TO [options]\n"
+               "  Every client accepted on FROM gets its own connection to TO; messages flow\n"
+               "  both ways, re-framed per side (--from-frame, --to-frame; a ws:// side is one\n"
+               "  message per WebSocket message). udp:// to udp://: a session per source\n"
+               "  address. TO refusing: that client is closed at once (WebSocket: 1011).\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"
@@ -606,8 +676,10 @@ void cli_usage(unsigned cmd)
            "     HOST is a name, an IPv4 address, [IPv6] or *\n"
            "\noptions:\n",
            cli_usage_text(cmd));
-    for (size_t i = 0; i < NOPTIONS; i++) {
-        const cli_opt *opt = &options[i];
+    size_t n;
+    const cli_opt *t = table_of(cmd, &n);
+    for (size_t i = 0; i < n; i++) {
+        const cli_opt *opt = &t[i];
         if (!(opt->cmds & cmd))
             continue;
         char left[64];

@@ -8,7 +8,7 @@
 #include "sockit/sockit.h"
 
 /* Subcommands, as bits so an option can belong to several. */
-enum { CMD_SERVE = 1, CMD_CONNECT = 2, CMD_BENCH = 4, CMD_INFO = 8 };
+enum { CMD_SERVE = 1, CMD_CONNECT = 2, CMD_BENCH = 4, CMD_INFO = 8, CMD_RELAY = 16 };
 
 #define CLI_MAX_ARGS 64
 
@@ -29,6 +29,16 @@ typedef struct cli_bench_opts {
     int ramp;                 /* --ramp: connect everything first, then start the clock */
     int handshakes;           /* --handshakes: connect, handshake, one message, close, again */
 } cli_bench_opts;
+
+/* `sockit relay FROM TO` settings (the rest: max_conns, idle_secs, max_queue,
+ * drain_secs, tls, sock, verbose, max_frame of cli_opts). */
+typedef struct cli_relay_opts {
+    sk_frame from_frame, to_frame; /* --from-frame, --to-frame (default raw) */
+    const char *to_cert, *to_key;  /* --to-cert/--to-key: a client certificate for TO */
+    int no_splice;                 /* --no-splice: raw stream relays copy through user space */
+    const char *page;              /* --page FILE: HTML a ws:// FROM answers to a plain GET */
+    double connect_secs;           /* --connect-timeout: TO must be open by then (default 10) */
+} cli_relay_opts;
 
 typedef struct cli_opts {
     unsigned cmd;                       /* one CMD_* */
@@ -73,6 +83,7 @@ typedef struct cli_opts {
     sk_tls_opts tls;                    /* tls:// and wss:// (server and client fields) */
     int ktls_off;                       /* --ktls off */
     sk_tls *server_tls;                 /* serve: made before --workers fork, so all share it */
+    cli_relay_opts relay;               /* relay */
     int help;
 } cli_opts;
 
@@ -89,8 +100,9 @@ typedef struct cli_opt {
     const char *help;
 } cli_opt;
 
-/* Sets *table to the option table (static) and returns its length. */
-size_t cli_option_table(const cli_opt **table);
+/* Sets *table to the option table of subcommand cmd (static: relay has its
+ * own, the others share one; filter by .cmds) and returns its length. */
+size_t cli_option_table(unsigned cmd, const cli_opt **table);
 
 /* The CMD_* bits of every subcommand (those that some option belongs to;
  * every one has --help). */
@@ -136,6 +148,7 @@ int cmd_serve(cli_opts *o);
 int cmd_connect(cli_opts *o);
 int cmd_bench(cli_opts *o);
 int cmd_info(cli_opts *o);
+int cmd_relay(cli_opts *o);
 
 /* workers.c: forks o->workers processes that each run serve(o, index), forwards
  * SIGINT/SIGTERM to them and returns the worst exit status. */

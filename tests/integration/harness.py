@@ -107,6 +107,23 @@ def main(tests=None):
 
 # ---------------------------------------------------------------- resources
 
+def need_websockets(script):
+    """Makes `import websockets` work for script: Debian's python3-websockets
+    lives with /usr/bin/python3, so another interpreter re-runs script with
+    it (once); without the module anywhere, FAIL and exit 1."""
+    try:
+        import websockets  # noqa: F401
+        return
+    except ImportError:
+        pass
+    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
+            and os.path.exists("/usr/bin/python3") and not os.environ.get("SOCKIT_WS_REEXEC"):
+        os.environ["SOCKIT_WS_REEXEC"] = "1"
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(script)] + sys.argv[1:])
+    print("FAIL: python module websockets is missing (run tests/interop/install.sh)", flush=True)
+    sys.exit(1)
+
+
 def free_port(udp_too=True, v6_too=False):
     """A port that is free for TCP on 127.0.0.1 (and UDP, and [::1] if asked):
     bind port 0, read it, release it."""
@@ -187,6 +204,8 @@ class Server:
     exit sends SIGTERM, checks it exits 0 within 10 s and keeps the log
     (srv.final_log; srv.stop() also returns it)."""
 
+    banner = "sockit: serving"  # one per URL once it listens (a subclass may change it)
+
     def __init__(self, service, *args, urls=None, expect_rc=0, stop_timeout=10):
         self.service = service
         self.args = list(args)
@@ -219,7 +238,7 @@ class Server:
                                      stdout=subprocess.DEVNULL, stderr=self._logf)
         deadline = time.monotonic() + t(10)
         while time.monotonic() < deadline:
-            if self.log().count("sockit: serving") >= self.nurls:
+            if self.log().count(self.banner) >= self.nurls:
                 return self
             if self.proc.poll() is not None:
                 break

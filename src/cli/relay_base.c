@@ -1,0 +1,69 @@
+/* relay_base.c — what every part of `sockit relay` calls: the log line,
+ * the list of live relayed connections (the drain), and --max-conns. Calls nothing of the relay's own. */
+#include "cli/relay.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+void relay_log(const relay *r, const char *fmt, ...)
+{
+    char line[1024], ts[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%H:%M:%S", localtime_r(&now, &tm));
+    fprintf(stderr, "%s %s\n", ts, line);
+    (void)r;
+}
+
+void relay_list(relay *r, relay_node *n)
+{
+    n->listed = 1;
+    n->prev = NULL;
+    n->next = r->live;
+    if (r->live)
+        r->live->prev = n;
+    r->live = n;
+    r->npairs++;
+}
+
+void relay_unlist(relay *r, relay_node *n)
+{
+    if (!n->listed)
+        return;
+    n->listed = 0;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        r->live = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    r->npairs--;
+    if (r->draining && r->npairs == 0)
+        sk_loop_stop(r->loop);
+}
+
+void relay_end_all(relay *r, int now)
+{
+    relay_node *next;
+    for (relay_node *n = r->live; n; n = next) {
+        next = n->next; /* end may unlist n (never another) */
+        n->end(n, now);
+    }
+    if (r->draining && r->npairs == 0)
+        sk_loop_stop(r->loop);
+}
+
+int relay_over_limit(relay *r, int fd, const char *name)
+{
+    if (r->draining || !r->o->max_conns || r->npairs < r->o->max_conns)
+        return 0;
+    relay_log(r, "refuse %s: --max-conns %zu reached", name, r->o->max_conns);
+    close(fd);
+    return 1;
+}
