@@ -54,6 +54,9 @@ typedef struct cli_opts {
     double exec_timeout_secs;
     size_t exec_max_output;
     int allow_remote;
+    const char *cluster;                /* serve chat --cluster redis://HOST:PORT */
+    const char *cluster_room;
+    const char *node;
     int json;                           /* info */
     const char *ws_protocol;            /* connect: offered subprotocols */
     int binary;                         /* connect: send binary WebSocket frames */

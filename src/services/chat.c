@@ -1,6 +1,7 @@
 /* chat.c — the chat gateway (tutorial T6): every message goes to all other
  * members of the one room that spans all listeners, named by its sender;
  * join/leave notices, /nick and /who. Each broadcast is encoded once. */
+#include "services/cluster.h" /* --cluster: the room across nodes (hooks marked "cluster") */
 #include "services/service.h"
 #include "services/text.h"
 
@@ -22,6 +23,7 @@ static const char *nick_of(const sk__peer *p) { return p->svc ? ((member *)p->sv
 static void broadcast(sk_server *s, const sk__peer *except, const char *text, size_t len)
 {
     sk__server_broadcast(s, except ? except->id : 0, text, len, 0);
+    sk__cluster_publish(s, text, len); /* cluster */
 }
 
 static void notice(sk_server *s, const sk__peer *except, const char *fmt, const char *a,
@@ -49,12 +51,14 @@ static void chat_open(sk__peer *p)
              nick_of(p), sk__server_members(p->srv));
     tell(p, hello);
     notice(p->srv, p, "* %s joined%s", nick_of(p), "");
+    sk__cluster_member(p->srv, p->id, nick_of(p)); /* cluster */
 }
 
 static void chat_close(sk__peer *p)
 {
     if (!sk__server_shutting_down(p->srv))
         notice(p->srv, p, "* %s left%s", nick_of(p), "");
+    sk__cluster_gone(p->srv, p->id); /* cluster (also on shutdown) */
     sk__server_lock(p->srv);
     free(p->svc);
     p->svc = NULL;
@@ -86,13 +90,16 @@ static void do_nick(sk__peer *p, const uint8_t *name, size_t n)
     memcpy(m->nick, now, n + 1);
     sk__server_unlock(p->srv);
     notice(p->srv, NULL, "* %s is now %s", old, now);
+    sk__cluster_member(p->srv, p->id, now); /* cluster */
 }
 
 static void do_who(sk__peer *p)
 {
     char names[CHAT_LINE_MAX - 32], list[CHAT_LINE_MAX];
-    sk__server_names(p->srv, nick_of, names, sizeof names);
-    snprintf(list, sizeof list, "* %zu here:%s", sk__server_members(p->srv), names);
+    size_t count = sk__server_members(p->srv);
+    size_t n = sk__server_names(p->srv, nick_of, names, sizeof names);
+    sk__cluster_names(p->srv, names + n, sizeof names - n, &count); /* cluster */
+    snprintf(list, sizeof list, "* %zu here:%s", count, names);
     tell(p, list);
 }
 
@@ -130,4 +137,7 @@ const sk__service sk__svc_chat = {
     .on_open = chat_open,
     .on_message = chat_message,
     .on_close = chat_close,
+    .init = sk__cluster_init,             /* cluster */
+    .fini = sk__cluster_fini,             /* cluster */
+    .on_shutdown = sk__cluster_shutdown,  /* cluster */
 };
