@@ -35,8 +35,6 @@ static void log_drops(sk__cluster *cl)
                    (unsigned long long)cl->dropped_slow);
 }
 
-static void on_reply(redisAsyncContext *ac, void *r, void *ud) { (void)ac, (void)r, (void)ud; }
-
 int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, const void *text,
                      size_t len)
 {
@@ -55,39 +53,13 @@ int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, c
     size_t size = sk__cmsg_size(&m);
     uint8_t *buf = size <= SK__CMSG_MAX ? malloc(size) : NULL;
     long n = buf ? sk__cmsg_encode(&m, buf, size) : -1;
-    if (n >= 0 && redisAsyncCommand(cl->pub, on_reply, cl, "PUBLISH %b %b", cl->chan,
+    if (n >= 0 && redisAsyncCommand(cl->pub, NULL, NULL, "PUBLISH %b %b", cl->chan,
                                     strlen(cl->chan), buf, (size_t)n) == REDIS_OK)
         cl->seq++;
     else
         n = -1;
     free(buf);
     return n < 0 ? -1 : 0;
-}
-
-void sk__cluster_cmd(sk__cluster *cl, int argc, const char **argv, const size_t *lens,
-                     redisCallbackFn *fn)
-{
-    if (cl->pub && cl->pub_ok)
-        redisAsyncCommandArgv(cl->pub, fn ? fn : on_reply, cl, argc, argv, lens);
-}
-
-void sk__cluster_presence(sk__cluster *cl, const char *cmd, uint64_t id, const char *nick)
-{
-    char field[SK__CMSG_NAME_MAX + 24];
-    size_t flen = sk__cmsg_field(field, cl->node, cl->node_len, id);
-    const char *argv[] = {cmd, cl->members_key, field, nick};
-    size_t lens[] = {strlen(cmd), strlen(cl->members_key), flen, nick ? strlen(nick) : 0};
-    if (cl->up)
-        sk__cluster_cmd(cl, nick ? 4 : 3, argv, lens, NULL);
-}
-
-void sk__cluster_announce_left(sk__cluster *cl, const cl_members *m)
-{
-    char text[SK__CMSG_NAME_MAX + 16];
-    for (size_t i = 0; i < m->n; i++) {
-        int n = snprintf(text, sizeof text, "* %s left", m->v[i].nick);
-        sk__server_broadcast(cl->srv, 0, text, (size_t)n, 0);
-    }
 }
 
 /* ---- the hooks, run on the main loop (posted there from other threads) ---- */

@@ -68,6 +68,7 @@ sk__cluster *sk__cluster_of(const sk_server *s);
  * was dropped (Redis away or too far behind: counted and logged). */
 int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, const void *text,
                      size_t len);
+/* cluster_cmd.c */
 /* Sends a command with argv (binary-safe) on the command link, if up. */
 void sk__cluster_cmd(sk__cluster *cl, int argc, const char **argv, const size_t *lens,
                      redisCallbackFn *fn);

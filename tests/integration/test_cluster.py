@@ -1,0 +1,375 @@
+"""test_cluster.py — `serve chat --cluster redis://`: three chat nodes sharing
+a redis-server of the test's own (free port, no persistence) form one room:
+every member's messages reach every member on every node in order, exactly
+once; join/leave and /who across nodes; a node killed with SIGKILL leaves
+within 15 s; Redis stopped (SIGSTOP) or killed and restarted empty; a node
+that stops reading is cut by Redis's pubsub output limit and logs the gap;
+one member's flood; members through HAProxy in front of the nodes."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import (SLOW, Server, check, check_eq, free_port, main, run_sockit, t, tmpdir,
+                     wait_for)
+
+
+class Redis:
+    """A redis-server of our own on a free port (never the system one)."""
+
+    def __init__(self, *conf):
+        self.port = free_port(udp_too=False)
+        self.conf = list(conf)
+        self.proc = None
+
+    def start(self):
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--daemonize", "no"] + self.conf
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        check(wait_for(self.ping, t(10)), "redis-server did not start")
+        return self
+
+    def ping(self):
+        try:
+            return self.cmd("PING") == b"+PONG"
+        except OSError:
+            return False
+
+    def cmd(self, *args):
+        """One command in RESP; returns the first reply line (enough for tests)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            req = b"*%d\r\n" % len(args)
+            for a in args:
+                a = a.encode() if isinstance(a, str) else a
+                req += b"$%d\r\n%s\r\n" % (len(a), a)
+            s.sendall(req)
+            return s.recv(65536).split(b"\r\n")[0]
+
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def kill(self, signo=signal.SIGKILL):
+        self.proc.send_signal(signo)
+        if signo == signal.SIGKILL:
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def node(redis, name, *extra, ws=False):
+    """A chat node (not started); extra: more serve flags (default --threads 1)."""
+    extra = extra or ("--threads", "1")
+    port = free_port()
+    url = "%s://127.0.0.1:%d" % ("ws" if ws else "tcp", port)
+    srv = Server("chat", url, "--frame", "line", *extra, "--cluster", redis.url(),
+                 "--node", name, urls=[url])
+    srv.port = port
+    return srv
+
+
+class Member:
+    """A line client; nick set with /nick once it joined."""
+
+    def __init__(self, port, nick=None):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=t(10))
+        self.buf = b""
+        self.nick = nick
+        w = self.line()
+        check(w and w.startswith("* welcome"), "welcome: %r" % w)
+        if nick:
+            self.send("/nick " + nick)
+            check(self.wait(lambda l: l.endswith(" is now " + nick)), "renamed to " + nick)
+
+    def send(self, text):
+        self.s.sendall((text + "\n").encode())
+
+    def line(self, timeout=10):
+        self.s.settimeout(t(timeout))
+        while b"\n" not in self.buf:
+            try:
+                b = self.s.recv(65536)
+            except (socket.timeout, OSError):
+                return None
+            if not b:
+                return None
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def wait(self, pred, timeout=10):
+        """Reads lines until pred(line); returns that line or None."""
+        deadline = time.monotonic() + t(timeout)
+        while time.monotonic() < deadline:
+            line = self.line(max(0.05, deadline - time.monotonic()))
+            if line is None:
+                return None
+            if pred(line):
+                return line
+        return None
+
+    def who(self, want, timeout=15):
+        """Asks /who until it lists exactly the nicks in want; returns the last reply."""
+        deadline = time.monotonic() + t(timeout)
+        last = None
+        while time.monotonic() < deadline:
+            self.send("/who")
+            last = self.wait(lambda l: re.match(r"\* \d+ here:", l), 5)
+            names = sorted(last.split(":", 1)[1].split()) if last else []
+            if names == sorted(want):
+                return last
+            time.sleep(0.5)
+        check(False, "/who never listed %s; last %r" % (sorted(want), last))
+        return last
+
+    def close(self):
+        self.s.close()
+
+
+def say_through(sender, others, text, timeout=10):
+    """sender says text; returns 1 if every other member got it."""
+    sender.send(text)
+    want = "%s: %s" % (sender.nick, text)
+    return all(o.wait(lambda l: l == want, timeout) for o in others)
+
+
+def delivered_soon(sender, others, timeout):
+    """Cross-node delivery works again within timeout: probes until one passes."""
+    deadline = time.monotonic() + t(timeout)
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        if say_through(sender, others, "probe %d" % n, 1):
+            return True
+    return False
+
+
+def test_bad_flags():
+    for args, why in [(["chat", "--cluster", "http://x:1"], "not redis://"),
+                      (["chat", "--cluster", "redis://127.0.0.1:99999"], "bad port"),
+                      (["chat", "--cluster", "redis://no-such-host.invalid:6379"], "unresolvable"),
+                      (["echo", "--cluster", "redis://127.0.0.1:6379"], "not chat"),
+                      (["chat", "--node", "a"], "--node without --cluster"),
+                      (["chat", "--cluster", "redis://127.0.0.1:6379", "--node", "a/b"], "bad node")]:
+        r = run_sockit(["serve"] + args + ["tcp://127.0.0.1:%d" % free_port()])
+        check_eq(r.returncode, 2, "exit status for %s" % why)
+        check_eq(len(r.stderr.decode().strip().splitlines()), 1, "one line on stderr for %s" % why)
+
+
+def three_nodes(redis):
+    return [node(redis, n) for n in ("A", "B", "C")]
+
+
+def test_order_exactly_once_join_leave_who():
+    n_msgs = 100 if SLOW else 400
+    with Redis() as redis, node(redis, "A", "--threads", "2") as a, node(redis, "B") as b, \
+            node(redis, "C") as c:
+        ms = [Member(a.port, "a1"), Member(a.port, "a2"), Member(b.port, "b1"),
+              Member(c.port, "c1"), Member(c.port, "c2")]
+        # joins crossed nodes: the first member saw every later one arrive
+        ms[0].who([m.nick for m in ms])
+        got = {m.nick: {} for m in ms}
+
+        def reader(m):
+            want = n_msgs * (len(ms) - 1)
+            n = 0
+            while n < want:
+                line = m.line(20)
+                if line is None:
+                    return
+                mm = re.fullmatch(r"(\w+): m (\d+)", line)
+                if mm:
+                    got[m.nick].setdefault(mm.group(1), []).append(int(mm.group(2)))
+                    n += 1
+
+        readers = [threading.Thread(target=reader, args=(m,)) for m in ms]
+        for r in readers:
+            r.start()
+        for i in range(n_msgs):  # interleaved senders on all nodes
+            for m in ms:
+                m.send("m %d" % i)
+        for r in readers:
+            r.join(t(60))
+        for m in ms:
+            check(m.nick not in got[m.nick], "%s got its own messages back" % m.nick)
+            for o in ms:
+                if o is not m:
+                    check_eq(got[m.nick].get(o.nick), list(range(n_msgs)),
+                             "what %s got from %s (in order, once each)" % (m.nick, o.nick))
+        # a leave on C is announced on A and B
+        ms[4].close()
+        for m in ms[:3]:
+            check(m.wait(lambda l: l == "* c2 left"), "c2's leave reached %s" % m.nick)
+        ms[0].who(["a1", "a2", "b1", "c1"])
+        for m in ms[:4]:
+            m.close()
+
+
+def test_node_sigkill_leaves():
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        c = node(redis, "C").start()
+        a1, b1, c1 = Member(a.port, "a1"), Member(b.port, "b1"), Member(c.port, "c1")
+        a1.who(["a1", "b1", "c1"])
+        start = time.monotonic()
+        c.proc.kill()
+        c.proc.wait()
+        for m in (a1, b1):
+            check(m.wait(lambda l: l == "* c1 left", 15), "C's member announced as left on " + m.nick)
+        took = time.monotonic() - start
+        check(took < t(15), "C dropped out after %.1f s (limit 15)" % took)
+        a1.who(["a1", "b1"], 5)
+        check("node C is gone" in a.log(), "A logs that C is gone")
+        c._logf.close()
+
+
+def test_redis_stopped_then_back():
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, a2, b1 = Member(a.port, "a1"), Member(a.port, "a2"), Member(b.port, "b1")
+        a1.who(["a1", "a2", "b1"])
+        redis.kill(signal.SIGSTOP)
+        try:
+            time.sleep(1)
+            # local chat goes on while Redis does not answer
+            check(say_through(a1, [a2], "local while redis is stopped", 5), "local delivery")
+            check(wait_for(lambda: "unreachable" in a.log(), t(12)), "A logs that redis is gone")
+        finally:
+            redis.kill(signal.SIGCONT)
+        check(delivered_soon(a1, [a2, b1], 15), "cross-node delivery resumed after SIGCONT")
+        check(wait_for(lambda: "back after" in a.log(), t(5)), "A logs the recovery")
+        check_eq(a.log().count("unreachable"), 1, "one log line for the outage")
+        for m in (a1, a2, b1):
+            m.close()
+
+
+def test_redis_restarted_empty():
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b, node(redis, "C") as c:
+        ms = [Member(a.port, "a1"), Member(b.port, "b1"), Member(c.port, "c1")]
+        ms[0].who(["a1", "b1", "c1"])
+        redis.kill()
+        check(say_through(ms[1], [], "nobody else hears this"), "a node alone")
+        time.sleep(1)
+        redis.start()  # same port, empty
+        back = time.monotonic()
+        check(delivered_soon(ms[0], ms[1:], 10), "cross-node delivery within 10 s of restart")
+        ms[2].who(["a1", "b1", "c1"], max(1, 15 - (time.monotonic() - back)))
+        for m in ms:
+            m.close()
+
+
+def test_slow_node_cut_by_redis():
+    with Redis("--client-output-buffer-limit", "pubsub 64kb 0 0") as redis, \
+            node(redis, "A") as a, node(redis, "B") as b:
+        a1, b1 = Member(a.port, "a1"), Member(b.port, "b1")
+        a1.who(["a1", "b1"])
+        b.send_signal(signal.SIGSTOP)  # B stops reading from Redis
+        try:
+            # more than the kernel's socket buffers hold, so Redis's own
+            # output buffer for B passes the 64 KiB limit
+            pad = "x" * 300
+            a1.s.sendall(b"".join(b"flood %d %s\n" % (i, pad.encode()) for i in range(40000)))
+            time.sleep(2)
+        finally:
+            b.send_signal(signal.SIGCONT)
+        check(wait_for(lambda: "unreachable" in b.log(), t(10)), "B notices it was cut")
+        check(delivered_soon(a1, [b1], 15), "B receives again after reconnecting")
+        check(wait_for(lambda: re.search(r"\d+ message\(s\) from node A lost", b.log()), t(5)),
+              "B logs the gap; log:\n" + b.log()[-2000:])
+        print("    " + b.log().replace("\n", "\n    ")[-600:])
+        a1.close()
+        b1.close()
+
+
+def test_flood_from_one_member():
+    n = 3000 if SLOW else 20000
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, b1, b2 = Member(a.port, "a1"), Member(b.port, "b1"), Member(b.port, "b2")
+        b2.who(["a1", "b1", "b2"])
+        seen = {"b1": [], "b2": []}
+
+        def reader(m):
+            while len(seen[m.nick]) < n:
+                line = m.line(20)
+                if line is None:
+                    return
+                if line.startswith("a1: f "):
+                    seen[m.nick].append(int(line[6:]))
+
+        rs = [threading.Thread(target=reader, args=(m,)) for m in (b1, b2)]
+        for r in rs:
+            r.start()
+        a1.s.sendall(b"".join(b"f %d\n" % i for i in range(n)))
+        for r in rs:
+            r.join(t(60))
+        for k, v in seen.items():
+            check_eq(v == list(range(n)), True, "%s got all %d in order (got %d)" % (k, n, len(v)))
+        check(say_through(b1, [a1, b2], "still alive"), "the room works after the flood")
+
+
+HAPROXY_CFG = """
+global
+    maxconn 1000
+defaults
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+frontend lines
+    mode tcp
+    bind 127.0.0.1:%(tcp)d
+    default_backend nodes
+backend nodes
+    mode tcp
+    balance roundrobin
+%(servers)s
+"""
+
+
+def test_through_haproxy():
+    if not shutil.which("haproxy"):
+        print("    haproxy not installed: skipped")
+        return
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b, node(redis, "C") as c:
+        front = free_port(udp_too=False)
+        servers = "\n".join("    server %s 127.0.0.1:%d" % (n.args[-1], n.port) for n in (a, b, c))
+        cfg = os.path.join(tmpdir(), "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(HAPROXY_CFG % {"tcp": front, "servers": servers})
+        hp = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        try:
+            def up():
+                try:
+                    socket.create_connection(("127.0.0.1", front), timeout=1).close()
+                    return True
+                except OSError:
+                    return False
+            check(wait_for(up, t(10)), "haproxy listens")
+            time.sleep(0.5)
+            ms = [Member(front, "h%d" % i) for i in range(3)]  # round robin: one per node
+            ms[0].who(["h0", "h1", "h2"])
+            for m in ms:
+                check(say_through(m, [o for o in ms if o is not m], "via haproxy"),
+                      "%s reaches the others through haproxy" % m.nick)
+            for m in ms:
+                m.close()
+        finally:
+            hp.kill()
+            hp.wait()
+
+
+if __name__ == "__main__":
+    main()
