@@ -107,9 +107,10 @@ int sk__cmsg_parse_field(const char *f, size_t len, size_t *node_len, uint64_t *
         return -1;
     uint64_t v = 0;
     for (size_t i = slash; i < len; i++) {
-        if (f[i] < '0' || f[i] > '9' || v > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(f[i] - '0');
+        if (f[i] < '0' || f[i] > '9' || v > (UINT64_MAX - d) / 10)
             return -1;
-        v = v * 10 + (uint64_t)(f[i] - '0');
+        v = v * 10 + d;
     }
     *node_len = slash - 1;
     *id = v;
