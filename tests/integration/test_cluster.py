@@ -9,135 +9,11 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 
-from harness import (SLOW, Server, check, check_eq, free_port, main, run_sockit, t, tmpdir,
-                     wait_for)
-
-
-class Redis:
-    """A redis-server of our own on a free port (never the system one)."""
-
-    def __init__(self, *conf):
-        self.port = free_port(udp_too=False)
-        self.conf = list(conf)
-        self.proc = None
-
-    def start(self):
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--daemonize", "no"] + self.conf
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        check(wait_for(self.ping, t(10)), "redis-server did not start")
-        return self
-
-    def ping(self):
-        try:
-            return self.cmd("PING") == b"+PONG"
-        except OSError:
-            return False
-
-    def cmd(self, *args):
-        """One command in RESP; returns the first reply line (enough for tests)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-            req = b"*%d\r\n" % len(args)
-            for a in args:
-                a = a.encode() if isinstance(a, str) else a
-                req += b"$%d\r\n%s\r\n" % (len(a), a)
-            s.sendall(req)
-            return s.recv(65536).split(b"\r\n")[0]
-
-    def url(self):
-        return "redis://127.0.0.1:%d" % self.port
-
-    def kill(self, signo=signal.SIGKILL):
-        self.proc.send_signal(signo)
-        if signo == signal.SIGKILL:
-            self.proc.wait()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-
-def node(redis, name, *extra, ws=False):
-    """A chat node (not started); extra: more serve flags (default --threads 1)."""
-    extra = extra or ("--threads", "1")
-    port = free_port()
-    url = "%s://127.0.0.1:%d" % ("ws" if ws else "tcp", port)
-    srv = Server("chat", url, "--frame", "line", *extra, "--cluster", redis.url(),
-                 "--node", name, urls=[url])
-    srv.port = port
-    return srv
-
-
-class Member:
-    """A line client; nick set with /nick once it joined."""
-
-    def __init__(self, port, nick=None):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=t(10))
-        self.buf = b""
-        self.nick = nick
-        w = self.line()
-        check(w and w.startswith("* welcome"), "welcome: %r" % w)
-        if nick:
-            self.send("/nick " + nick)
-            check(self.wait(lambda l: l.endswith(" is now " + nick)), "renamed to " + nick)
-
-    def send(self, text):
-        self.s.sendall((text + "\n").encode())
-
-    def line(self, timeout=10):
-        self.s.settimeout(t(timeout))
-        while b"\n" not in self.buf:
-            try:
-                b = self.s.recv(65536)
-            except (socket.timeout, OSError):
-                return None
-            if not b:
-                return None
-            self.buf += b
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def wait(self, pred, timeout=10):
-        """Reads lines until pred(line); returns that line or None."""
-        deadline = time.monotonic() + t(timeout)
-        while time.monotonic() < deadline:
-            line = self.line(max(0.05, deadline - time.monotonic()))
-            if line is None:
-                return None
-            if pred(line):
-                return line
-        return None
-
-    def who(self, want, timeout=15):
-        """Asks /who until it lists exactly the nicks in want; returns the last reply."""
-        deadline = time.monotonic() + t(timeout)
-        last = None
-        while time.monotonic() < deadline:
-            self.send("/who")
-            last = self.wait(lambda l: re.match(r"\* \d+ here:", l), 5)
-            names = sorted(last.split(":", 1)[1].split()) if last else []
-            if names == sorted(want):
-                return last
-            time.sleep(0.5)
-        check(False, "/who never listed %s; last %r" % (sorted(want), last))
-        return last
-
-    def close(self):
-        self.s.close()
+from cluster_help import HAPROXY_GLOBAL, Member, Redis, haproxy, node
+from harness import SLOW, check, check_eq, free_port, main, run_sockit, t, tmpdir, wait_for
 
 
 def say_through(sender, others, text, timeout=10):
@@ -319,14 +195,7 @@ def test_flood_from_one_member():
         check(say_through(b1, [a1, b2], "still alive"), "the room works after the flood")
 
 
-HAPROXY_CFG = """
-global
-    maxconn 1000
-defaults
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout tunnel 1h
+HAPROXY_CFG = HAPROXY_GLOBAL + """
 frontend lines
     mode tcp
     bind 127.0.0.1:%(tcp)d
@@ -344,21 +213,10 @@ def test_through_haproxy():
         return
     with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b, node(redis, "C") as c:
         front = free_port(udp_too=False)
-        servers = "\n".join("    server %s 127.0.0.1:%d" % (n.args[-1], n.port) for n in (a, b, c))
-        cfg = os.path.join(tmpdir(), "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(HAPROXY_CFG % {"tcp": front, "servers": servers})
-        hp = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+        servers = "\n".join("    server %s 127.0.0.1:%d" % (n.name, n.port) for n in (a, b, c))
+        hp = haproxy(HAPROXY_CFG % {"tcp": front, "servers": servers}, front,
+                     os.path.join(tmpdir(), "haproxy.cfg"))
         try:
-            def up():
-                try:
-                    socket.create_connection(("127.0.0.1", front), timeout=1).close()
-                    return True
-                except OSError:
-                    return False
-            check(wait_for(up, t(10)), "haproxy listens")
-            time.sleep(0.5)
             ms = [Member(front, "h%d" % i) for i in range(3)]  # round robin: one per node
             ms[0].who(["h0", "h1", "h2"])
             for m in ms:
