@@ -12,7 +12,9 @@ every member on every node has all B: every delivery counted). Server CPU is
 utime + stime per process (/proc/PID/stat) over the measured window.
 Then latency: the cluster at --rate lines/s published (members on nodes 1-2
 timestamp what arrives from node 0), and redis-benchmark PUBLISH rates.
-Servers (nodes and Redis) on CPU 0, the loader on CPU 1.
+CPU rounds and redis-benchmark: servers (nodes and Redis) on CPU 0, the
+loader on CPU 1; latency runs: no pinning (four servers on one CPU would
+measure the scheduler's queue, not the path).
 """
 import argparse
 import json
@@ -28,11 +30,16 @@ import run  # noqa: E402
 from run import BUILD, HOST, LOADER_CPU, SERVER_CPU, ROOT, med  # noqa: E402
 
 LOADER = os.path.join(BUILD, "cluster_load")
+PIN = {"on": True}  # the latency runs let the scheduler place the 4 servers on both CPUs
+
+
+def pinned(cpu):
+    return ["taskset", "-c", cpu] if PIN["on"] else []
 
 
 def start_redis():
     port = run.free_port()
-    p = run.spawn(["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(port), "--bind", HOST,
+    p = run.spawn(pinned(SERVER_CPU) + ["redis-server", "--port", str(port), "--bind", HOST,
                    "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL)
     if not run.wait_listening(port, p):
@@ -46,7 +53,7 @@ def start_node(sockit, redis_port, name, io):
             "--frame", "line", "--io", io]
     if redis_port:
         argv += ["--cluster", "redis://%s:%d" % (HOST, redis_port), "--node", name]
-    p = run.spawn(["taskset", "-c", SERVER_CPU] + argv, stdout=subprocess.DEVNULL,
+    p = run.spawn(pinned(SERVER_CPU) + argv, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL)
     if not run.wait_listening(port, p):
         raise SystemExit("node %s did not start" % name)
@@ -54,7 +61,7 @@ def start_node(sockit, redis_port, name, io):
 
 
 def load(ports, pids, args, extra=()):
-    argv = ["taskset", "-c", LOADER_CPU, LOADER, "--ports", ",".join(map(str, ports)),
+    argv = pinned(LOADER_CPU) + [LOADER, "--ports", ",".join(map(str, ports)),
             "--pids", ",".join(map(str, pids)), "--members", str(args.members),
             "--burst", str(args.burst), "--size", str(args.size), "--secs", str(args.secs),
             "--warmup", "0.5"] + list(extra)
@@ -99,7 +106,7 @@ def redis_benchmark(subscribers, pipeline, n=200000):
             for _ in range(subscribers)]
     try:
         time.sleep(0.5)
-        out = subprocess.run(["taskset", "-c", LOADER_CPU, "redis-benchmark", "-p", str(rport),
+        out = subprocess.run(pinned(LOADER_CPU) + ["redis-benchmark", "-p", str(rport),
                               "-n", str(n), "-c", "50", "-P", str(pipeline), "-q",
                               "PUBLISH", "sockit:chat", "x" * 100],
                              capture_output=True, text=True, timeout=300)
@@ -123,6 +130,7 @@ def main():
     ap.add_argument("--rate-members", default="1,10,100",
                     help="members per node for the latency runs (comma-separated)")
     ap.add_argument("--io", default="epoll")
+    ap.add_argument("--no-redis-benchmark", dest="redis_benchmark", action="store_false")
     ap.add_argument("--json", help="write every round here")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, run.on_signal)
@@ -136,6 +144,7 @@ def main():
         print("round %d: single %.3f us/delivery; cluster node0 %.3f, node1 %.3f, node2 %.3f"
               % (i + 1, per_delivery(s, 0) or -1, per_delivery(c, 0) or -1,
                  per_delivery(c, 1) or -1, per_delivery(c, 2) or -1), flush=True)
+    PIN["on"] = False
     for m in [int(x) for x in args.rate_members.split(",") if x]:
         rargs = argparse.Namespace(**{**vars(args), "members": m})
         r = with_cluster(rargs, lambda ports, pids, _: load(ports, pids, rargs,
@@ -146,12 +155,14 @@ def main():
                   "deliveries %s of %d each" % (args.rate, m, r["p50_us"], r["p99_us"],
                                                 r["max_us"], r["deliveries"], r["sent"] * m),
                   flush=True)
-    for subs, pipe in [(3, 1), (3, 16), (30, 16)]:
+    PIN["on"] = True
+    for subs, pipe in [(3, 1), (3, 16), (30, 16)] if args.redis_benchmark else []:
         rate = redis_benchmark(subs, pipe)
         res["redis_benchmark"]["%d subscribers, -P %d" % (subs, pipe)] = rate
         print("redis-benchmark PUBLISH, %d subscribers, -c 50 -P %d: %s/s" % (subs, pipe, rate),
               flush=True)
-    summarize(res)
+    if args.rounds:
+        summarize(res)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -122,8 +122,10 @@ static void write_all(int fd, const char *p, size_t n)
 static void take_line(conn *c, const char *p, size_t n)
 {
     if (n >= 2 && p[0] == '*' && p[1] == ' ') {
-        if (n == join_len && !memcmp(p, join_line, n))
-            c->ready = 1;
+        if (n > 10 && !memcmp(p, "* welcome ", 10) && c->ready == 0)
+            c->ready = 1; /* a member on its node */
+        else if (join_len && n == join_len && !memcmp(p, join_line, n))
+            c->ready = 2; /* the sender's join reached it */
         return;
     }
     if (n < hdr_len || memcmp(p, hdr, hdr_len) != 0) {
@@ -169,12 +171,24 @@ static void poll_once(int ms)
         on_readable(ev[i].data.u32);
 }
 
-static int all_ready(void)
+static int all_ready(int level)
 {
     for (int i = 0; i < nrc; i++)
-        if (!rc[i].ready)
+        if (rc[i].ready < level)
             return 0;
     return 1;
+}
+
+/* Joins on different nodes are not ordered: the sender connects only once
+ * every member is in, or some would miss its join notice. */
+static void wait_ready(int level, const char *what)
+{
+    double t0 = now();
+    while (!all_ready(level)) {
+        poll_once(100);
+        if (now() - t0 > 30)
+            die(what);
+    }
 }
 
 static void setup(void)
@@ -186,6 +200,7 @@ static void setup(void)
         die("setup");
     for (int i = 0; i < nrc; i++)
         add(&rc[i], dial(o.ports[i / o.members]), i / o.members, (uint32_t)i);
+    wait_ready(1, "members were not all welcomed");
     int fd = dial(o.ports[0]);
     struct sockaddr_in me;
     socklen_t len = sizeof me;
@@ -195,12 +210,7 @@ static void setup(void)
     join_len = (size_t)snprintf(join_line, sizeof join_line, "* %s joined\n", nick);
     hdr_len = (size_t)snprintf(hdr, sizeof hdr, "%s: ", nick);
     add(&snd, fd, 0, (uint32_t)nrc);
-    double t0 = now();
-    while (!all_ready()) {
-        poll_once(100);
-        if (now() - t0 > 30)
-            die("members did not all see the sender join");
-    }
+    wait_ready(2, "members did not all see the sender join");
 }
 
 /* One burst of B lines; returns when every member has them. */

@@ -18,8 +18,6 @@
 static void link_down(sk__cluster *cl, const char *why);
 static void connect_links(sk__cluster *cl);
 
-sk__cluster *sk__cluster_of(const sk_server *s) { return s->cluster; }
-
 static int on_main(const sk__cluster *cl) { return sk__server_loop(cl->srv) == cl->loop; }
 
 /* ---- publishing ---- */
@@ -111,8 +109,14 @@ static void event(sk_server *s, int what, uint64_t id, const char *nick, const v
                   size_t len)
 {
     sk__cluster *cl = s->cluster;
-    if (!cl || cl->stopping || s->freeing || len > SK__CMSG_TEXT_MAX)
+    if (!cl || cl->stopping || s->freeing)
         return;
+    if (len > SK__CMSG_TEXT_MAX) {
+        if (!__atomic_exchange_n(&cl->told_big, 1, __ATOMIC_RELAXED))
+            sk__server_log(s, "cluster: messages over %u KiB stay on this node (one was %zu bytes)",
+                           SK__CMSG_TEXT_MAX >> 10, len);
+        return;
+    }
     cl_event *e = malloc(sizeof *e + len);
     if (!e)
         return;
@@ -370,7 +374,7 @@ int sk__cluster_init(sk_server *s)
     if (!o->cluster)
         return 0;
     sk__cluster *cl = calloc(1, sizeof *cl);
-    char err[256];
+    char err[256] = "out of memory";
     if (!cl)
         return -1;
     *cl = (sk__cluster){.srv = s, .loop = s->loop, .refs = 1, .backoff_ms = CL_BACKOFF_MIN_MS};
@@ -378,7 +382,7 @@ int sk__cluster_init(sk_server *s)
     if (sk__cluster_resolve(o->cluster, cl->ip, sizeof cl->ip, &cl->port, err, sizeof err) < 0 ||
         set_names(cl, o) < 0 || !(cl->beat = sk_timer_new(s->loop, on_beat, cl)) ||
         !(cl->retry = sk_timer_new(s->loop, on_retry, cl))) {
-        sk__server_log(s, "cluster: %s", cl->ip[0] ? "out of memory" : err);
+        sk__server_log(s, "cluster: %s", err);
         sk_timer_free(cl->beat);
         cluster_free(cl);
         return -1;
@@ -403,6 +407,7 @@ void sk__cluster_shutdown(sk_server *s)
     sk__cluster_cmd(cl, 2, argv, lens, NULL);
     for (size_t i = 0; i < cl->local.n; i++)
         sk__cluster_presence(cl, "HDEL", cl->local.v[i].id, NULL);
+    cl->stopping = 1; /* members leaving now: the others have already been told */
 }
 
 void sk__cluster_fini(sk_server *s)

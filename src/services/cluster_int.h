@@ -51,6 +51,7 @@ typedef struct sk__cluster {
     redisAsyncContext *pub, *sub; /* NULL when not connected */
     int pub_ok, sub_ok, up, was_up, stopping, connecting;
     int refs;            /* the server's, plus one per event posted to the loop */
+    int told_big;        /* logged that long messages stay here (atomic) */
     sk_timer *beat, *retry;
     unsigned backoff_ms;
     uint64_t beat_sent;  /* loop time of the unanswered heartbeat, 0: none */
@@ -63,7 +64,6 @@ typedef struct sk__cluster {
 } sk__cluster;
 
 /* cluster.c */
-sk__cluster *sk__cluster_of(const sk_server *s);
 /* Publishes one message of kind (seq filled in). Returns 0, or -1 when it
  * was dropped (Redis away or too far behind: counted and logged). */
 int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, const void *text,

@@ -89,7 +89,9 @@ void sk__roster_apply(sk__cluster *cl, const sk__cmsg *m, cl_members *gone)
 {
     cl_roster *r = &cl->roster;
     pthread_mutex_lock(&r->lock);
-    cl_node *n = sk__roster_node(r, m->node, m->node_len, 1);
+    /* A leave or quit from a node not known here (it was buried) adds nothing. */
+    int create = m->kind == SK__CMSG_TEXT || m->kind == SK__CMSG_JOIN;
+    cl_node *n = sk__roster_node(r, m->node, m->node_len, create);
     if (n) {
         log_gap(cl, n, m->seq);
         n->last_seq = m->seq;

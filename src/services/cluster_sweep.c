@@ -118,8 +118,11 @@ static void refresh_node(cl_roster *r, const cl_sweep *sw, size_t node)
     for (size_t i = 0; i < sw->ne; i++)
         if (sw->e[i].node == node)
             sk__members_put(&n->m, sw->e[i].id, sw->e[i].nick, strlen(sw->e[i].nick));
-    if (n->m.n == 0 && n->last_seq == 0) /* nothing known of it: keep no entry */
-        r->n--;
+    if (n->m.n == 0 && n->last_seq == 0) { /* nothing known of it: keep no entry */
+        cl_members none;
+        sk__roster_drop(r, n, &none);
+        free(none.v);
+    }
 }
 
 static void bury_fields(sk__cluster *cl, const cl_sweep *sw, size_t node)
