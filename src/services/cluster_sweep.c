@@ -171,17 +171,30 @@ static void apply(sk__cluster *cl, cl_sweep *sw, const redisReply *alive)
     }
 }
 
+/* The sweep a reply belongs to: NULL when the reply is hiredis freeing the
+ * link (reply NULL) or comes from a link since replaced or a cancelled sweep,
+ * or (array) is not an array. */
+static cl_sweep *sweep_of(sk__cluster *cl, const redisAsyncContext *ac, const redisReply *r)
+{
+    if (!r || !cl->sweep || ac != cl->pub)
+        return NULL;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        sk__sweep_cancel(cl);
+        return NULL;
+    }
+    return cl->sweep;
+}
+
 static void on_alive(redisAsyncContext *ac, void *reply, void *ud)
 {
     sk__cluster *cl = ud;
     redisReply *r = reply;
-    cl_sweep *sw = cl->sweep;
-    if (!r || !sw || ac != cl->pub)
+    cl_sweep *sw = sweep_of(cl, ac, r);
+    if (!sw)
         return;
-    cl->sweep = NULL;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == sw->nnames)
+    if (r->elements == sw->nnames)
         apply(cl, sw, r);
-    sweep_free(sw);
+    sk__sweep_cancel(cl);
 }
 
 static void ask_alive(sk__cluster *cl, cl_sweep *sw)
@@ -211,19 +224,13 @@ static void on_members(redisAsyncContext *ac, void *reply, void *ud)
 {
     sk__cluster *cl = ud;
     redisReply *r = reply;
-    cl_sweep *sw = cl->sweep;
-    if (!r || !sw || ac != cl->pub)
+    cl_sweep *sw = sweep_of(cl, ac, r);
+    if (!sw)
         return;
-    if (r->type != REDIS_REPLY_ARRAY || read_members(cl, sw, r) < 0) {
-        sk__sweep_cancel(cl);
-        return;
-    }
-    if (sw->nnames == 0) {
-        cl->sweep = NULL;
-        sweep_free(sw);
-        return;
-    }
-    ask_alive(cl, sw);
+    if (read_members(cl, sw, r) < 0 || sw->nnames == 0)
+        sk__sweep_cancel(cl); /* done (no other node) or out of memory */
+    else
+        ask_alive(cl, sw);
 }
 
 static void on_beat_reply(redisAsyncContext *ac, void *reply, void *ud)

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 from harness import Server, check, free_port, t, wait_for
+from test_chat import Member as ChatMember
 
 HAPROXY_GLOBAL = """
 global
@@ -88,12 +89,12 @@ def node(redis, name, *extra, ws=False):
     return srv
 
 
-class Member:
-    """A line client; nick set with /nick once it joined."""
+class Member(ChatMember):
+    """A line member of a node (test_chat's reader); nick set with /nick once
+    it joined."""
 
     def __init__(self, port, nick=None):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=t(10))
-        self.buf = b""
+        super().__init__(socket.create_connection(("127.0.0.1", port), timeout=t(10)))
         self.nick = nick
         w = self.line()
         check(w and w.startswith("* welcome"), "welcome: %r" % w)
@@ -102,20 +103,7 @@ class Member:
             check(self.wait(lambda l: l.endswith(" is now " + nick)), "renamed to " + nick)
 
     def send(self, text):
-        self.s.sendall((text + "\n").encode())
-
-    def line(self, timeout=10):
-        self.s.settimeout(t(timeout))
-        while b"\n" not in self.buf:
-            try:
-                b = self.s.recv(65536)
-            except (socket.timeout, OSError):
-                return None
-            if not b:
-                return None
-            self.buf += b
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
+        super().send(text + "\n")
 
     def wait(self, pred, timeout=10):
         """Reads lines until pred(line); returns that line or None."""
@@ -142,8 +130,6 @@ class Member:
         check(False, "/who never listed %s; last %r" % (sorted(want), last))
         return last
 
-    def close(self):
-        self.s.close()
 
 
 def haproxy(cfg_text, port, cfg_path):
