@@ -2,9 +2,10 @@
 a redis-server of the test's own (free port, no persistence) form one room:
 every member's messages reach every member on every node in order, exactly
 once; join/leave and /who across nodes; a node killed with SIGKILL leaves
-within 15 s; Redis stopped (SIGSTOP) or killed and restarted empty; a node
-that stops reading is cut by Redis's pubsub output limit and logs the gap;
-one member's flood; members through HAProxy in front of the nodes."""
+within 15 s; Redis stopped (SIGSTOP: local chat goes on, the queue to Redis
+stays bounded) or killed and restarted empty; a node that stops reading is
+cut by Redis's pubsub output limit and logs the gap; one member's flood;
+members through HAProxy in front of the nodes."""
 import os
 import re
 import shutil
@@ -131,16 +132,51 @@ def test_redis_stopped_then_back():
             m.close()
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def test_stalled_redis_bounds_the_queue():
+    """Redis stops reading while a member floods: the node's queue to Redis
+    stops at its bound (messages dropped, counted, logged), memory stays
+    flat, and local chat goes on."""
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, a2, b1 = Member(a.port, "a1"), Member(a.port, "a2"), Member(b.port, "b1")
+        a1.who(["a1", "a2", "b1"])
+        a2.close()  # a2 would be dropped at --max-queue for not reading the flood
+        before = rss_kb(a.pid)
+        redis.kill(signal.SIGSTOP)
+        try:
+            pad = b"y" * 300
+            a1.s.sendall(b"".join(b"flood %d %s\n" % (i, pad) for i in range(60000)))  # 18 MB
+            check(wait_for(lambda: "redis is behind" in a.log(), t(4)),
+                  "A logs that messages to the cluster are dropped; log:\n" + a.log()[-1500:])
+            grown = rss_kb(a.pid) - before
+            check(grown < 32 * 1024, "A grew by %d KiB while Redis was stopped" % grown)
+            a3 = Member(a.port, "a3")  # local chat goes on
+            check(say_through(a1, [a3], "still serving", 20), "A's members still hear each other")
+            a3.close()
+        finally:
+            redis.kill(signal.SIGCONT)
+        check(delivered_soon(a1, [b1], 15), "cross-node delivery resumes")
+        check(a.log().count("redis is behind") <= 3, "drop lines are rate-limited")
+
+
 def test_redis_restarted_empty():
     with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b, node(redis, "C") as c:
         ms = [Member(a.port, "a1"), Member(b.port, "b1"), Member(c.port, "c1")]
-        ms[0].who(["a1", "b1", "c1"])
+        b2 = Member(b.port, "b2")
+        ms[0].who(["a1", "b1", "c1", "b2"])
         redis.kill()
-        check(say_through(ms[1], [], "nobody else hears this"), "a node alone")
+        check(say_through(ms[1], [b2], "said while redis is away"), "local chat without redis")
+        b2.close()
         time.sleep(1)
         redis.start()  # same port, empty
         back = time.monotonic()
         check(delivered_soon(ms[0], ms[1:], 10), "cross-node delivery within 10 s of restart")
+        check(ms[0].wait(lambda l: "said while redis is away" in l, 0.5) is None,
+              "what was said during the outage is not replayed")
         ms[2].who(["a1", "b1", "c1"], max(1, 15 - (time.monotonic() - back)))
         for m in ms:
             m.close()
