@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/redis_loop.h"
@@ -22,15 +23,22 @@ static int on_main(const sk__cluster *cl) { return sk__server_loop(cl->srv) == c
 
 /* ---- publishing ---- */
 
-static void log_drops(sk__cluster *cl)
+/* 1 at most once per 5 s for each *last: lines that a flood could repeat. */
+static int log_due(sk__cluster *cl, uint64_t *last)
 {
     uint64_t now = sk_loop_now(cl->loop);
-    if (cl->last_drop_log && now - cl->last_drop_log < 5000)
-        return;
-    cl->last_drop_log = now;
-    sk__server_log(cl->srv, "cluster: redis is behind (over %u KiB queued): %llu message(s) "
-                   "to the cluster dropped so far", CL_MAX_PENDING >> 10,
-                   (unsigned long long)cl->dropped_slow);
+    if (*last && now - *last < 5000)
+        return 0;
+    *last = now;
+    return 1;
+}
+
+static void log_drops(sk__cluster *cl)
+{
+    if (log_due(cl, &cl->last_drop_log))
+        sk__server_log(cl->srv, "cluster: redis is behind (over %u KiB queued): %llu message(s) "
+                       "to the cluster dropped so far", CL_MAX_PENDING >> 10,
+                       (unsigned long long)cl->dropped_slow);
 }
 
 int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, const void *text,
@@ -48,21 +56,23 @@ int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, c
     sk__cmsg m = {.kind = kind, .node = cl->node, .node_len = cl->node_len, .seq = cl->seq + 1,
                   .id = id, .nick = nick, .nick_len = nick ? strlen(nick) : 0,
                   .text = text, .text_len = len};
+    uint8_t stack[1024]; /* a chat line fits: no allocation */
     size_t size = sk__cmsg_size(&m);
-    uint8_t *buf = size <= SK__CMSG_MAX ? malloc(size) : NULL;
+    uint8_t *buf = size <= sizeof stack ? stack : size <= SK__CMSG_MAX ? malloc(size) : NULL;
     long n = buf ? sk__cmsg_encode(&m, buf, size) : -1;
     if (n >= 0 && redisAsyncCommand(cl->pub, NULL, NULL, "PUBLISH %b %b", cl->chan,
                                     strlen(cl->chan), buf, (size_t)n) == REDIS_OK)
         cl->seq++;
     else
         n = -1;
-    free(buf);
+    if (buf != stack)
+        free(buf);
     return n < 0 ? -1 : 0;
 }
 
 /* ---- the hooks, run on the main loop (posted there from other threads) ---- */
 
-enum { EV_TEXT, EV_MEMBER, EV_GONE, EV_QUIT };
+enum { EV_TEXT, EV_MEMBER, EV_GONE };
 
 typedef struct cl_event {
     sk__cluster *cl;
@@ -73,21 +83,22 @@ typedef struct cl_event {
     uint8_t text[];
 } cl_event;
 
-static void run_event(sk__cluster *cl, cl_event *e)
+static void run_event(sk__cluster *cl, int what, uint64_t id, const char *nick, const void *text,
+                      size_t len)
 {
-    switch (e->what) {
+    switch (what) {
     case EV_TEXT:
-        sk__cluster_send(cl, SK__CMSG_TEXT, 0, NULL, e->text, e->len);
+        sk__cluster_send(cl, SK__CMSG_TEXT, 0, NULL, text, len);
         break;
     case EV_MEMBER:
-        sk__members_put(&cl->local, e->id, e->nick, strlen(e->nick));
-        sk__cluster_send(cl, SK__CMSG_JOIN, e->id, e->nick, NULL, 0);
-        sk__cluster_presence(cl, "HSET", e->id, e->nick);
+        sk__members_put(&cl->local, id, nick, strlen(nick));
+        sk__cluster_send(cl, SK__CMSG_JOIN, id, nick, NULL, 0);
+        sk__cluster_presence(cl, "HSET", id, nick);
         break;
     case EV_GONE:
-        sk__members_del(&cl->local, e->id);
-        sk__cluster_send(cl, SK__CMSG_LEAVE, e->id, NULL, NULL, 0);
-        sk__cluster_presence(cl, "HDEL", e->id, NULL);
+        sk__members_del(&cl->local, id);
+        sk__cluster_send(cl, SK__CMSG_LEAVE, id, NULL, NULL, 0);
+        sk__cluster_presence(cl, "HDEL", id, NULL);
         break;
     }
 }
@@ -98,25 +109,16 @@ static void posted_event(void *arg)
 {
     cl_event *e = arg;
     if (!e->cl->stopping)
-        run_event(e->cl, e);
+        run_event(e->cl, e->what, e->id, e->nick, e->text, e->len);
     cluster_unref(e->cl);
     free(e);
 }
 
-/* Runs the event now on the main loop, else posts it there (the events of
- * one thread keep their order: a member's messages all come from one). */
-static void event(sk_server *s, int what, uint64_t id, const char *nick, const void *text,
-                  size_t len)
+/* Another thread's event: a copy posted to the main loop (the events of one
+ * thread keep their order: a member's messages all come from one). */
+static void post_event(sk__cluster *cl, int what, uint64_t id, const char *nick,
+                       const void *text, size_t len)
 {
-    sk__cluster *cl = s->cluster;
-    if (!cl || cl->stopping || s->freeing)
-        return;
-    if (len > SK__CMSG_TEXT_MAX) {
-        if (!__atomic_exchange_n(&cl->told_big, 1, __ATOMIC_RELAXED))
-            sk__server_log(s, "cluster: messages over %u KiB stay on this node (one was %zu bytes)",
-                           SK__CMSG_TEXT_MAX >> 10, len);
-        return;
-    }
     cl_event *e = malloc(sizeof *e + len);
     if (!e)
         return;
@@ -124,16 +126,29 @@ static void event(sk_server *s, int what, uint64_t id, const char *nick, const v
     snprintf(e->nick, sizeof e->nick, "%s", nick ? nick : "");
     if (len)
         memcpy(e->text, text, len);
-    if (on_main(cl)) {
-        run_event(cl, e);
-        free(e);
-        return;
-    }
     __atomic_add_fetch(&cl->refs, 1, __ATOMIC_RELAXED);
     if (sk_loop_post(cl->loop, posted_event, e) < 0) {
         cluster_unref(cl);
         free(e);
     }
+}
+
+static void event(sk_server *s, int what, uint64_t id, const char *nick, const void *text,
+                  size_t len)
+{
+    sk__cluster *cl = s->cluster;
+    if (!cl || __atomic_load_n(&cl->stopping, __ATOMIC_RELAXED) || s->freeing)
+        return;
+    if (len > SK__CMSG_TEXT_MAX) {
+        if (!__atomic_exchange_n(&cl->told_big, 1, __ATOMIC_RELAXED))
+            sk__server_log(s, "cluster: messages over %u KiB stay on this node (one was %zu bytes)",
+                           SK__CMSG_TEXT_MAX >> 10, len);
+        return;
+    }
+    if (on_main(cl))
+        run_event(cl, what, id, nick, text, len);
+    else
+        post_event(cl, what, id, nick, text, len);
 }
 
 void sk__cluster_publish(sk_server *s, const char *text, size_t len)
@@ -155,8 +170,12 @@ static void on_message(sk__cluster *cl, const redisReply *payload)
     sk__cmsg m;
     if (payload->type != REDIS_REPLY_STRING ||
         sk__cmsg_decode((const uint8_t *)payload->str, payload->len, &m) < 0) {
-        sk__server_log(cl->srv, "cluster: malformed message on %s (%zu bytes) ignored", cl->chan,
-                       payload->type == REDIS_REPLY_STRING ? payload->len : 0);
+        cl->malformed++;
+        if (log_due(cl, &cl->last_bad_log))
+            sk__server_log(cl->srv, "cluster: malformed message on %s (%zu bytes) ignored "
+                           "(%llu so far)", cl->chan,
+                           payload->type == REDIS_REPLY_STRING ? payload->len : 0,
+                           (unsigned long long)cl->malformed);
         return;
     }
     if (m.node_len == cl->node_len && memcmp(m.node, cl->node, m.node_len) == 0)
@@ -359,6 +378,10 @@ static int set_names(sk__cluster *cl, const sk_server_opts *o)
     else
         snprintf(cl->node, sizeof cl->node, "%.40s:%ld", host, (long)getpid());
     cl->node_len = strlen(cl->node);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(cl->nonce, sizeof cl->nonce, "%lx.%lx.%lx", (long)getpid(), (long)ts.tv_sec,
+             (long)ts.tv_nsec);
     snprintf(cl->chan, sizeof cl->chan, "sockit:%s", room);
     snprintf(cl->members_key, sizeof cl->members_key, "%s:members", cl->chan);
     snprintf(cl->alive_key, sizeof cl->alive_key, "%s:alive:%s", cl->chan, cl->node);

@@ -57,7 +57,10 @@ typedef struct sk__cluster {
     uint64_t beat_sent;  /* loop time of the unanswered heartbeat, 0: none */
     uint64_t up_since, down_since;
     uint64_t seq;        /* messages published */
-    uint64_t dropped_slow, dropped_down, last_drop_log;
+    uint64_t dropped_slow, dropped_down, malformed;
+    uint64_t last_drop_log, last_bad_log; /* rate-limited log lines */
+    char nonce[48];      /* this process's heartbeat value: another one there is a twin */
+    int twin_beats;      /* heartbeats in a row that found another's value */
     cl_members local;    /* members here (main loop only) */
     cl_roster roster;
     struct cl_sweep *sweep; /* presence sweep in progress, or NULL */

@@ -233,11 +233,21 @@ static void on_members(redisAsyncContext *ac, void *reply, void *ud)
         ask_alive(cl, sw);
 }
 
+/* The heartbeat's SET ... GET returns the value it replaced: another node's
+ * twice in a row (once may be our own earlier life) means two nodes share
+ * our name, and each skips the other's messages as its own. */
 static void on_beat_reply(redisAsyncContext *ac, void *reply, void *ud)
 {
     sk__cluster *cl = ud;
-    if (reply && ac == cl->pub)
-        cl->beat_sent = 0;
+    redisReply *r = reply;
+    if (!r || ac != cl->pub)
+        return;
+    cl->beat_sent = 0;
+    int twin = r->type == REDIS_REPLY_STRING && strcmp(r->str, cl->nonce) != 0;
+    cl->twin_beats = twin ? cl->twin_beats + 1 : 0;
+    if (cl->twin_beats == 2)
+        sk__server_log(cl->srv, "cluster: another node also calls itself %s: neither shows the "
+                       "other's messages (give each node its own --node)", cl->node);
 }
 
 void sk__sweep_start(sk__cluster *cl)
@@ -246,11 +256,11 @@ void sk__sweep_start(sk__cluster *cl)
         return;
     char ttl[16];
     snprintf(ttl, sizeof ttl, "%d", CL_TTL_S);
-    const char *set[] = {"SET", cl->alive_key, cl->node, "EX", ttl};
-    size_t setl[] = {3, strlen(cl->alive_key), cl->node_len, 2, strlen(ttl)};
+    const char *set[] = {"SET", cl->alive_key, cl->nonce, "EX", ttl, "GET"};
+    size_t setl[] = {3, strlen(cl->alive_key), strlen(cl->nonce), 2, strlen(ttl), 3};
     if (!cl->beat_sent)
         cl->beat_sent = sk_loop_now(cl->loop) | 1;
-    sk__cluster_cmd(cl, 5, set, setl, on_beat_reply);
+    sk__cluster_cmd(cl, 6, set, setl, on_beat_reply);
     if (cl->sweep) /* the last one is still waiting for Redis */
         return;
     if (!(cl->sweep = calloc(1, sizeof *cl->sweep)))

@@ -231,6 +231,31 @@ def test_flood_from_one_member():
         check(say_through(b1, [a1, b2], "still alive"), "the room works after the flood")
 
 
+def test_hostile_publisher_and_twin_names():
+    """Anyone who can PUBLISH on the channel: junk is logged (rate-limited)
+    and ignored, a forged message too large is refused unread; two nodes
+    with one name are told so."""
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, b1 = Member(a.port, "a1"), Member(b.port, "b1")
+        a1.who(["a1", "b1"])
+        for junk in [b"hello", b"SKC1", b"SKC1B\xff" + b"x" * 40, b"SKC1Z\x01A" + b"\0" * 17,
+                     b"SKC1B\x01Z" + b"\0" * 16 + b"\x41" + b"short"]:
+            check_eq(redis.cmd("PUBLISH", "sockit:chat", junk), b":2", "junk reaches both nodes")
+        big = b"SKC1B\x01Z" + b"\0" * 17 + b"x" * (2 << 20)
+        check_eq(redis.cmd("PUBLISH", "sockit:chat", big), b":2", "a 2 MiB message reaches both")
+        check(wait_for(lambda: "malformed message" in a.log(), t(5)), "A logs the junk")
+        check_eq(a.log().count("malformed message"), 1, "one line for a burst of junk")
+        check(say_through(a1, [b1], "after the junk"), "the room still works")
+        check(a1.wait(lambda l: "x" * 100 in l, 0.5) is None, "the forged message is not shown")
+        with node(redis, "A") as twin:
+            t1 = Member(twin.port, "t1")
+            check(wait_for(lambda: "also calls itself A" in a.log() + twin.log(), t(10)),
+                  "a node named like another says so")
+            t1.close()
+        a1.close()
+        b1.close()
+
+
 HAPROXY_CFG = HAPROXY_GLOBAL + """
 frontend lines
     mode tcp
