@@ -153,7 +153,9 @@ def test_stalled_redis_bounds_the_queue():
             check(wait_for(lambda: "redis is behind" in a.log(), t(4)),
                   "A logs that messages to the cluster are dropped; log:\n" + a.log()[-1500:])
             grown = rss_kb(a.pid) - before
-            check(grown < 32 * 1024, "A grew by %d KiB while Redis was stopped" % grown)
+            print("    A grew by %d KiB while 18 MB waited for a stopped Redis" % grown)
+            if not SLOW:  # ASan's quarantine keeps freed memory resident
+                check(grown < 32 * 1024, "A grew by %d KiB while Redis was stopped" % grown)
             a3 = Member(a.port, "a3")  # local chat goes on
             check(say_through(a1, [a3], "still serving", 20), "A's members still hear each other")
             a3.close()
