@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from harness import Server, check, free_port, t, wait_for
+from harness import SCALE, Server, check, free_port, t, wait_for
 from test_chat import Member as ChatMember
 
 HAPROXY_GLOBAL = """
@@ -109,9 +109,10 @@ class Member(ChatMember):
         """Reads lines until pred(line); returns that line or None."""
         deadline = time.monotonic() + t(timeout)
         while time.monotonic() < deadline:
-            line = self.line(max(0.05, deadline - time.monotonic()))
+            line = self.line(max(0.05, deadline - time.monotonic()) / SCALE)  # line() scales
             if line is None:
                 return None
+            self.seen = (getattr(self, "seen", []) + [line])[-5:]  # for failure messages
             if pred(line):
                 return line
         return None

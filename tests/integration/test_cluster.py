@@ -176,7 +176,9 @@ def test_redis_restarted_empty():
         time.sleep(1)
         redis.start()  # same port, empty
         back = time.monotonic()
-        check(delivered_soon(ms[0], ms[1:], 10), "cross-node delivery within 10 s of restart")
+        check(delivered_soon(ms[0], ms[1:], 10), "cross-node delivery within 10 s of restart; "
+              "logs:\n" + "\n".join(n.log()[-800:] for n in (a, b, c)) +
+              "\nlast lines: %r" % [getattr(m, "seen", None) for m in ms])
         check(ms[0].wait(lambda l: "said while redis is away" in l, 0.5) is None,
               "what was said during the outage is not replayed")
         ms[2].who(["a1", "b1", "c1"], max(1, 15 - (time.monotonic() - back)))
