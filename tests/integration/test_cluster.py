@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import threading
 import time
 
@@ -93,6 +94,22 @@ def test_order_exactly_once_join_leave_who():
             check(m.wait(lambda l: l == "* c2 left"), "c2's leave reached %s" % m.nick)
         ms[0].who(["a1", "a2", "b1", "c1"])
         for m in ms[:4]:
+            m.close()
+
+
+def test_workers_are_nodes():
+    """--workers 2: each worker process is a node of its own (NAME-w0,
+    NAME-w1); members spread over them by SO_REUSEPORT form one room."""
+    with Redis() as redis, node(redis, "W", "--workers", "2", "--threads", "1") as w:
+        check(wait_for(lambda: "node W-w0" in w.log() and "node W-w1" in w.log(), t(10)),
+              "both workers joined the room; log:\n" + w.log())
+        ms = [Member(w.port, "m%d" % i) for i in range(16)]  # all on one worker: p = 2^-15
+        ms[0].who(["m%d" % i for i in range(16)])
+        fields = subprocess.run(["redis-cli", "-p", str(redis.port), "HKEYS", "sockit:chat:members"],
+                                capture_output=True, text=True).stdout
+        check("W-w0/" in fields and "W-w1/" in fields, "members on both workers: %r" % fields)
+        check(say_through(ms[0], ms[1:], "to every worker"), "everyone hears m0")
+        for m in ms:
             m.close()
 
 
