@@ -1,7 +1,8 @@
 /* cluster.c — the chat cluster's Redis links: one for commands (PUBLISH,
  * presence), one SUBSCRIBEd to the room's channel; reconnects with backoff,
  * a bounded outgoing queue, and remote messages fanned out to local members
- * with the same broadcasts as local ones. Runs on the server's main loop. */
+ * with the same broadcasts as local ones. Runs on the server's main loop
+ * (cluster_hooks.c brings chat's events there). */
 #include "services/cluster_int.h"
 
 #include <hiredis/hiredis.h>
@@ -18,8 +19,6 @@
 
 static void link_down(sk__cluster *cl, const char *why);
 static void connect_links(sk__cluster *cl);
-
-static int on_main(const sk__cluster *cl) { return sk__server_loop(cl->srv) == cl->loop; }
 
 /* ---- publishing ---- */
 
@@ -69,99 +68,6 @@ int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, c
         free(buf);
     return n < 0 ? -1 : 0;
 }
-
-/* ---- the hooks, run on the main loop (posted there from other threads) ---- */
-
-enum { EV_TEXT, EV_MEMBER, EV_GONE };
-
-typedef struct cl_event {
-    sk__cluster *cl;
-    int what;
-    uint64_t id;
-    char nick[SK__CMSG_NAME_MAX + 1];
-    size_t len;
-    uint8_t text[];
-} cl_event;
-
-static void run_event(sk__cluster *cl, int what, uint64_t id, const char *nick, const void *text,
-                      size_t len)
-{
-    switch (what) {
-    case EV_TEXT:
-        sk__cluster_send(cl, SK__CMSG_TEXT, 0, NULL, text, len);
-        break;
-    case EV_MEMBER:
-        sk__members_put(&cl->local, id, nick, strlen(nick));
-        sk__cluster_send(cl, SK__CMSG_JOIN, id, nick, NULL, 0);
-        sk__cluster_presence(cl, "HSET", id, nick);
-        break;
-    case EV_GONE:
-        sk__members_del(&cl->local, id);
-        sk__cluster_send(cl, SK__CMSG_LEAVE, id, NULL, NULL, 0);
-        sk__cluster_presence(cl, "HDEL", id, NULL);
-        break;
-    }
-}
-
-static void cluster_unref(sk__cluster *cl);
-
-static void posted_event(void *arg)
-{
-    cl_event *e = arg;
-    if (!e->cl->stopping)
-        run_event(e->cl, e->what, e->id, e->nick, e->text, e->len);
-    cluster_unref(e->cl);
-    free(e);
-}
-
-/* Another thread's event: a copy posted to the main loop (the events of one
- * thread keep their order: a member's messages all come from one). */
-static void post_event(sk__cluster *cl, int what, uint64_t id, const char *nick,
-                       const void *text, size_t len)
-{
-    cl_event *e = malloc(sizeof *e + len);
-    if (!e)
-        return;
-    *e = (cl_event){.cl = cl, .what = what, .id = id, .len = len};
-    snprintf(e->nick, sizeof e->nick, "%s", nick ? nick : "");
-    if (len)
-        memcpy(e->text, text, len);
-    __atomic_add_fetch(&cl->refs, 1, __ATOMIC_RELAXED);
-    if (sk_loop_post(cl->loop, posted_event, e) < 0) {
-        cluster_unref(cl);
-        free(e);
-    }
-}
-
-static void event(sk_server *s, int what, uint64_t id, const char *nick, const void *text,
-                  size_t len)
-{
-    sk__cluster *cl = s->cluster;
-    if (!cl || __atomic_load_n(&cl->stopping, __ATOMIC_RELAXED) || s->freeing)
-        return;
-    if (len > SK__CMSG_TEXT_MAX) {
-        if (!__atomic_exchange_n(&cl->told_big, 1, __ATOMIC_RELAXED))
-            sk__server_log(s, "cluster: messages over %u KiB stay on this node (one was %zu bytes)",
-                           SK__CMSG_TEXT_MAX >> 10, len);
-        return;
-    }
-    if (on_main(cl))
-        run_event(cl, what, id, nick, text, len);
-    else
-        post_event(cl, what, id, nick, text, len);
-}
-
-void sk__cluster_publish(sk_server *s, const char *text, size_t len)
-{
-    event(s, EV_TEXT, 0, NULL, text, len);
-}
-
-void sk__cluster_member(sk_server *s, uint64_t id, const char *nick)
-{
-    event(s, EV_MEMBER, id, nick, NULL, 0);
-}
-
-void sk__cluster_gone(sk_server *s, uint64_t id) { event(s, EV_GONE, id, NULL, NULL, 0); }
 
 /* ---- receiving ---- */
 
@@ -361,7 +267,7 @@ static void cluster_free(sk__cluster *cl)
     free(cl);
 }
 
-static void cluster_unref(sk__cluster *cl)
+void sk__cluster_unref(sk__cluster *cl)
 {
     if (__atomic_sub_fetch(&cl->refs, 1, __ATOMIC_ACQ_REL) == 0)
         cluster_free(cl);
@@ -444,7 +350,7 @@ void sk__cluster_fini(sk_server *s)
     close_links(cl);
     sk_timer_free(cl->beat);
     sk_timer_free(cl->retry);
-    cluster_unref(cl);
+    sk__cluster_unref(cl);
 }
 
 size_t sk__cluster_names(sk_server *s, char *buf, size_t len, size_t *count)

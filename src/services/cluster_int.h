@@ -1,6 +1,7 @@
 /* cluster_int.h — the chat cluster's state, shared by cluster.c (the Redis
- * links, publishing, receiving), cluster_roster.c (who is on the other
- * nodes) and cluster_sweep.c (presence in Redis, dead nodes). */
+ * links, publishing, receiving), cluster_hooks.c (chat's events brought to
+ * the main loop), cluster_cmd.c (small commands), cluster_roster.c (who is on
+ * the other nodes) and cluster_sweep.c (presence in Redis, dead nodes). */
 #ifndef SOCKIT_CLUSTER_INT_H
 #define SOCKIT_CLUSTER_INT_H
 
@@ -67,6 +68,8 @@ typedef struct sk__cluster {
 } sk__cluster;
 
 /* cluster.c */
+/* Drops a reference; the last one frees cl (its links and timers are gone). */
+void sk__cluster_unref(sk__cluster *cl);
 /* Publishes one message of kind (seq filled in). Returns 0, or -1 when it
  * was dropped (Redis away or too far behind: counted and logged). */
 int sk__cluster_send(sk__cluster *cl, int kind, uint64_t id, const char *nick, const void *text,
