@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define BUFSZ (256 * 1024)
 #define MAX_NODES 8
 #define MAX_LAT (4u << 20) /* latency samples kept */
@@ -56,30 +58,6 @@ static void die(const char *what)
     exit(1);
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static long long cpu_us(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = pid ? fopen(path, "r") : NULL;
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long)((ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
 static int dial(int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -104,21 +82,6 @@ static void add(conn *c, int fd, int node, uint32_t tag)
         die("epoll_ctl");
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            poll(&pf, 1, 1000);
-            continue;
-        }
-        if (w <= 0)
-            die("write");
-        p += w, n -= (size_t)w;
-    }
-}
-
 static void take_line(conn *c, const char *p, size_t n)
 {
     if (n >= 2 && p[0] == '*' && p[1] == ' ') {
@@ -136,7 +99,7 @@ static void take_line(conn *c, const char *p, size_t n)
     got[c->node]++;
     total++;
     if (o.rate > 0 && c->node != 0 && nlat < MAX_LAT && p[hdr_len] == 'T')
-        lat[nlat++] = now() - strtod(p + hdr_len + 1, NULL);
+        lat[nlat++] = lg_now() - strtod(p + hdr_len + 1, NULL);
 }
 
 static void on_readable(uint32_t tag)
@@ -183,10 +146,10 @@ static int all_ready(int level)
  * every member is in, or some would miss its join notice. */
 static void wait_ready(int level, const char *what)
 {
-    double t0 = now();
+    double t0 = lg_now();
     while (!all_ready(level)) {
         poll_once(100);
-        if (now() - t0 > 30)
+        if (lg_now() - t0 > 30)
             die(what);
     }
 }
@@ -217,12 +180,12 @@ static void setup(void)
 static void burst(char *lines, size_t len)
 {
     uint64_t want = total + (uint64_t)o.burst * (uint64_t)nrc;
-    write_all(snd.fd, lines, len);
+    lg_write_all(snd.fd, lines, len);
     sent_lines += (uint64_t)o.burst;
-    double t0 = now();
+    double t0 = lg_now();
     while (total < want) {
         poll_once(200);
-        if (now() - t0 > 10) {
+        if (lg_now() - t0 > 10) {
             fprintf(stderr, "cluster_load: stalled at %llu of %llu\n", (unsigned long long)total,
                     (unsigned long long)want);
             exit(1);
@@ -246,26 +209,26 @@ static size_t make_burst(char **out)
 /* Rate mode: every millisecond, the lines that are due, in one write. */
 static void paced(double secs)
 {
-    double t0 = now(), sent = 0;
+    double t0 = lg_now(), sent = 0;
     char buf[65536];
-    while (now() - t0 < secs) {
-        double due = (now() - t0) * o.rate;
+    while (lg_now() - t0 < secs) {
+        double due = (lg_now() - t0) * o.rate;
         size_t n = 0;
         while (sent < due && n + (size_t)o.size + 64 < sizeof buf) {
-            int w = snprintf(buf + n, sizeof buf - n, "T%.9f ", now());
+            int w = snprintf(buf + n, sizeof buf - n, "T%.9f ", lg_now());
             memset(buf + n + w, 'x', (size_t)(o.size > w ? o.size - w : 0));
             n += (size_t)(o.size > w ? o.size : w);
             buf[n++] = '\n';
             sent++;
         }
         if (n)
-            write_all(snd.fd, buf, n);
+            lg_write_all(snd.fd, buf, n);
         poll_once(1);
     }
     sent_lines = (uint64_t)sent;
     uint64_t want = (uint64_t)sent * (uint64_t)nrc;
-    double t1 = now();
-    while (total < want && now() - t1 < 5)
+    double t1 = lg_now();
+    while (total < want && lg_now() - t1 < 5)
         poll_once(50);
 }
 
@@ -340,22 +303,22 @@ int main(int argc, char **argv)
         paced(o.warmup);
         nlat = 0;
     } else {
-        for (double t0 = now(); now() - t0 < o.warmup;)
+        for (double t0 = lg_now(); lg_now() - t0 < o.warmup;)
             burst(lines, len);
     }
     memset(got, 0, sizeof got);
     total = sent_lines = 0;
     for (int i = 0; i < o.nodes; i++)
-        cpu0[i] = cpu_us(o.pids[i]);
-    double t0 = now();
+        cpu0[i] = lg_proc_cpu_us(o.pids[i]);
+    double t0 = lg_now();
     if (o.rate > 0)
         paced(o.secs);
     else
-        while (now() - t0 < o.secs)
+        while (lg_now() - t0 < o.secs)
             burst(lines, len);
-    double secs = now() - t0;
+    double secs = lg_now() - t0;
     for (int i = 0; i < o.nodes; i++)
-        cpu1[i] = cpu_us(o.pids[i]);
+        cpu1[i] = lg_proc_cpu_us(o.pids[i]);
     report(secs, cpu0, cpu1);
     return errors ? 1 : 0;
 }
