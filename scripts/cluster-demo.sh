@@ -33,8 +33,11 @@ for n in 1 2 3; do
     "$SOCKIT" serve chat "tcp://127.0.0.1:$tp" "ws://127.0.0.1:$wp/" --frame line --threads 1 \
         --cluster "redis://127.0.0.1:$rport" --node "node$n" -v >"$dir/node$n.log" 2>&1 &
     pids+=($!)
-    tcp_servers+="    server node$n 127.0.0.1:$tp check"$'\n'
-    ws_servers+="    server node$n 127.0.0.1:$wp check"$'\n'
+    echo $! >"$dir/node$n.pid"
+    # no health checks: a check's connection would join the chat room (and leave) every
+    # few seconds; a connect refused by a dead node is retried on another one instead
+    tcp_servers+="    server node$n 127.0.0.1:$tp"$'\n'
+    ws_servers+="    server node$n 127.0.0.1:$wp"$'\n'
 done
 
 front_tcp=$(free_port) front_ws=$(free_port)
@@ -42,6 +45,8 @@ cat >"$dir/haproxy.cfg" <<CFG
 global
     maxconn 4000
 defaults
+    retries 2
+    option redispatch
     timeout connect 2s
     timeout client 1h
     timeout server 1h
@@ -71,6 +76,6 @@ cluster-demo: redis on 127.0.0.1:$rport, three nodes (logs in $dir), HAProxy in 
   terminals: $SOCKIT connect tcp://127.0.0.1:$front_tcp --frame line
   browsers:  http://127.0.0.1:$front_ws/
 Every member is in one room whichever node HAProxy picked; try /who.
-Kill a node (kill -9 on a pid in $dir) and its members leave within 15 s.
+Kill a node (kill -9 \$(cat $dir/node3.pid)) and its members leave within 15 s.
 MSG
 if [ $# -gt 0 ]; then sleep "$1"; else wait; fi
