@@ -46,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test unit asan fuzz install clean valgrind
+.PHONY: all deps run test unit asan fuzz install clean valgrind cluster-demo
 all: $(BUILD)/sockit $(BUILD)/libsockit.a $(BUILD)/libsockit.so $(BUILD)/sockit.1 $(BUILD)/sockit.bash
 
 deps:
@@ -94,6 +94,11 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libsockit.a
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/sockit serve chat tcp://127.0.0.1:8080 ws://127.0.0.1:8081/ -v
+
+# The chat room across machines, on this one: redis-server, three nodes and
+# HAProxy in front (scripts/cluster-demo.sh; README "Chat across machines").
+cluster-demo: all
+	scripts/cluster-demo.sh
 
 unit: all $(UNIT_BIN) $(HELPER_BIN)
 

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define BUFSZ (64 * 1024)
 
 typedef struct conn {
@@ -62,30 +64,6 @@ static void die(const char *what)
 {
     fprintf(stderr, "fanout: %s: %s\n", what, errno ? strerror(errno) : "failed");
     exit(1);
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static long long server_cpu_us(void)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", o.pid);
-    FILE *f = o.pid ? fopen(path, "r") : NULL;
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long)((ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 static long long self_cpu_us(void)
@@ -119,23 +97,6 @@ static void add(conn *c, int fd, uint32_t tag)
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
         die("epoll_ctl");
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == EAGAIN) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            poll(&pf, 1, 1000);
-            continue;
-        }
-        if (w <= 0)
-            die("write");
-        p += w, n -= (size_t)w;
-    }
 }
 
 /* Consumes what c->buf holds; returns bytes used. */
@@ -229,20 +190,20 @@ static void on_readable(uint32_t tag)
 static void run_until(int (*cond)(void), double limit)
 {
     struct epoll_event ev[128];
-    double last = now();
+    double last = lg_now();
     while (!cond()) {
         int n = epoll_wait(ep, ev, 128, 200);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             die("epoll_wait");
-        if (n == 0 && now() - last > limit) {
+        if (n == 0 && lg_now() - last > limit) {
             fprintf(stderr, "fanout: stalled (%llu deliveries, %llu replies so far)\n",
                     (unsigned long long)got, (unsigned long long)replies);
             exit(1);
         }
         if (n)
-            last = now();
+            last = lg_now();
         for (int i = 0; i < n; i++)
             on_readable(ev[i].data.u32);
     }
@@ -339,7 +300,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.members; i++) {
         add(&rc[i], dial(), (uint32_t)i);
         if (!o.chat)
-            write_all(rc[i].fd, sub, sizeof sub - 1);
+            lg_write_all(rc[i].fd, sub, sizeof sub - 1);
     }
     add(&snd, dial(), (uint32_t)o.members);
 
@@ -377,17 +338,17 @@ int main(int argc, char **argv)
         wait_go("ready");
 
     uint64_t per_burst = (uint64_t)o.burst * (uint64_t)o.members;
-    double t_start = now(), t0 = 0, t1 = 0;
+    double t_start = lg_now(), t0 = 0, t1 = 0;
     int measuring = o.bursts > 0 || o.warmup <= 0;
-    long long cpu0 = measuring ? server_cpu_us() : -1, self0 = self_cpu_us();
+    long long cpu0 = measuring ? lg_proc_cpu_us(o.pid) : -1, self0 = self_cpu_us();
     uint64_t got0 = 0, bursts = 0;
     if (measuring)
         t0 = t_start;
     for (;;) {
-        double t = now();
+        double t = lg_now();
         if (!measuring && t - t_start >= o.warmup) {
             measuring = 1, t0 = t, got0 = got, bursts = 0;
-            cpu0 = server_cpu_us(), self0 = self_cpu_us();
+            cpu0 = lg_proc_cpu_us(o.pid), self0 = self_cpu_us();
         }
         if (measuring && (o.bursts > 0 ? (long)bursts >= o.bursts : t - t0 >= o.secs)) {
             t1 = t;
@@ -395,7 +356,7 @@ int main(int argc, char **argv)
         }
         want_got = got + per_burst;
         want_replies = o.chat ? 0 : replies + (uint64_t)o.burst;
-        write_all(snd.fd, burst, burst_len);
+        lg_write_all(snd.fd, burst, burst_len);
         run_until(burst_done, o.sync ? 60.0 : 5.0);
         if (got != want_got) {
             fprintf(stderr, "fanout: %llu deliveries in a burst, want %llu\n",
@@ -404,7 +365,7 @@ int main(int argc, char **argv)
         }
         bursts++;
     }
-    long long cpu1 = server_cpu_us(), self1 = self_cpu_us();
+    long long cpu1 = lg_proc_cpu_us(o.pid), self1 = self_cpu_us();
     if (o.sync) /* before closing (and the "left" notices it causes) */
         wait_go("done");
     double secs = t1 - t0;

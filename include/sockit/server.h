@@ -64,6 +64,10 @@ typedef struct sk_server_opts {
     int allow_remote;            /* exec: permit non-loopback listeners */
     int exec_allow_redirect;     /* exec --shell with exec_allow: permit output redirections
                                   * ('>'); refused by default */
+    /* chat across machines (service "chat" only; see sk_cluster_check) */
+    const char *cluster;         /* "redis://HOST[:PORT]" (NULL = one process) */
+    const char *cluster_room;    /* the room's name on that Redis (NULL = "chat") */
+    const char *cluster_node;    /* this node's name (NULL = "hostname:pid") */
     sk_log_fn log;        /* NULL: timestamped lines on stderr */
     void *log_ud;
 } sk_server_opts;
@@ -76,6 +80,13 @@ SK_EXTERN int sk_service_exists(const char *name);
 
 /* Space-separated names of the built-in services (static string). */
 SK_EXTERN const char *sk_service_names(void);
+
+/* Checks chat-cluster settings before a server is made: url is
+ * "redis://HOST[:PORT]" (default port 6379) whose host resolves; room and
+ * node (either may be NULL) are 1-64 visible characters without '/'.
+ * Returns 0, or SK_EURL / SK_ERESOLVE with a one-line reason in err. */
+SK_EXTERN int sk_cluster_check(const char *url, const char *room, const char *node, char *err,
+                               size_t errlen);
 
 /* Creates a server on loop, starting opts->threads - 1 more loop threads
  * (call sk_loop_on_signal before this so they inherit the signal mask).

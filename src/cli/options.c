@@ -128,6 +128,9 @@ static int set_max_output(cli_opts *o, const char *v)
 }
 static int set_allow_remote(cli_opts *o, const char *v) { return o->allow_remote = 1, 0; }
 static int set_allow_redirect(cli_opts *o, const char *v) { return o->exec_allow_redirect = 1, 0; }
+static int set_cluster(cli_opts *o, const char *v) { return o->cluster = v, 0; }
+static int set_cluster_room(cli_opts *o, const char *v) { return o->cluster_room = v, 0; }
+static int set_node(cli_opts *o, const char *v) { return o->node = v, 0; }
 static int set_json(cli_opts *o, const char *v) { return o->json = 1, 0; }
 static int add_to(const char **list, int *n, const char *v)
 {
@@ -356,6 +359,10 @@ static const cli_opt options[] = {
     {"allow", 0, "PROG", CMD_SERVE, set_allow, "exec: only these programs may run (repeatable)"},
     {"timeout", 0, "SECS", CMD_SERVE, set_exec_timeout, "exec: kill a command's process group after this (default 10)"},
     {"max-output", 0, "BYTES", CMD_SERVE, set_max_output, "exec: cap of a reply's output (default 1M)"},
+    {"cluster", 0, "URL", CMD_SERVE, set_cluster,
+     "chat: one room across the nodes sharing this Redis (redis://HOST:PORT)"},
+    {"cluster-room", 0, "NAME", CMD_SERVE, set_cluster_room, "chat --cluster: the room (default chat)"},
+    {"node", 0, "NAME", CMD_SERVE, set_node, "chat --cluster: this node's name (default hostname:pid)"},
     {"allow-remote", 0, NULL, CMD_SERVE, set_allow_remote, "exec: allow listening on non-loopback addresses"},
     {"allow-redirect", 0, NULL, CMD_SERVE, set_allow_redirect,
      "exec --shell --allow: permit output redirections ('>', '>>', '2>' ...; refused by default)"},

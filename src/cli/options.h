@@ -70,6 +70,9 @@ typedef struct cli_opts {
     size_t exec_max_output;
     int allow_remote;
     int exec_allow_redirect;
+    const char *cluster;                /* serve chat --cluster redis://HOST:PORT */
+    const char *cluster_room;
+    const char *node;
     int json;                           /* info */
     const char *ws_protocol;            /* connect: offered subprotocols */
     int binary;                         /* connect: send binary WebSocket frames */

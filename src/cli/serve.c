@@ -116,6 +116,27 @@ static int check_urls(const cli_opts *o)
 
 static int serve_one(cli_opts *o, int worker);
 
+/* --cluster: chat only, a redis:// URL that resolves, names that fit. */
+static int check_cluster(const cli_opts *o)
+{
+    char err[512];
+    if (!o->cluster && (o->cluster_room || o->node)) {
+        cli_error("--cluster-room and --node need --cluster redis://HOST:PORT");
+        return 2;
+    }
+    if (!o->cluster)
+        return 0;
+    if (strcmp(o->args[0], "chat") != 0) {
+        cli_error("--cluster works with serve chat only");
+        return 2;
+    }
+    if (sk_cluster_check(o->cluster, o->cluster_room, o->node, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        return 2;
+    }
+    return 0;
+}
+
 int cmd_serve(cli_opts *o)
 {
     if (o->nargs < 1) {
@@ -127,7 +148,7 @@ int cmd_serve(cli_opts *o)
         return 2;
     }
     int rc = check_urls(o);
-    if (rc || (rc = make_tls(o)))
+    if (rc || (rc = check_cluster(o)) || (rc = make_tls(o)))
         return rc;
     if (o->workers > 1) {
         o->sock.reuseport = 1;
@@ -173,7 +194,14 @@ static int serve_one(cli_opts *o, int worker)
     so.exec_max_output = o->exec_max_output;
     so.allow_remote = o->allow_remote;
     so.exec_allow_redirect = o->exec_allow_redirect;
-    char err[512];
+    char err[512], node[96];
+    so.cluster = o->cluster;
+    so.cluster_room = o->cluster_room;
+    so.cluster_node = o->node;
+    if (o->node && o->workers > 1) { /* every worker process is a node of its own */
+        snprintf(node, sizeof node, "%.56s-w%d", o->node, worker);
+        so.cluster_node = node;
+    }
     st.tls = o->server_tls;
     so.tls = st.tls;
     if (cli_loop_new(o, &st.loop) < 0) {

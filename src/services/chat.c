@@ -3,6 +3,7 @@
  * join/leave notices, /nick (unique names) and /who; any other line that
  * starts with "/" is answered with the usage. Each broadcast is encoded once. */
 #include "services/chat.h"
+#include "services/cluster.h" /* --cluster: the room across nodes (hooks marked "cluster") */
 #include "services/text.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ static const char *nick_of(const sk__peer *p) { return p->svc ? ((member *)p->sv
 static void broadcast(sk_server *s, const sk__peer *except, const char *text, size_t len)
 {
     sk__server_broadcast(s, except ? except->id : 0, text, len, 0);
+    sk__cluster_publish(s, text, len); /* cluster */
 }
 
 static void notice(sk_server *s, const sk__peer *except, const char *fmt, const char *a,
@@ -66,6 +68,14 @@ static void chat_open(sk__peer *p)
              nick_of(p), sk__server_members(p->srv));
     tell(p, hello);
     notice(p->srv, p, "* %s joined%s", nick_of(p), "");
+    sk__cluster_member(p->srv, p->id, nick_of(p)); /* cluster */
+}
+
+static void chat_fini(sk_server *s)
+{
+    sk__cluster_fini(s); /* cluster */
+    free(sk__server_svc(s));
+    sk__server_set_svc(s, NULL);
 }
 
 static int chat_init(sk_server *s)
@@ -74,13 +84,11 @@ static int chat_init(sk_server *s)
     if (!r)
         return -ENOMEM;
     sk__server_set_svc(s, r);
+    if (sk__cluster_init(s) < 0) { /* cluster (it said why) */
+        chat_fini(s);
+        return -1;
+    }
     return 0;
-}
-
-static void chat_fini(sk_server *s)
-{
-    free(sk__server_svc(s));
-    sk__server_set_svc(s, NULL);
 }
 
 int sk__chat_set_nick_check(sk_server *s, sk__chat_nick_check fn, void *ud)
@@ -97,6 +105,7 @@ static void chat_close(sk__peer *p)
 {
     if (!sk__server_shutting_down(p->srv))
         notice(p->srv, p, "* %s left%s", nick_of(p), "");
+    sk__cluster_gone(p->srv, p->id); /* cluster (also on shutdown) */
     sk__server_lock(p->srv);
     free(p->svc);
     p->svc = NULL;
@@ -167,39 +176,50 @@ static void do_nick(sk__peer *p, const uint8_t *name, size_t n)
         return;
     }
     notice(p->srv, NULL, "* %s is now %s", old, now);
+    sk__cluster_member(p->srv, p->id, now); /* cluster */
 }
 
 /* /who: "* N here: a b c", and "(and K more)" when the names do not fit. */
 typedef struct who_list {
     char *buf;
-    size_t len, cap, left_out;
+    size_t len, cap, shown;
+    int full;
 } who_list;
 
-static int add_name(const sk__peer *p, void *arg)
+static void add_nick(who_list *w, const char *nick)
 {
-    who_list *w = arg;
-    const char *nick = nick_of(p);
     size_t n = strlen(nick);
-    if (w->left_out || w->len + 1 + n + 32 > w->cap) { /* room kept for the count */
-        w->left_out++;
-        return 0;
+    if (w->full || w->len + 1 + n + 32 > w->cap) { /* room kept for the count */
+        w->full = 1;
+        return;
     }
     w->buf[w->len++] = ' ';
     memcpy(w->buf + w->len, nick, n);
     w->len += n;
+    w->shown++;
+}
+
+static int add_name(const sk__peer *p, void *arg)
+{
+    add_nick(arg, nick_of(p));
     return 0;
 }
 
 static void do_who(sk__peer *p)
 {
-    char list[CHAT_LINE_MAX];
-    int head = snprintf(list, sizeof list, "* %zu here:", sk__server_members(p->srv));
-    who_list w = {list, (size_t)head, sizeof list, 0};
+    char list[CHAT_LINE_MAX], remote[CHAT_LINE_MAX];
+    size_t count = sk__server_members(p->srv);
+    sk__cluster_names(p->srv, remote, sizeof remote, &count); /* cluster: the other nodes' */
+    int head = snprintf(list, sizeof list, "* %zu here:", count);
+    who_list w = {list, (size_t)head, sizeof list, 0, 0};
     sk__server_lock(p->srv);
     sk__server_each(p->srv, add_name, &w);
     sk__server_unlock(p->srv);
-    if (w.left_out)
-        w.len += (size_t)snprintf(list + w.len, sizeof list - w.len, " (and %zu more)", w.left_out);
+    for (char *save = NULL, *nick = strtok_r(remote, " ", &save); nick; nick = strtok_r(NULL, " ", &save))
+        add_nick(&w, nick);
+    size_t left_out = count > w.shown ? count - w.shown : 0; /* (remote ones cut to fit too) */
+    if (left_out)
+        w.len += (size_t)snprintf(list + w.len, sizeof list - w.len, " (and %zu more)", left_out);
     list[w.len] = 0;
     tell(p, list);
 }
@@ -257,4 +277,5 @@ const sk__service sk__svc_chat = {
     .on_eof = sk__server_close_after_tells, /* replies to its last lines first */
     .init = chat_init,
     .fini = chat_fini,
+    .on_shutdown = sk__cluster_shutdown, /* cluster */
 };

@@ -62,6 +62,7 @@ struct sk_server {
     uint64_t cast_seq;        /* the next number for a join or a broadcast, from 1
                                * (under cast_lock) */
     void *svc_state;
+    struct sk__cluster *cluster; /* chat across machines (cluster.c), or NULL */
     sk_dgram *dgram;          /* the datagram being served (main thread, during its */
     const sk_sockaddr *dgram_from; /* on_message) and its sender: sk__peer_dgram */
     int shutting, freeing;

@@ -1,0 +1,68 @@
+/* redis_loop.c — the hiredis event-library adapter for sk_loop, modelled on
+ * hiredis's adapters/ae.h: one level-triggered watcher per context whose
+ * events follow hiredis's add/del read/write requests. */
+#include "net/redis_loop.h"
+
+#include <stdlib.h>
+
+typedef struct redis_ev {
+    redisAsyncContext *ac;
+    sk_watch *w;
+    unsigned events; /* SK_READABLE | SK_WRITABLE as hiredis asked */
+} redis_ev;
+
+/* hiredis may free the context (and with it this adapter, through cleanup)
+ * inside either handler, so one event is handled per call: the watcher is
+ * level-triggered, so a pending write simply runs on the next iteration. */
+static void on_io(sk_watch *w, int fd, unsigned events, void *ud)
+{
+    redis_ev *e = ud;
+    if (events & (SK_READABLE | SK_HANGUP))
+        redisAsyncHandleRead(e->ac);
+    else if (events & SK_WRITABLE)
+        redisAsyncHandleWrite(e->ac);
+}
+
+static void set_events(redis_ev *e, unsigned events)
+{
+    if (events == e->events)
+        return;
+    e->events = events;
+    /* Only fails when the fd left epoll (the context is then torn down and
+     * hiredis notices the error on its next read or write). */
+    (void)sk_watch_set(e->w, events);
+}
+
+static void add_read(void *d) { set_events(d, ((redis_ev *)d)->events | SK_READABLE); }
+static void del_read(void *d) { set_events(d, ((redis_ev *)d)->events & ~SK_READABLE); }
+static void add_write(void *d) { set_events(d, ((redis_ev *)d)->events | SK_WRITABLE); }
+static void del_write(void *d) { set_events(d, ((redis_ev *)d)->events & ~SK_WRITABLE); }
+
+static void cleanup(void *d)
+{
+    redis_ev *e = d;
+    sk_watch_free(e->w); /* freed at the end of the iteration: safe from on_io */
+    free(e);
+}
+
+int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop)
+{
+    if (ac->ev.data)
+        return -1;
+    redis_ev *e = calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    e->ac = ac;
+    e->w = sk_watch_new(loop, ac->c.fd, 0, on_io, e);
+    if (!e->w) {
+        free(e);
+        return -1;
+    }
+    ac->ev.data = e;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    return 0;
+}

@@ -1,0 +1,17 @@
+/* redis_loop.h — runs a hiredis asynchronous context on an sk_loop: its
+ * socket becomes an sk_watch, so no call on the loop ever blocks on Redis. */
+#ifndef SOCKIT_REDIS_LOOP_H
+#define SOCKIT_REDIS_LOOP_H
+
+#include <hiredis/async.h>
+
+#include "sockit/loop.h"
+
+/* Attaches ac (just made by redisAsyncConnect*, not yet attached) to loop:
+ * reads and writes then happen from loop's iterations. Returns 0, or -1 when
+ * ac already has an event library or on out-of-memory (ac is then left to
+ * the caller to free). The attachment is released by hiredis itself when ac
+ * is freed (redisAsyncFree, redisAsyncDisconnect, or an error). */
+int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop);
+
+#endif

@@ -1,0 +1,32 @@
+/* cluster.h — chat across machines: the hooks chat.c calls so that its room
+ * spans every node sharing one Redis. Each is a no-op without --cluster and
+ * may be called from any of the server's threads. */
+#ifndef SOCKIT_CLUSTER_H
+#define SOCKIT_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "services/service.h"
+
+/* Service init / fini / on_shutdown: starts the cluster when the server's
+ * opts name one (init returns 0 or -1), stops it, and tells the other nodes
+ * this one is going (its members leave at once rather than on expiry). */
+int sk__cluster_init(sk_server *s);
+void sk__cluster_fini(sk_server *s);
+void sk__cluster_shutdown(sk_server *s);
+
+/* A broadcast made on this node (text as its members see it): published once
+ * for the other nodes, which show it to all their members. Copied. */
+void sk__cluster_publish(sk_server *s, const char *text, size_t len);
+
+/* Local member id joined or took nick (copied); member id left. */
+void sk__cluster_member(sk_server *s, uint64_t id, const char *nick);
+void sk__cluster_gone(sk_server *s, uint64_t id);
+
+/* Writes " nick1 nick2 ..." of the members of the other live nodes into buf
+ * (len bytes, NUL-terminated, truncated to fit); returns the length written
+ * and adds their number to *count. */
+size_t sk__cluster_names(sk_server *s, char *buf, size_t len, size_t *count);
+
+#endif

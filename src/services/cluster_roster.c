@@ -1,0 +1,114 @@
+/* cluster_roster.c — who is on the other nodes, as their messages and the
+ * presence sweeps tell: small arrays (a node has hundreds of members, a
+ * room a handful of nodes), read by /who from any thread under a lock. */
+#include "services/cluster_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/server_int.h"
+
+cl_member *sk__members_find(cl_members *m, uint64_t id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].id == id)
+            return &m->v[i];
+    return NULL;
+}
+
+static void set_nick(cl_member *e, const char *nick, size_t len)
+{
+    len = len > SK__CMSG_NAME_MAX ? SK__CMSG_NAME_MAX : len;
+    memcpy(e->nick, nick, len);
+    e->nick[len] = 0;
+}
+
+int sk__members_put(cl_members *m, uint64_t id, const char *nick, size_t nick_len)
+{
+    cl_member *e = sk__members_find(m, id);
+    if (!e) {
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 16;
+            cl_member *v = realloc(m->v, cap * sizeof *v);
+            if (!v)
+                return -1;
+            m->v = v;
+            m->cap = cap;
+        }
+        e = &m->v[m->n++];
+        e->id = id;
+    }
+    set_nick(e, nick, nick_len);
+    return 0;
+}
+
+void sk__members_del(cl_members *m, uint64_t id)
+{
+    cl_member *e = sk__members_find(m, id);
+    if (e) /* order kept: /who lists members in the order they came */
+        memmove(e, e + 1, (size_t)(m->v + m->n - (e + 1)) * sizeof *e), m->n--;
+}
+
+cl_node *sk__roster_node(cl_roster *r, const char *name, size_t len, int create)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strlen(r->v[i].name) == len && memcmp(r->v[i].name, name, len) == 0)
+            return &r->v[i];
+    if (!create || len > SK__CMSG_NAME_MAX)
+        return NULL;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4;
+        cl_node *v = realloc(r->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        r->v = v;
+        r->cap = cap;
+    }
+    cl_node *n = &r->v[r->n++];
+    *n = (cl_node){0};
+    memcpy(n->name, name, len);
+    return n;
+}
+
+void sk__roster_drop(cl_roster *r, cl_node *node, cl_members *gone)
+{
+    *gone = node->m;
+    *node = r->v[--r->n];
+}
+
+static void log_gap(sk__cluster *cl, const cl_node *n, uint64_t seq)
+{
+    if (n->last_seq && seq > n->last_seq + 1)
+        sk__server_log(cl->srv, "cluster: %llu message(s) from node %s lost (numbers %llu-%llu): "
+                       "this node's link to redis was cut or lagging",
+                       (unsigned long long)(seq - n->last_seq - 1), n->name,
+                       (unsigned long long)n->last_seq + 1, (unsigned long long)seq - 1);
+}
+
+void sk__roster_apply(sk__cluster *cl, const sk__cmsg *m, cl_members *gone)
+{
+    cl_roster *r = &cl->roster;
+    pthread_mutex_lock(&r->lock);
+    /* A leave or quit from a node not known here (it was buried) adds nothing. */
+    int create = m->kind == SK__CMSG_TEXT || m->kind == SK__CMSG_JOIN;
+    cl_node *n = sk__roster_node(r, m->node, m->node_len, create);
+    if (n) {
+        log_gap(cl, n, m->seq);
+        n->last_seq = m->seq;
+        if (m->kind == SK__CMSG_JOIN)
+            sk__members_put(&n->m, m->id, m->nick, m->nick_len);
+        else if (m->kind == SK__CMSG_LEAVE)
+            sk__members_del(&n->m, m->id);
+        else if (m->kind == SK__CMSG_QUIT)
+            sk__roster_drop(r, n, gone);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void sk__roster_free(cl_roster *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i].m.v);
+    free(r->v);
+    pthread_mutex_destroy(&r->lock);
+}
