@@ -691,7 +691,9 @@ const char *cli_usage_text(unsigned cmd)
                "  Every client accepted on FROM gets its own connection to TO; messages flow\n"
                "  both ways, re-framed per side (--from-frame, --to-frame; a ws:// side is one\n"
                "  message per WebSocket message). udp:// to udp://: a session per source\n"
-               "  address. TO refusing: that client is closed at once (WebSocket: 1011).\n";
+               "  address. TO refusing: that client is closed at once (WebSocket: 1011).\n"
+               "  Compression per side: --from-compress/--to-compress on len16/32/64 sides,\n"
+               "  --from-ws-deflate/--to-ws-deflate on ws:// sides.\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"

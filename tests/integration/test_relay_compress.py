@@ -89,6 +89,7 @@ def test_line_client_to_compressed_server():
             msg = json_msg(size, seed=size)
             s.sendall(msg + b"\n")
             check_eq(f.readline(), b"re: " + msg + b"\n", "%d-byte line there and back" % size)
+        f.close()
         s.close()
     check_eq([(n, c) for n, c, _ in seen],
              [(1, STORED), (99, STORED), (100, DEFLATE), (5000, DEFLATE), (60000, DEFLATE)],
