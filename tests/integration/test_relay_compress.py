@@ -19,8 +19,6 @@ harness.need_websockets(__file__)
 
 import asyncio  # noqa: E402
 import random  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import websockets  # noqa: E402
@@ -28,8 +26,8 @@ import websockets.exceptions  # noqa: E402
 
 from harness import (check, check_eq, free_port, main, recv_exact, recv_until_eof,  # noqa: E402
                      run_sockit, t, wait_for)
-from test_compress import json_msg, send_split  # noqa: E402
-from test_relay import PyServer, Relay, connect, line_upper, url  # noqa: E402
+from test_compress import bad_body_closes, json_msg, send_split  # noqa: E402
+from test_relay import PyServer, Relay, connect, line_upper, url, ws_echo_server  # noqa: E402
 from zframes import (DEFLATE, STORED, ZSTD, body, decode_body, deflate_raw, frame,  # noqa: E402
                      read_body, zstd_compress)
 
@@ -126,21 +124,8 @@ def test_ws_deflate_client_through_ws_to_tcp():
 
 def test_relay_offers_ws_deflate_to_server_behind():
     """--to-ws-deflate: the websockets server behind agrees permessage-deflate."""
-    wsport, port = free_port(), free_port()
     agreed = []
-    loop = asyncio.new_event_loop()
-
-    async def handler(ws, path=None):
-        agreed.append([e.name for e in ws.extensions])
-        async for m in ws:
-            await ws.send("echo: " + m)
-
-    async def serve():
-        async with websockets.serve(handler, "127.0.0.1", wsport):
-            await asyncio.Future()
-
-    threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True).start()
-    wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", wsport)) == 0, t(5))
+    port, wsport = free_port(), ws_echo_server(agreed)
     line = json_msg(4000).decode()
     for extra, want in ((["--to-ws-deflate"], ["permessage-deflate"]), ([], [])):
         with Relay(url(port), url(wsport, "ws", "/"), "--from-frame", "line", *extra):
@@ -154,36 +139,16 @@ def test_relay_offers_ws_deflate_to_server_behind():
         port = free_port()
 
 
-def bomb_closes_only_it(port, payload, reason, relay):
-    """payload closes its client with a log line naming reason; a client
-    next to it goes on."""
-    before = relay.log().count(reason)
-    other = connect(port)
-    s = connect(port)
-    s.sendall(frame(MODE, payload))
-    data, _ = recv_until_eof(s)
-    check_eq(data, b"", "nothing back for a bad body (%s)" % reason)
-    s.close()
-    check(wait_for(lambda: relay.log().count(reason) > before, t(5)),
-          "the relay logs %r:\n%s" % (reason, relay.log()[-1500:]))
-    msg = b"still here " * 40
-    other.sendall(frame(MODE, body(DEFLATE, msg)))
-    check_eq(decode_body(read_body(other, MODE, recv_exact))[1], msg.upper(),
-             "the other client is unaffected (%s)" % reason)
-    other.close()
-
-
 def test_bombs_close_only_that_client():
     ps = PyServer(line_upper)
     port = free_port()
     zeros = bytes(64 << 20)
     with Relay(url(port), url(ps.port), "--from-frame", MODE, "--from-compress", "zstd",
                "--to-frame", "line", "--max-frame", "1M") as r:
-        bomb_closes_only_it(port, bytes([ZSTD]) + zstd_compress(zeros, 3),
-                            "decompressed message larger than --max-frame", r)
-        bomb_closes_only_it(port, bytes([DEFLATE]) + deflate_raw(zeros, 9),
-                            "decompressed message larger than --max-frame", r)
-        bomb_closes_only_it(port, b"\x07hello", "unknown compression codec byte", r)
+        big = "decompressed message larger than --max-frame"
+        bad_body_closes(port, MODE, bytes([ZSTD]) + zstd_compress(zeros, 3), big, r, bytes.upper)
+        bad_body_closes(port, MODE, bytes([DEFLATE]) + deflate_raw(zeros, 9), big, r, bytes.upper)
+        bad_body_closes(port, MODE, b"\x07hello", "unknown compression codec byte", r, bytes.upper)
         check(r.log().count("end ") >= 3, "one end line per bad client: %r" % r.log()[-800:])
     wport = free_port()
     with Relay(url(wport, "ws", "/"), url(ps.port), "--to-frame", "line", "--from-ws-deflate",
