@@ -430,10 +430,41 @@ static int set_connect_timeout(cli_opts *o, const char *v)
     return parse_secs(v, &o->relay.connect_secs) < 0 || o->relay.connect_secs <= 0 ? -1 : 0;
 }
 
+/* Per side: [0] FROM, [1] TO. Compressed framing needs lenN framing on
+ * that side (checked by relay.c, which knows the URLs); permessage-deflate
+ * a ws:// side: FROM accepts it (=context: a context per connection), TO
+ * offers it. */
+static int set_side_compress(cli_opts *o, int side, const char *v)
+{
+    o->relay.compress[side] = 1;
+    return sk_zcodec_from_name(v, &o->relay.zopts[side].codec) < 0 ? -1 : 0;
+}
+static int set_from_compress(cli_opts *o, const char *v) { return set_side_compress(o, 0, v); }
+static int set_to_compress(cli_opts *o, const char *v) { return set_side_compress(o, 1, v); }
+static int set_from_ws_deflate(cli_opts *o, const char *v)
+{
+    if (*v && strcmp(v, "context") != 0 && strcmp(v, "shared") != 0)
+        return -1;
+    o->relay.ws_deflate[0] = strcmp(v, "context") == 0 ? SK_WS_DEFLATE_CONTEXT : SK_WS_DEFLATE_SHARED;
+    return 0;
+}
+static int set_to_ws_deflate(cli_opts *o, const char *v) { return o->relay.ws_deflate[1] = SK_WS_DEFLATE_SHARED, 0; }
+
 static const cli_opt relay_options[] = {
     {"from-frame", 0, "MODE", CMD_RELAY, set_from_frame,
      "framing on the FROM side: raw line len8 len16be ... len64le (ws: one message each)"},
     {"to-frame", 0, "MODE", CMD_RELAY, set_to_frame, "framing on the TO side (default raw)"},
+    {"from-compress", 0, "CODEC", CMD_RELAY, set_from_compress,
+     "len16/32/64 FROM: compressed framing, zstd deflate or stored (any codec accepted)"},
+    {"to-compress", 0, "CODEC", CMD_RELAY, set_to_compress,
+     "len16/32/64 TO: compressed framing, zstd deflate or stored (any codec accepted)"},
+    {"compress-min", 0, "BYTES", CMD_RELAY, set_compress_min,
+     "--from/--to-compress: smaller messages go stored (default 256)"},
+    {"compress-level", 0, "N", CMD_RELAY, set_compress_level,
+     "--from/--to-compress: codec level (default zstd 1, deflate 6)"},
+    {"from-ws-deflate", 0, "[=context]", CMD_RELAY, set_from_ws_deflate,
+     "ws:// FROM: accept permessage-deflate (=context: a compression context per client)"},
+    {"to-ws-deflate", 0, NULL, CMD_RELAY, set_to_ws_deflate, "ws:// TO: offer permessage-deflate"},
     {"max-frame", 0, "BYTES", CMD_RELAY, set_max_frame, "largest message accepted (default 16M)"},
     {"max-queue", 0, "BYTES", CMD_RELAY, set_max_queue,
      "output waiting toward one side above which reading the other pauses (default 1M)"},
@@ -457,7 +488,7 @@ static const cli_opt relay_options[] = {
     {"to-key", 0, "FILE", CMD_RELAY, set_to_key, "TO: the private key of --to-cert"},
     {"tls-min", 0, "1.2|1.3", CMD_RELAY, set_tls_min, "TLS: lowest version accepted (default 1.2)"},
     {"handshake-timeout", 0, "SECS", CMD_RELAY, set_handshake_timeout,
-     "TLS: close a connection whose handshake is not done by then (default 10)"},
+     "TLS and WebSocket: close a connection whose handshake is not done by then (default 10)"},
     {"io", 0, "epoll|uring", CMD_RELAY, set_io, "I/O backend: epoll (default) or io_uring"},
     {"backlog", 0, "N", CMD_RELAY, set_backlog, "listen backlog (default 511)"},
     {"nodelay", 0, NULL, CMD_RELAY, set_nodelay, "TCP_NODELAY on both sides"},
@@ -667,7 +698,9 @@ const char *cli_usage_text(unsigned cmd)
                "  Every client accepted on FROM gets its own connection to TO; messages flow\n"
                "  both ways, re-framed per side (--from-frame, --to-frame; a ws:// side is one\n"
                "  message per WebSocket message). udp:// to udp://: a session per source\n"
-               "  address. TO refusing: that client is closed at once (WebSocket: 1011).\n";
+               "  address. TO refusing: that client is closed at once (WebSocket: 1011).\n"
+               "  Compression per side: --from-compress/--to-compress on len16/32/64 sides,\n"
+               "  --from-ws-deflate/--to-ws-deflate on ws:// sides.\n";
     default:
         return "sockit info [URL] [--json]\n"
                "  Host and socket facts: hostname, addresses, default buffer sizes, somaxconn,\n"

@@ -38,6 +38,9 @@ typedef struct cli_relay_opts {
     int no_splice;                 /* --no-splice: raw stream relays copy through user space */
     const char *page;              /* --page FILE: HTML a ws:// FROM answers to a plain GET */
     double connect_secs;           /* --connect-timeout: TO must be open by then (default 10) */
+    int compress[2];               /* --from-compress, --to-compress given ([0] FROM, [1] TO) */
+    sk_zopts zopts[2];             /* their codecs (--compress-min/-level: cli_opts.zopts) */
+    int ws_deflate[2];             /* --from-ws-deflate[=context], --to-ws-deflate: SK_WS_DEFLATE_* */
 } cli_relay_opts;
 
 typedef struct cli_opts {

@@ -62,6 +62,50 @@ static int check_urls(relay *r)
     return 0;
 }
 
+/* --SIDE-compress needs a len16/32/64 stream on that side, --SIDE-ws-deflate
+ * a ws:// or wss:// one. 0 or 2 after one line on stderr. */
+static int check_side(relay *r, int side)
+{
+    const cli_relay_opts *ro = &r->o->relay;
+    const sk_url *u = side ? &r->to : &r->from;
+    const char *name = side ? "to" : "from", *arg = r->o->args[side];
+    sk_frame mode = side ? ro->to_frame : ro->from_frame;
+    if (ro->compress[side] && (sk_url_is_ws(u) || sk_url_is_dgram(u))) {
+        cli_error("--%s-compress applies to len16/32/64 streams, not %s%s", name, arg,
+                  !sk_url_is_ws(u) ? "" : side ? " (WebSocket: --to-ws-deflate)" : " (WebSocket: --from-ws-deflate)");
+        return 2;
+    }
+    if (ro->compress[side] && !sk_zframe_mode_ok(mode)) {
+        cli_error("--%s-compress needs len16, len32 or len64 framing (--%s-frame len32be, ...), not %s",
+                  name, name, sk_frame_name(mode));
+        return 2;
+    }
+    if (ro->compress[side] && ro->zopts[side].codec == SK_ZCODEC_DEFLATE && r->o->zopts.level > 9) {
+        cli_error("--compress-level %d: deflate levels are 1 to 9", r->o->zopts.level);
+        return 2;
+    }
+    if (ro->ws_deflate[side] && !sk_url_is_ws(u)) {
+        cli_error("--%s-ws-deflate needs a ws:// or wss:// %s, not %s", name, side ? "TO" : "FROM", arg);
+        return 2;
+    }
+    return 0;
+}
+
+/* The compressed-framing options of each side: its codec, with
+ * --compress-min and --compress-level shared by both. */
+static int make_compress(relay *r)
+{
+    cli_relay_opts *ro = &r->o->relay;
+    for (int side = 0; side < 2; side++) {
+        if (check_side(r, side))
+            return 2;
+        ro->zopts[side].min = r->o->zopts.min;
+        ro->zopts[side].level = r->o->zopts.level;
+        r->z[side] = ro->compress[side] ? &ro->zopts[side] : NULL;
+    }
+    return 0;
+}
+
 /* FROM's TLS is a server's (--cert/--key); TO's a client's (--cafile, -k,
  * --servername, --pin, --to-cert/--to-key). 0 or 1. */
 static int make_tls(relay *r)
@@ -103,16 +147,20 @@ static int load_page(relay *r)
 }
 
 /* The WebSocket options of each side: FROM serves its path; TO is a
- * client naming its authority as typed. */
+ * client naming its authority as typed. Both: --handshake-timeout and
+ * their side's --*-ws-deflate. */
 static void make_ws(relay *r)
 {
     snprintf(r->ws_path, sizeof r->ws_path, "%s", r->from.path[0] ? r->from.path : "/");
-    r->from_ws = (sk_ws_opts){.path = r->ws_path};
+    const cli_opts *o = r->o;
+    r->from_ws = (sk_ws_opts){.path = r->ws_path, .handshake_ms = o->tls.handshake_ms,
+                              .deflate = o->relay.ws_deflate[0]};
     const sk_url *u = &r->to;
     int v6 = strchr(u->host, ':') != NULL;
     snprintf(r->to_ws_host, sizeof r->to_ws_host, "%s%s%s:%u", v6 ? "[" : "", u->host,
              v6 ? "]" : "", u->port);
-    r->to_ws = (sk_ws_opts){.client = 1, .host = r->to_ws_host, .path = u->path[0] ? u->path : "/"};
+    r->to_ws = (sk_ws_opts){.client = 1, .host = r->to_ws_host, .path = u->path[0] ? u->path : "/",
+                            .handshake_ms = o->tls.handshake_ms, .deflate = o->relay.ws_deflate[1]};
 }
 
 static int start_stream(relay *r)
@@ -155,6 +203,8 @@ int cmd_relay(cli_opts *o)
 {
     relay r = {.o = o};
     int rc = check_urls(&r);
+    if (rc == 0)
+        rc = make_compress(&r);
     if (rc)
         return rc;
     r.high = o->max_queue ? o->max_queue : (size_t)1 << 20;

@@ -27,6 +27,7 @@ typedef struct relay {
     sk_dgram *dg;            /* datagram FROM */
     sk_tls *from_tls, *to_tls;
     sk_ws_opts from_ws, to_ws;
+    const sk_zopts *z[2];    /* compressed framing of FROM [0] and TO [1], or NULL */
     char ws_path[SK_URL_PATH_MAX], to_ws_host[300];
     char *page;              /* --page's HTML, or NULL */
     size_t high;             /* --max-queue */

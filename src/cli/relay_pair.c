@@ -75,12 +75,28 @@ static void close_pair(relay_pair *p, int err, int now)
     }
 }
 
+/* 1 when err says the peer sent what cannot be decoded: a frame over
+ * --max-frame, a compressed body that is unknown, corrupt or a bomb, a
+ * WebSocket protocol error. Such a close is logged whichever side it is. */
+static int bad_input(int err)
+{
+    switch (err) {
+    case SK_EFRAMEBIG: case SK_EFRAMENEG: case SK_EZCODEC: case SK_EZBOMB: case SK_EZCORRUPT:
+    case SK_EWSRSV: case SK_EWSOPCODE: case SK_EWSCTLBIG: case SK_EWSCTLFRAG: case SK_EWSLEN:
+    case SK_EWSNOMASK: case SK_EWSMASKED: case SK_EWSCONT: case SK_EWSUNFINISHED: case SK_EWSBIG:
+    case SK_EWSUTF8: case SK_EWSCLOSELEN: case SK_EWSCLOSECODE: case SK_EWSINFLATE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void on_close(sk_conn *c, int err, void *ud)
 {
     relay_pair *p = ud;
     int s = side_of(p, c), o = !s;
     int first = p->c[o] != NULL || p->cx;
-    if (first && (p->r->o->verbose || (err && err != SK_ETIMEOUT && s == TO)))
+    if (first && (p->r->o->verbose || (err && err != SK_ETIMEOUT && s == TO) || bad_input(err)))
         relay_log(p->r, "end %s -> %s: %s %s (%llu bytes in, %llu out on that side)",
                   p->name[FROM], p->name[TO], s == FROM ? "client" : "server",
                   err ? cli_close_reason(c, err) : "closed", (unsigned long long)sk_conn_bytes_in(c),
@@ -214,7 +230,7 @@ static void on_connected(int fd, int status, void *ud)
         int ws = sk_url_is_ws(&r->to);
         sk_conn_opts co = {.in_frame = r->o->relay.to_frame, .out_frame = r->o->relay.to_frame,
                            .max_frame = r->o->max_frame, .high_water = r->high, .keep_reading = 1,
-                           .ws = ws ? &r->to_ws : NULL, .tls = r->to_tls};
+                           .ws = ws ? &r->to_ws : NULL, .tls = r->to_tls, .compress = r->z[TO]};
         p->c[TO] = sk_conn_new(r->loop, fd, &to_cbs, &co, p);
         status = p->c[TO] ? 0 : -errno;
         if (p->c[TO] && !ws && !r->to_tls)
@@ -283,7 +299,8 @@ void relay_pair_accept(relay *r, int fd, const sk_sockaddr *peer)
     int plain = !sk_url_is_ws(&r->from) && !r->from_tls;
     sk_conn_opts co = {.in_frame = r->o->relay.from_frame, .out_frame = r->o->relay.from_frame,
                        .max_frame = r->o->max_frame, .high_water = r->high, .keep_reading = 1,
-                       .ws = sk_url_is_ws(&r->from) ? &r->from_ws : NULL, .tls = r->from_tls};
+                       .ws = sk_url_is_ws(&r->from) ? &r->from_ws : NULL, .tls = r->from_tls,
+                       .compress = r->z[FROM]};
     p->c[FROM] = sk_conn_new(r->loop, fd, &from_cbs, &co, p);
     if (!p->c[FROM]) {
         relay_log(r, "refuse %s: %s", name, strerror(errno));

@@ -345,13 +345,15 @@ def test_chromium_through_ws_to_tcp_relay():
             tcp.close()
 
 
-def test_tcp_to_ws_server_behind():
-    """A Python websockets server behind: each line of a tcp client is one
-    WebSocket message, each message back one line."""
-    wsport, port = free_port(), free_port()
+def ws_echo_server(seen=None):
+    """A Python websockets server on a thread answering "echo: " + each
+    message; appends each connection's agreed extensions to seen. Its port."""
+    wsport = free_port()
     loop = asyncio.new_event_loop()
 
     async def handler(ws, path=None):
+        if seen is not None:
+            seen.append([e.name for e in ws.extensions])
         async for m in ws:
             await ws.send("echo: " + m)
 
@@ -361,6 +363,14 @@ def test_tcp_to_ws_server_behind():
 
     threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True).start()
     wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", wsport)) == 0, t(5))
+    return wsport
+
+
+def test_tcp_to_ws_server_behind():
+    """A Python websockets server behind: each line of a tcp client is one
+    WebSocket message, each message back one line."""
+    port = free_port()
+    wsport = ws_echo_server()
     with Relay(url(port), url(wsport, "ws", "/"), "--from-frame", "line"):
         s = connect(port)
         s.sendall(b"hello\nworld\n")
