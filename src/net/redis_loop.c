@@ -4,10 +4,13 @@
 #include "net/redis_loop.h"
 
 #include <stdlib.h>
+#include <sys/socket.h>
 
 typedef struct redis_ev {
     redisAsyncContext *ac;
     sk_watch *w;
+    size_t max_reply; /* bytes of one unfinished reply tolerated */
+    int cut;          /* the link was shut for a reply over max_reply */
     unsigned events; /* SK_READABLE | SK_WRITABLE as hiredis asked */
 } redis_ev;
 
@@ -17,6 +20,11 @@ typedef struct redis_ev {
 static void on_io(sk_watch *w, int fd, unsigned events, void *ud)
 {
     redis_ev *e = ud;
+    const redisReader *rd = e->ac->c.reader;
+    if (!e->cut && rd && rd->len - rd->pos > e->max_reply) {
+        e->cut = 1; /* the next read sees the end: hiredis tears the link down */
+        shutdown(fd, SHUT_RDWR);
+    }
     if (events & (SK_READABLE | SK_HANGUP))
         redisAsyncHandleRead(e->ac);
     else if (events & SK_WRITABLE)
@@ -45,7 +53,13 @@ static void cleanup(void *d)
     free(e);
 }
 
-int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop)
+int sk__redis_cut(const redisAsyncContext *ac)
+{
+    const redis_ev *e = ac->ev.data;
+    return e && e->cut;
+}
+
+int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply)
 {
     if (ac->ev.data)
         return -1;
@@ -53,6 +67,7 @@ int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop)
     if (!e)
         return -1;
     e->ac = ac;
+    e->max_reply = max_reply;
     e->w = sk_watch_new(loop, ac->c.fd, 0, on_io, e);
     if (!e->w) {
         free(e);

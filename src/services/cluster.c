@@ -127,7 +127,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     int ours = ac == cl->pub || ac == cl->sub;
     forget(cl, ac);
     if (ours)
-        link_down(cl, ac->errstr[0] ? ac->errstr : "connection closed by redis");
+        link_down(cl, sk__redis_cut(ac) ? "a reply larger than the largest message (link cut)"
+                      : ac->errstr[0]   ? ac->errstr
+                                        : "connection closed by redis");
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -143,13 +145,17 @@ static void on_connect(const redisAsyncContext *ac, int status)
     connect_links(cl);
 }
 
+/* The largest reply read: a message of the largest size with its channel
+ * and RESP framing; a bigger one cuts the link before hiredis holds more. */
+#define REPLY_MAX (SK__CMSG_MAX + 4096)
+
 static redisAsyncContext *open_link(sk__cluster *cl)
 {
     redisAsyncContext *ac = redisAsyncConnect(cl->ip, cl->port);
     if (!ac)
         return NULL;
     ac->data = cl;
-    if (ac->err || sk__redis_attach(ac, cl->loop) < 0) {
+    if (ac->err || sk__redis_attach(ac, cl->loop, REPLY_MAX) < 0) {
         redisAsyncFree(ac);
         return NULL;
     }
