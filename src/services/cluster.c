@@ -159,6 +159,7 @@ static redisAsyncContext *open_link(sk__cluster *cl)
         redisAsyncFree(ac);
         return NULL;
     }
+    redisEnableKeepAlive(&ac->c); /* a half-open link (no reset ever comes) ends too */
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     return ac;
