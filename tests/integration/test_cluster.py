@@ -61,6 +61,29 @@ def test_nick_taken_across_nodes():
         b1.close()
 
 
+def test_nick_taken_on_two_nodes_at_once_is_logged():
+    """The race the roster leaves open: with Redis paused (under the 5 s
+    outage limit) A and B each let "zed" be taken; once Redis answers again
+    both keep it, /who shows it twice and both nodes log the clash."""
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, b1 = Member(a.port, "a1"), Member(b.port, "b1")
+        a1.who(["a1", "b1"])
+        redis.kill(signal.SIGSTOP)
+        try:
+            a1.send("/nick zed")
+            b1.send("/nick Zed")
+            check(a1.wait(lambda l: l == "* a1 is now zed"), "A let a1 take zed")
+            check(b1.wait(lambda l: l == "* b1 is now Zed"), "B let b1 take Zed")
+        finally:
+            redis.kill(signal.SIGCONT)
+        a1.who(["zed", "Zed"])
+        for n in (a, b):
+            check(wait_for(lambda: re.search(r"nick [zZ]ed is held here and on node [AB]", n.log()),
+                           t(5)), "node %s logs the clash; log:\n%s" % (n.name, n.log()))
+        a1.close()
+        b1.close()
+
+
 def test_default_nick_and_welcome_count_span_nodes():
     """A newcomer whose address is already some other node's member's nick
     gets ADDRESS~ID; the welcome counts every live node's members."""
