@@ -49,23 +49,50 @@ static void notice(sk_server *s, const sk__peer *except, const char *fmt, const 
 /* Replies to one member only, in order with the broadcasts it receives. */
 static void tell(sk__peer *p, const char *text) { sk__server_tell(p, text, strlen(text)); }
 
+static int taken_elsewhere(sk_server *s, const char *nick)
+{
+    const room *r = sk__server_svc(s);
+    return r && r->check && r->check(s, nick, r->check_ud);
+}
+
+/* A newcomer's nick: its address (unix clients: unix-FD), or when that is
+ * taken here or on another node (unix-3 is on every node), ADDRESS~ID, then
+ * ADDRESS~ID.2 ... (ids are per node); the last try is kept whatever. */
+static void pick_nick(sk__peer *p, member *m)
+{
+    int unix_peer = p->name[0] == '/' || p->name[0] == '@' || strcmp(p->name, "unnamed") == 0;
+    const char *base = unix_peer ? "unix" : p->name;
+    unsigned long long id = (unsigned long long)p->id;
+    for (int i = 0, last = 8;; i++) {
+        if (i == 0 && unix_peer)
+            snprintf(m->nick, sizeof m->nick, "unix-%d", p->fd);
+        else if (i == 0)
+            snprintf(m->nick, sizeof m->nick, "%.48s", p->name);
+        else if (i == 1)
+            snprintf(m->nick, sizeof m->nick, "%.24s~%llu", base, id);
+        else
+            snprintf(m->nick, sizeof m->nick, "%.24s~%llu.%d", base, id, i);
+        if (i < last && taken_elsewhere(p->srv, m->nick))
+            continue;
+        sk__server_lock(p->srv); /* /who and /nick on other threads read p->svc */
+        int here = i < last && sk__chat_nick_here(p->srv, m->nick, p);
+        if (!here)
+            p->svc = m;
+        sk__server_unlock(p->srv);
+        if (!here)
+            return;
+    }
+}
+
 static void chat_open(sk__peer *p)
 {
     member *m = calloc(1, sizeof *m);
-    int unix_peer = p->name[0] == '/' || p->name[0] == '@' || strcmp(p->name, "unnamed") == 0;
-    if (m && unix_peer) /* unix clients rarely have a name of their own */
-        snprintf(m->nick, sizeof m->nick, "unix-%d", p->fd);
-    else if (m)
-        snprintf(m->nick, sizeof m->nick, "%.48s", p->name);
-    sk__server_lock(p->srv); /* /who and /nick on other threads read p->svc */
-    if (m && sk__chat_nick_here(p->srv, m->nick, p)) /* someone took it with /nick */
-        snprintf(m->nick, sizeof m->nick, "%.24s~%llu", unix_peer ? "unix" : p->name,
-                 (unsigned long long)p->id);
-    p->svc = m;
-    sk__server_unlock(p->srv);
+    if (m)
+        pick_nick(p, m);
+    size_t here = sk__server_members(p->srv) + sk__cluster_count(p->srv); /* cluster */
     char hello[CHAT_LINE_MAX];
     snprintf(hello, sizeof hello, "* welcome %s (%zu here; /nick NAME to rename, /who to list)",
-             nick_of(p), sk__server_members(p->srv));
+             nick_of(p), here);
     tell(p, hello);
     notice(p->srv, p, "* %s joined%s", nick_of(p), "");
     sk__cluster_member(p->srv, p->id, nick_of(p)); /* cluster */
@@ -88,7 +115,7 @@ static int chat_init(sk_server *s)
         chat_fini(s);
         return -1;
     }
-    return 0;
+    return sk__chat_set_nick_check(s, sk__cluster_nick_taken, NULL); /* cluster: other nodes' */
 }
 
 int sk__chat_set_nick_check(sk_server *s, sk__chat_nick_check fn, void *ud)
@@ -143,8 +170,7 @@ int sk__chat_nick_here(sk_server *s, const char *nick, const sk__peer *self)
  * step under the server lock, so two members cannot take the same name. */
 static int take_nick(sk__peer *p, const char *now)
 {
-    room *r = sk__server_svc(p->srv);
-    if (r && r->check && r->check(p->srv, now, r->check_ud))
+    if (taken_elsewhere(p->srv, now))
         return 0;
     member *m = p->svc;
     sk__server_lock(p->srv); /* /who on another thread may be reading it */

@@ -29,4 +29,14 @@ void sk__cluster_gone(sk_server *s, uint64_t id);
  * and adds their number to *count. */
 size_t sk__cluster_names(sk_server *s, char *buf, size_t len, size_t *count);
 
+/* Returns 1 when a member of another live node has nick (ASCII letters
+ * compared without case), as the roster knows it: the other nodes' joins and
+ * renames arrive through Redis within milliseconds, and the presence sweep
+ * catches up every 2 s. Else (or without --cluster) 0. chat.h's nick check
+ * (ud unused); any thread. */
+int sk__cluster_nick_taken(sk_server *s, const char *nick, void *ud);
+
+/* The number of members of the other live nodes (0 without --cluster). */
+size_t sk__cluster_count(sk_server *s);
+
 #endif

@@ -3,8 +3,10 @@
  * room a handful of nodes), read by /who from any thread under a lock. */
 #include "services/cluster_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "services/server_int.h"
 
@@ -85,6 +87,26 @@ static void log_gap(sk__cluster *cl, const cl_node *n, uint64_t seq)
                        (unsigned long long)n->last_seq + 1, (unsigned long long)seq - 1);
 }
 
+static int same_nick(const cl_members *m, const char *nick)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcasecmp(m->v[i].nick, nick) == 0)
+            return 1;
+    return 0;
+}
+
+/* Another node's member took a nick one of ours has: both nodes let it be
+ * taken before hearing of the other (within Redis's delivery time, or while
+ * apart during an outage). Both keep it until one renames; logged here. */
+static void note_clash(sk__cluster *cl, const cl_node *n, const sk__cmsg *m)
+{
+    char nick[SK__CMSG_NAME_MAX + 1];
+    snprintf(nick, sizeof nick, "%.*s", (int)m->nick_len, m->nick);
+    if (same_nick(&cl->local, nick))
+        sk__server_log(cl->srv, "cluster: nick %s is held here and on node %s (taken on both "
+                       "at the same time): both keep it until one renames", nick, n->name);
+}
+
 void sk__roster_apply(sk__cluster *cl, const sk__cmsg *m, cl_members *gone)
 {
     cl_roster *r = &cl->roster;
@@ -96,7 +118,7 @@ void sk__roster_apply(sk__cluster *cl, const sk__cmsg *m, cl_members *gone)
         log_gap(cl, n, m->seq);
         n->last_seq = m->seq;
         if (m->kind == SK__CMSG_JOIN)
-            sk__members_put(&n->m, m->id, m->nick, m->nick_len);
+            note_clash(cl, n, m), sk__members_put(&n->m, m->id, m->nick, m->nick_len);
         else if (m->kind == SK__CMSG_LEAVE)
             sk__members_del(&n->m, m->id);
         else if (m->kind == SK__CMSG_QUIT)
@@ -111,4 +133,30 @@ void sk__roster_free(cl_roster *r)
         free(r->v[i].m.v);
     free(r->v);
     pthread_mutex_destroy(&r->lock);
+}
+
+int sk__cluster_nick_taken(sk_server *s, const char *nick, void *ud)
+{
+    sk__cluster *cl = s->cluster;
+    int taken = 0;
+    if (!cl)
+        return 0;
+    pthread_mutex_lock(&cl->roster.lock);
+    for (size_t i = 0; i < cl->roster.n && !taken; i++)
+        taken = same_nick(&cl->roster.v[i].m, nick);
+    pthread_mutex_unlock(&cl->roster.lock);
+    return taken;
+}
+
+size_t sk__cluster_count(sk_server *s)
+{
+    sk__cluster *cl = s->cluster;
+    size_t n = 0;
+    if (!cl)
+        return 0;
+    pthread_mutex_lock(&cl->roster.lock);
+    for (size_t i = 0; i < cl->roster.n; i++)
+        n += cl->roster.v[i].m.n;
+    pthread_mutex_unlock(&cl->roster.lock);
+    return n;
 }

@@ -93,10 +93,10 @@ class Member(ChatMember):
     """A line member of a node (test_chat's reader); nick set with /nick once
     it joined."""
 
-    def __init__(self, port, nick=None):
-        super().__init__(socket.create_connection(("127.0.0.1", port), timeout=t(10)))
+    def __init__(self, port, nick=None, sock=None):
+        super().__init__(sock or socket.create_connection(("127.0.0.1", port), timeout=t(10)))
         self.nick = nick
-        w = self.line()
+        w = self.welcome = self.line()
         check(w and w.startswith("* welcome"), "welcome: %r" % w)
         if nick:
             self.send("/nick " + nick)

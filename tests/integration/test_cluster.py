@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -34,6 +35,75 @@ def delivered_soon(sender, others, timeout):
         if say_through(sender, others, "probe %d" % n, 1):
             return True
     return False
+
+
+def test_nick_taken_across_nodes():
+    """A nick held on A is refused on B (letters without case) once B heard of
+    it (the roster: at once through Redis, at worst one 2 s sweep later), and
+    free again when its holder leaves."""
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, b1 = Member(a.port, "alice"), Member(b.port, "bob")
+        time.sleep(t(2.5))  # one presence sweep: B knows alice even if the join was missed
+        b1.send("/nick ALICE")
+        check(b1.wait(lambda l: "ALICE" in l), "B answered /nick ALICE")
+        check_eq(b1.seen[-1], "* ALICE is taken", "alice (on A) refused on B")
+        a2 = Member(a.port)
+        a2.send("/nick Bob")
+        check(a2.wait(lambda l: "Bob" in l), "A answered /nick Bob")
+        check_eq(a2.seen[-1], "* Bob is taken", "bob (on B) refused on A")
+        a1.close()
+        check(b1.wait(lambda l: l == "* alice left"), "alice's leave reached B")
+        b1.send("/nick ALICE")
+        check(b1.wait(lambda l: l == "* bob is now ALICE"), "alice free again after she left")
+        b1.nick = "ALICE"
+        check(say_through(b1, [a2], "it is me now"), "the new ALICE is heard on A")
+        a2.close()
+        b1.close()
+
+
+def test_nick_taken_on_two_nodes_at_once_is_logged():
+    """The race the roster leaves open: with Redis paused (under the 5 s
+    outage limit) A and B each let "zed" be taken; once Redis answers again
+    both keep it, /who shows it twice and both nodes log the clash."""
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        a1, b1 = Member(a.port, "a1"), Member(b.port, "b1")
+        a1.who(["a1", "b1"])
+        redis.kill(signal.SIGSTOP)
+        try:
+            a1.send("/nick zed")
+            b1.send("/nick Zed")
+            check(a1.wait(lambda l: l == "* a1 is now zed"), "A let a1 take zed")
+            check(b1.wait(lambda l: l == "* b1 is now Zed"), "B let b1 take Zed")
+        finally:
+            redis.kill(signal.SIGCONT)
+        a1.who(["zed", "Zed"])
+        for n in (a, b):
+            check(wait_for(lambda: re.search(r"nick [zZ]ed is held here and on node [AB]", n.log()),
+                           t(5)), "node %s logs the clash; log:\n%s" % (n.name, n.log()))
+        a1.close()
+        b1.close()
+
+
+def test_default_nick_and_welcome_count_span_nodes():
+    """A newcomer whose address is already some other node's member's nick
+    gets ADDRESS~ID; the welcome counts every live node's members."""
+    with Redis() as redis, node(redis, "A") as a, node(redis, "B") as b:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        addr = "127.0.0.1:%d" % s.getsockname()[1]
+        a1, a2 = Member(a.port, addr), Member(a.port, "a2")
+        b1 = Member(b.port, "b1")
+        b1.who([addr, "a2", "b1"])  # B knows A's members
+        s.settimeout(t(10))
+        s.connect(("127.0.0.1", b.port))
+        b2 = Member(b.port, sock=s)
+        m = re.fullmatch(r"\* welcome (\S+) \((\d+) here;.*", b2.welcome)
+        check(m, "welcome: %r" % b2.welcome)
+        check(re.fullmatch(re.escape(addr) + r"~\d+", m.group(1)),
+              "newcomer on B not named %s like A's member: %r" % (addr, m.group(1)))
+        check_eq(m.group(2), "4", "welcome counts A's 2 members, B's and the newcomer")
+        for x in (a1, a2, b1, b2):
+            x.close()
 
 
 def test_bad_flags():
