@@ -10,15 +10,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-try:
-    import websockets  # noqa: F401
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
-            and os.path.exists("/usr/bin/python3") and not os.environ.get("SOCKIT_WS_REEXEC"):
-        os.environ["SOCKIT_WS_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
-    print("FAIL: python module websockets is missing (run tests/interop/install.sh)", flush=True)
-    sys.exit(1)
+from harness import need_websockets  # noqa: E402
+
+need_websockets(__file__)
 
 import asyncio  # noqa: E402
 import shutil  # noqa: E402

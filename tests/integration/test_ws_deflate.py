@@ -15,7 +15,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-from ws_python import need_websockets  # noqa: E402
+from harness import need_websockets  # noqa: E402
 
 need_websockets(__file__)
 
