@@ -1,4 +1,5 @@
-/* loadgen.h — what the fan-out loaders (fanout.c, cluster_load.c) share: a
+/* loadgen.h — what the loaders (fanout.c, cluster_load.c; pingpong.c and
+ * tls_handshakes.c for the CPU reader) share: a
  * monotonic clock, a process's CPU time from /proc, and a blocking write on
  * a non-blocking socket. Header-only: each loader is one file to compile. */
 #ifndef BENCH_LOADGEN_H
@@ -12,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double lg_now(void)
+static inline double lg_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -20,7 +21,7 @@ static double lg_now(void)
 }
 
 /* utime + stime of process pid (all threads) in µs, or -1. */
-static long long lg_proc_cpu_us(int pid)
+static inline long long lg_proc_cpu_us(int pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -38,7 +39,7 @@ static long long lg_proc_cpu_us(int pid)
 }
 
 /* Writes all n bytes, waiting for room; exits on an error. */
-static void lg_write_all(int fd, const char *p, size_t n)
+static inline void lg_write_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define RDBUF (64 * 1024)
 #define MAX_EVENTS 256
 
@@ -579,24 +581,6 @@ static void drain(void)
         st.errors += !pc[i].dead && !echoed(&pc[i]);
 }
 
-/* A server's CPU time (utime + stime of all its threads) in microseconds. */
-static long long server_cpu_us(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = pid ? fopen(path, "r") : NULL;
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, stt = 0;
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
-        return -1;
-    return (long long)((ut + stt) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
 
 static long long self_cpu_us(void)
 {
@@ -639,11 +623,11 @@ int main(int argc, char **argv)
     }
     run_until(now() + o.warmup, 0);
     uint64_t m0 = st.msgs;
-    long long s0 = server_cpu_us(o.pid), b0 = server_cpu_us(o.pid2), l0 = self_cpu_us();
+    long long s0 = lg_proc_cpu_us(o.pid), b0 = lg_proc_cpu_us(o.pid2), l0 = self_cpu_us();
     double t0 = now();
     run_until(t0 + o.secs, o.count ? m0 + o.count : 0);
     double t1 = now();
-    long long s1 = server_cpu_us(o.pid), b1 = server_cpu_us(o.pid2), l1 = self_cpu_us();
+    long long s1 = lg_proc_cpu_us(o.pid), b1 = lg_proc_cpu_us(o.pid2), l1 = self_cpu_us();
     uint64_t msgs = st.msgs - m0;
     drain();
     report(msgs, t1 - t0, s0 < 0 || s1 < 0 ? -1 : s1 - s0, b0 < 0 || b1 < 0 ? -1 : b1 - b0, l1 - l0);

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define MAX_EVENTS 256
 
 enum { CONNECTING, HANDSHAKE, SENDING, RECEIVING };
@@ -291,22 +293,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-static long long proc_cpu_us(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = pid ? fopen(path, "r") : NULL;
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, stt = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
-        return -1;
-    return (long long)((ut + stt) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
 
 static long long self_cpu_us(void)
 {
@@ -346,11 +332,11 @@ int main(int argc, char **argv)
     sleep_until(now() + o.warmup);
     uint64_t h0 = __atomic_load_n(&n_done, __ATOMIC_RELAXED), e0 = __atomic_load_n(&n_errors, __ATOMIC_RELAXED);
     uint64_t k0 = __atomic_load_n(&n_tickets, __ATOMIC_RELAXED);
-    long long s0 = proc_cpu_us(o.pid), b0 = proc_cpu_us(o.pid2), l0 = self_cpu_us();
+    long long s0 = lg_proc_cpu_us(o.pid), b0 = lg_proc_cpu_us(o.pid2), l0 = self_cpu_us();
     double t0 = now();
     sleep_until(t0 + o.secs);
     double t1 = now();
-    long long s1 = proc_cpu_us(o.pid), b1 = proc_cpu_us(o.pid2), l1 = self_cpu_us();
+    long long s1 = lg_proc_cpu_us(o.pid), b1 = lg_proc_cpu_us(o.pid2), l1 = self_cpu_us();
     uint64_t h1 = __atomic_load_n(&n_done, __ATOMIC_RELAXED), e1 = __atomic_load_n(&n_errors, __ATOMIC_RELAXED);
     uint64_t k1 = __atomic_load_n(&n_tickets, __ATOMIC_RELAXED);
     running = 0;
