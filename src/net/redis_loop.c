@@ -11,6 +11,7 @@ typedef struct redis_ev {
     sk_watch *w;
     size_t max_reply; /* bytes of one unfinished reply tolerated */
     int cut;          /* the link was shut for a reply over max_reply */
+    int *cut_out;     /* the caller's flag for that (it outlives the context) */
     unsigned events; /* SK_READABLE | SK_WRITABLE as hiredis asked */
 } redis_ev;
 
@@ -23,6 +24,8 @@ static void on_io(sk_watch *w, int fd, unsigned events, void *ud)
     const redisReader *rd = e->ac->c.reader;
     if (!e->cut && rd && rd->len - rd->pos > e->max_reply) {
         e->cut = 1; /* the next read sees the end: hiredis tears the link down */
+        if (e->cut_out)
+            *e->cut_out = 1;
         shutdown(fd, SHUT_RDWR);
     }
     if (events & (SK_READABLE | SK_HANGUP))
@@ -53,13 +56,7 @@ static void cleanup(void *d)
     free(e);
 }
 
-int sk__redis_cut(const redisAsyncContext *ac)
-{
-    const redis_ev *e = ac->ev.data;
-    return e && e->cut;
-}
-
-int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply)
+int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply, int *cut)
 {
     if (ac->ev.data)
         return -1;
@@ -68,6 +65,7 @@ int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply)
         return -1;
     e->ac = ac;
     e->max_reply = max_reply;
+    e->cut_out = cut;
     e->w = sk_watch_new(loop, ac->c.fd, 0, on_io, e);
     if (!e->w) {
         free(e);

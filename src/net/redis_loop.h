@@ -11,15 +11,12 @@
  * reads and writes then happen from loop's iterations. A reply still
  * incomplete after max_reply bytes (hiredis would keep reading it into
  * memory: it has no limit of its own) ends the link instead: its socket is
- * shut, and hiredis reports the connection lost through the context's
- * disconnect callback; sk__redis_cut(ac) says so then. Returns 0, or -1 when
+ * shut, *cut (when not NULL; the caller's, outliving ac) is set to 1, and
+ * hiredis reports the connection lost through the context's disconnect
+ * callback. Returns 0, or -1 when
  * ac already has an event library or on out-of-memory (ac is then left to
  * the caller to free). The attachment is released by hiredis itself when ac
  * is freed (redisAsyncFree, redisAsyncDisconnect, or an error). */
-int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply);
-
-/* 1 when ac's link was ended for a reply over max_reply (from the disconnect
- * callback: the reason to log), else 0. */
-int sk__redis_cut(const redisAsyncContext *ac);
+int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply, int *cut);
 
 #endif

@@ -127,9 +127,10 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     int ours = ac == cl->pub || ac == cl->sub;
     forget(cl, ac);
     if (ours)
-        link_down(cl, sk__redis_cut(ac) ? "a reply larger than the largest message (link cut)"
-                      : ac->errstr[0]   ? ac->errstr
-                                        : "connection closed by redis");
+        link_down(cl, cl->reply_cut ? "a reply larger than the largest message (link cut)"
+                      : ac->errstr[0] ? ac->errstr
+                                      : "connection closed by redis");
+    cl->reply_cut = 0;
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -155,7 +156,7 @@ static redisAsyncContext *open_link(sk__cluster *cl)
     if (!ac)
         return NULL;
     ac->data = cl;
-    if (ac->err || sk__redis_attach(ac, cl->loop, REPLY_MAX) < 0) {
+    if (ac->err || sk__redis_attach(ac, cl->loop, REPLY_MAX, &cl->reply_cut) < 0) {
         redisAsyncFree(ac);
         return NULL;
     }

@@ -44,6 +44,7 @@ typedef struct cl_roster {
 typedef struct sk__cluster {
     sk_server *srv;
     sk_loop *loop; /* the server's main loop: everything below lives on it */
+    int reply_cut; /* a link was cut for a reply over REPLY_MAX (redis_loop.c sets it) */
     char ip[64];
     int port;
     char node[SK__CMSG_NAME_MAX + 1];
