@@ -217,7 +217,7 @@ SK_EXTERN uint64_t sk_conn_bytes_in(const sk_conn *c);
 /* How long the start of a message has waited for its end (an incomplete
  * length-prefixed frame, line or WebSocket frame or handshake, buffered while
  * c reads): in ms, at most 128 ms short (never more than the truth; 1 at
- * first), 0 when nothing waits; waits longer than 4.6 hours wrap around.
+ * first), 0 when nothing waits; waits longer than 2.3 hours wrap around.
  * Input kept by a pause does not count. A server closes
  * a client that drips a message too slowly by checking it (--frame-timeout). */
 SK_EXTERN uint64_t sk_conn_partial_ms(const sk_conn *c);

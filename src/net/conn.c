@@ -20,10 +20,9 @@
 #include <unistd.h>
 
 enum { TP_EPOLL, TP_URING };
-enum { PR_FRAME, PR_WS };
 static const sk__transport *const transports[] = {[TP_EPOLL] = &sk__sock_epoll,
                                                    [TP_URING] = &sk__sock_uring};
-static const sk__proto *const protos[] = {[PR_FRAME] = &sk__proto_frame, [PR_WS] = &sk__proto_ws};
+static const sk__proto *const protos[] = {[SK__PR_FRAME] = &sk__proto_frame, [SK__PR_WS] = &sk__proto_ws};
 #define TP(c) transports[(c)->tp]
 #define PR(c) protos[(c)->pr]
 
@@ -177,9 +176,10 @@ static void finish_input(sk_conn *c)
         sk_conn_close(c, 0);
 }
 
-/* partial_since counts loop time in units of 64 ms, modulo 2^18 (4.6 hours) */
+/* partial_since counts loop time in units of 64 ms, modulo 2^17 (2.3 hours: more
+ * than --frame-timeout's 3600 s maximum plus a sweep, so it never wraps unseen) */
 #define PARTIAL_SHIFT 6
-#define PARTIAL_WRAP (1u << 18)
+#define PARTIAL_WRAP (1u << 17)
 static uint32_t partial_now(const sk_conn *c)
 {
     return (uint32_t)((sk_loop_now(c->loop) >> PARTIAL_SHIFT) % PARTIAL_WRAP);
@@ -477,7 +477,7 @@ void sk__conn_opened(sk_conn *c)
 
 void sk__conn_secured(sk_conn *c)
 {
-    if (c->pr != PR_WS && c->state == C_OPEN) /* WebSocket opens after its own handshake; */
+    if (c->pr != SK__PR_WS && c->state == C_OPEN) /* WebSocket opens after its own handshake; */
         sk__conn_opened(c);                   /* one closed meanwhile does not open */
 }
 
@@ -683,7 +683,7 @@ static void set_opts(sk_conn *c, const sk_conn_opts *o)
     c->low = clamp32(o->low_water ? o->low_water : c->high / 4);
     c->max_queue = clamp32(o->max_queue);
     c->keep_reading = o->keep_reading != 0;
-    c->pr = o->ws ? PR_WS : PR_FRAME;
+    c->pr = o->ws ? SK__PR_WS : SK__PR_FRAME;
 }
 
 /* Stacks the layers: the transport starts watching, the protocol is set up

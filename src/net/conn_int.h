@@ -20,6 +20,9 @@ enum { R_OPEN, R_EOF, R_DONE };
 /* The write side: ours flow; FIN is due once the queue is empty; FIN sent. */
 enum { W_OPEN, W_SHUT_DUE, W_SHUT };
 
+/* The protocols (sk_conn.pr): framing.c, wsconn.c. */
+enum { SK__PR_FRAME, SK__PR_WS };
+
 #define SK_LINGER_MS 2000
 #define SK__LEND_MIN 4096 /* smaller replies are copied into the output queue */
 
@@ -34,8 +37,10 @@ struct sk_conn {
     sk_conn *next_pending; /* the loop's queue of connections with work (conn.c) */
     sk_timer *linger;
     sk__sec *sec;       /* the security layer, or NULL: plain */
-    void *proto;        /* the protocol's state (WebSocket), or NULL (framing) */
-    const sk_zopts *zopts; /* framing.c: compressed framing's options (the caller's), or NULL */
+    union {                    /* the protocol's, by pr: */
+        void *proto;           /* SK__PR_WS: wsconn.c's state */
+        const sk_zopts *zopts; /* SK__PR_FRAME: compressed framing's options (the caller's), or NULL */
+    };
     uint32_t max_frame, high, low, max_queue;
     int close_err;
     uint8_t in_frame, out_frame; /* the framing protocol's modes */
@@ -51,7 +56,7 @@ struct sk_conn {
         close_due : 1, /* closed while input already read waited for the output
                         * to drain: that input is answered first, then it closes */
         partial : 1,         /* conn.c: the start of a message waits for its end ... */
-        partial_since : 18;  /* ... since this loop time, in 64 ms units modulo 2^18 */
+        partial_since : 17;  /* ... since this loop time, in 64 ms units modulo 2^17 */
 };
 
 /* ---- the core's calls that are on every read or write, inline ---- */

@@ -40,7 +40,8 @@ typedef struct sk__ws {
 
 #define RSV_DEFLATE 0x4 /* RSV1: the message is compressed (RFC 7692 §6) */
 
-static sk__ws *ws_of(const sk_conn *c) { return c->proto; }
+/* c's WebSocket state, or NULL when c is not a WebSocket (the slot is framing's then). */
+static sk__ws *ws_of(const sk_conn *c) { return c->pr == SK__PR_WS ? c->proto : NULL; }
 static int is_server(const sk__ws *ws) { return !ws->o->client; }
 
 /* ---- writing frames ---- */
