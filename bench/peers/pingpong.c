@@ -65,13 +65,6 @@ static int epfd;
 static uint8_t rdbuf[RDBUF];
 static SSL_CTX *tls_ctx;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int usage(void)
 {
     fprintf(stderr,
@@ -311,14 +304,14 @@ static int tls_handshakes(void)
 {
     int left = o.conns, *hs = calloc((size_t)o.conns, sizeof *hs);
     struct epoll_event evs[MAX_EVENTS];
-    double end = now() + 10.0;
+    double end = lg_now() + 10.0;
     for (int i = 0; hs && i < o.conns; i++) {
         if (!(pc[i].ssl = SSL_new(tls_ctx)) || SSL_set_fd(pc[i].ssl, pc[i].fd) != 1)
             left = -1;
         else
             SSL_set_connect_state(pc[i].ssl), SSL_set_app_data(pc[i].ssl, &pc[i]);
     }
-    while (hs && left > 0 && now() < end) {
+    while (hs && left > 0 && lg_now() < end) {
         for (int i = 0; i < o.conns; i++) {
             if (hs[i])
                 continue;
@@ -352,14 +345,14 @@ static void tls_settle(void)
 {
     struct epoll_event evs[MAX_EVENTS];
     uint8_t junk[256];
-    double end = now() + 1.0;
+    double end = lg_now() + 1.0;
     if (SSL_version(pc[0].ssl) != TLS1_3_VERSION)
         return;
     for (;;) {
         int waiting = 0;
         for (int i = 0; i < o.conns; i++)
             waiting += !pc[i].tickets;
-        if (!waiting || now() > end)
+        if (!waiting || lg_now() > end)
             return;
         int n = epoll_wait(epfd, evs, MAX_EVENTS, 50);
         for (int j = 0; j < n; j++) {
@@ -539,7 +532,7 @@ static void run_until(double deadline, uint64_t stop_at)
 {
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
-        double left = deadline - now();
+        double left = deadline - lg_now();
         if (left <= 0 || (stop_at && st.msgs >= stop_at))
             return;
         int n = epoll_wait(epfd, evs, MAX_EVENTS, (int)(left * 1000) + 1);
@@ -574,9 +567,9 @@ static int all_echoed(void)
 static void drain(void)
 {
     st.sending = 0;
-    double end = now() + 2.0;
-    while (!all_echoed() && now() < end)
-        run_until(now() + 0.05, 0);
+    double end = lg_now() + 2.0;
+    while (!all_echoed() && lg_now() < end)
+        run_until(lg_now() + 0.05, 0);
     for (int i = 0; i < o.conns; i++)
         st.errors += !pc[i].dead && !echoed(&pc[i]);
 }
@@ -621,12 +614,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "pingpong: cannot connect to %s:%d: %s\n", o.host, o.port, strerror(errno));
         return 1;
     }
-    run_until(now() + o.warmup, 0);
+    run_until(lg_now() + o.warmup, 0);
     uint64_t m0 = st.msgs;
     long long s0 = lg_proc_cpu_us(o.pid), b0 = lg_proc_cpu_us(o.pid2), l0 = self_cpu_us();
-    double t0 = now();
+    double t0 = lg_now();
     run_until(t0 + o.secs, o.count ? m0 + o.count : 0);
-    double t1 = now();
+    double t1 = lg_now();
     long long s1 = lg_proc_cpu_us(o.pid), b1 = lg_proc_cpu_us(o.pid2), l1 = self_cpu_us();
     uint64_t msgs = st.msgs - m0;
     drain();

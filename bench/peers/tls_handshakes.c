@@ -60,13 +60,6 @@ static char negotiated[160];
 static pthread_mutex_t neg_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *msg;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int usage(void)
 {
     fprintf(stderr,
@@ -303,7 +296,7 @@ static long long self_cpu_us(void)
 
 static void sleep_until(double t)
 {
-    for (double left; (left = t - now()) > 0;) {
+    for (double left; (left = t - lg_now()) > 0;) {
         struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
         nanosleep(&ts, NULL);
     }
@@ -329,13 +322,13 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    sleep_until(now() + o.warmup);
+    sleep_until(lg_now() + o.warmup);
     uint64_t h0 = __atomic_load_n(&n_done, __ATOMIC_RELAXED), e0 = __atomic_load_n(&n_errors, __ATOMIC_RELAXED);
     uint64_t k0 = __atomic_load_n(&n_tickets, __ATOMIC_RELAXED);
     long long s0 = lg_proc_cpu_us(o.pid), b0 = lg_proc_cpu_us(o.pid2), l0 = self_cpu_us();
-    double t0 = now();
+    double t0 = lg_now();
     sleep_until(t0 + o.secs);
-    double t1 = now();
+    double t1 = lg_now();
     long long s1 = lg_proc_cpu_us(o.pid), b1 = lg_proc_cpu_us(o.pid2), l1 = self_cpu_us();
     uint64_t h1 = __atomic_load_n(&n_done, __ATOMIC_RELAXED), e1 = __atomic_load_n(&n_errors, __ATOMIC_RELAXED);
     uint64_t k1 = __atomic_load_n(&n_tickets, __ATOMIC_RELAXED);
