@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from run import BUILD, HOST, ROOT, free_port, wait_listening  # the suite's own helpers
+from run import BUILD, HOST, ROOT, free_port, haproxy_tcp_config, wait_listening  # the suite's own helpers
 
 RELAY_CPU, LOAD_CPU = "0", "1"
 SOCKIT = os.path.join(ROOT, "build", "sockit")
@@ -41,20 +41,8 @@ SCENARIOS = {  # name: (conns, depth, size, ws)
 def haproxy_cfg(d, port, backend, splice):
     path = os.path.join(d, "haproxy-%d.cfg" % port)
     with open(path, "w") as f:
-        f.write("""global
-    nbthread 1
-    maxconn 4000
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-%sfrontend raw_in
-    bind %s:%d
-    default_backend echo
-backend echo
-    server echo %s:%d
-""" % ("    option splice-auto\n" if splice else "", HOST, port, HOST, backend))
+        f.write(haproxy_tcp_config("bind %s:%d" % (HOST, port), backend,
+                                   "    option splice-auto\n" if splice else ""))
     return ["haproxy", "-db", "-f", path]
 
 

@@ -110,13 +110,10 @@ def haproxy_argv(port):
     return ["haproxy", "-db", "-f", os.path.join(proxy_dir("haproxy", port), "haproxy.cfg")]
 
 
-def haproxy_config(port, backend_port):
-    """HAProxy mode tcp, TLS terminated on the bind, one thread, in front of
-    the echo on backend_port (-db: one foreground process, the one measured)."""
-    d = proxy_dir("haproxy", port)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "haproxy.cfg"), "w") as f:
-        f.write("""global
+def haproxy_tcp_config(bind, backend_port, options=""):
+    """An HAProxy mode tcp configuration, one thread: a frontend on bind (the
+    whole bind line) with options, in front of the echo on backend_port."""
+    return """global
     nbthread 1
     maxconn 4000
 defaults
@@ -124,12 +121,22 @@ defaults
     timeout connect 5s
     timeout client 60s
     timeout server 60s
-frontend tls_in
-    bind %s:%d ssl crt %s
+%sfrontend proxied_in
+    %s
     default_backend echo
 backend echo
     server echo %s:%d
-""" % (HOST, port, CERT["combined"], HOST, backend_port))
+""" % (options, bind, HOST, backend_port)
+
+
+def haproxy_config(port, backend_port):
+    """HAProxy mode tcp, TLS terminated on the bind, one thread, in front of
+    the echo on backend_port (-db: one foreground process, the one measured)."""
+    d = proxy_dir("haproxy", port)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "haproxy.cfg"), "w") as f:
+        f.write(haproxy_tcp_config("bind %s:%d ssl crt %s" % (HOST, port, CERT["combined"]),
+                                   backend_port))
 
 
 # Proxies: started after their backend (the raw epoll echo, also on the
