@@ -69,18 +69,35 @@ static void on_reply(sk_dgram *d, int status, const uint8_t *msg, size_t len,
         relay_log(s->r, "reply to %s dropped: %s", s->name, sk_strerror(rc));
 }
 
+#define UDP_SESSIONS_MAX 4096 /* sessions without --max-conns */
+
+/* 1 at most once a second: a failure that every datagram can repeat. */
+static int log_due(relay *r)
+{
+    static uint64_t last;
+    uint64_t now = sk_loop_now(r->loop);
+    if (last && now - last < 1000)
+        return 0;
+    last = now;
+    return 1;
+}
+
 static session *new_session(relay *r, sessions *ss, const sk_sockaddr *from)
 {
     char name[128], err[512];
-    sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, name, sizeof name);
-    if (r->o->max_conns && ss->n >= r->o->max_conns) {
+    /* (each session holds a socket: without --max-conns, a flood of source
+     * addresses stops at UDP_SESSIONS_MAX instead of at the descriptor limit) */
+    size_t cap = r->o->max_conns ? r->o->max_conns : UDP_SESSIONS_MAX;
+    if (ss->n >= cap) {
         if (r->o->verbose)
-            relay_log(r, "drop datagram from %s: --max-conns %zu sessions", name, r->o->max_conns);
+            relay_log(r, "drop a datagram: %zu sessions (--max-conns)", cap);
         return NULL;
     }
+    sk_sockaddr_format((const struct sockaddr *)&from->ss, from->len, name, sizeof name);
     session *s = calloc(1, sizeof *s);
     if (!s || sk_dgram_connect(r->loop, &r->to, &r->o->sock, on_reply, s, &s->to, err, sizeof err) < 0) {
-        relay_log(r, "cannot relay %s to %s: %s", name, r->to_name, s ? err : "out of memory");
+        if (r->o->verbose || log_due(r))
+            relay_log(r, "cannot relay %s to %s: %s", name, r->to_name, s ? err : "out of memory");
         free(s);
         return NULL;
     }

@@ -78,7 +78,10 @@ static size_t input(sk_conn *c, uint8_t *buf, size_t len)
         sk_frame mode = (sk_frame)c->in_frame;
         if (mode == SK_FRAME_TEXT && off > 0)
             mode = SK_FRAME_LINE;
-        ssize_t r = sk_frame_decode(mode, c->max_frame, buf + off, len - off, &msg, &mlen);
+        /* (a compressed-framing body holds its codec byte besides the message,
+         * which sk_zbody_decode bounds by max_frame itself) */
+        size_t limit = (size_t)c->max_frame + (zopts(c, 0) ? 1 : 0);
+        ssize_t r = sk_frame_decode(mode, limit, buf + off, len - off, &msg, &mlen);
         if (r == 0) { /* what is left is one partial frame, searched whole */
             c->in.scanned = (uint32_t)(len - off);
             break;

@@ -5,6 +5,7 @@
 #include "net/loop_int.h"
 #include "net/outq.h"
 #include "net/loop_uring.h"
+#include "net/wsdeflate.h"
 #include "net/zframe.h"
 #include "sockit/error.h"
 
@@ -244,6 +245,7 @@ static void flush_caches(void)
     sk__blob_cache_flush();
     sk__outq_cache_flush();
     sk__zctx_cache_flush();
+    sk__wsd_thread_flush();
 }
 
 int sk_loop_run(sk_loop *loop)

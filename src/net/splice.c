@@ -72,6 +72,9 @@ static ssize_t take_in(dir *d)
         n = splice(d->src, NULL, d->pipe[1], NULL, CAP - d->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && errno == EINVAL && d->held == 0) { /* refused for this socket */
             d->no_splice = 1;
+            close(d->pipe[0]); /* (never used again) */
+            close(d->pipe[1]);
+            d->pipe[0] = d->pipe[1] = -1;
             return choose(d, 0) < 0 ? -ENOMEM : -EAGAIN; /* the socket is still readable */
         }
     } else {

@@ -105,6 +105,8 @@ static int put_deflated(sk_conn *c, unsigned op, const void *msg, size_t len)
     if (r <= 0)
         return r;
     r = put_frame(c, 0, op, RSV_DEFLATE, z, zlen);
+    if (r < 0) /* the context moved on without the peer's: it cannot go on */
+        close_with(c, SK__WS_CLOSE_INTERNAL, r);
     return r < 0 ? r : 1;
 }
 

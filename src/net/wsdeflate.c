@@ -173,14 +173,28 @@ int sk__wsd_deflate(sk_loop *loop, sk__wsd *d, const void *msg, size_t len, cons
     return 1;
 }
 
+/* The calling thread's compressor for broadcast blobs (made once, reset per
+ * message: a zlib stream costs ~256 KiB to make); sk__wsd_thread_flush frees it. */
+static __thread z_stream *alone_def;
+
+void sk__wsd_thread_flush(void)
+{
+    free_def(alone_def);
+    alone_def = NULL;
+}
+
 int sk__wsd_deflate_alone(const void *msg, size_t len, uint8_t **out, size_t *olen)
 {
     if (len < SK__WSD_MIN_SIZE || len > (size_t)UINT32_MAX - 4096)
         return 0;
-    z_stream *z = new_def(15, SHARED_MEMLEVEL);
-    uint8_t *buf = z ? malloc(room(z, len)) : NULL;
-    long n = buf ? run_deflate(z, msg, len, buf, room(z, len)) : -1;
-    free_def(z);
+    if (alone_def)
+        deflateReset(alone_def);
+    else
+        alone_def = new_def(15, SHARED_MEMLEVEL);
+    z_stream *z = alone_def;
+    size_t cap = z ? room(z, len) : 0;
+    uint8_t *buf = z ? malloc(cap) : NULL;
+    long n = buf ? run_deflate(z, msg, len, buf, cap) : -1;
     if (n < 0 || (size_t)n >= len) {
         free(buf);
         return n < 0 ? -ENOMEM : 0;

@@ -344,7 +344,7 @@ void sk__cluster_shutdown(sk_server *s)
     sk__cluster_cmd(cl, 2, argv, lens, NULL);
     for (size_t i = 0; i < cl->local.n; i++)
         sk__cluster_presence(cl, "HDEL", cl->local.v[i].id, NULL);
-    cl->stopping = 1; /* members leaving now: the others have already been told */
+    __atomic_store_n(&cl->stopping, 1, __ATOMIC_RELAXED); /* (shards read it) */ /* members leaving now: the others have already been told */
 }
 
 void sk__cluster_fini(sk_server *s)
@@ -352,7 +352,7 @@ void sk__cluster_fini(sk_server *s)
     sk__cluster *cl = s->cluster;
     if (!cl)
         return;
-    cl->stopping = 1;
+    __atomic_store_n(&cl->stopping, 1, __ATOMIC_RELAXED); /* (shards read it) */
     s->cluster = NULL;
     sk__sweep_cancel(cl);
     close_links(cl);

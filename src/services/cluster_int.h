@@ -86,6 +86,9 @@ void sk__cluster_announce_left(sk__cluster *cl, const cl_members *m);
 
 /* cluster_roster.c: members lists and the roster of other nodes. */
 cl_member *sk__members_find(cl_members *m, uint64_t id);
+/* 1 when nick (len bytes, from another node or Redis) can be shown: 1 to
+ * SK__CMSG_NAME_MAX bytes, no spaces or control characters. */
+int sk__nick_ok(const char *nick, size_t len);
 int sk__members_put(cl_members *m, uint64_t id, const char *nick, size_t nick_len);
 void sk__members_del(cl_members *m, uint64_t id);
 /* The node called name (len bytes) or, with create, a new one; NULL when

@@ -25,8 +25,20 @@ static void set_nick(cl_member *e, const char *nick, size_t len)
     e->nick[len] = 0;
 }
 
+int sk__nick_ok(const char *nick, size_t len)
+{
+    if (len < 1 || len > SK__CMSG_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)nick[i] <= ' ' || nick[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 int sk__members_put(cl_members *m, uint64_t id, const char *nick, size_t nick_len)
 {
+    if (!sk__nick_ok(nick, nick_len))
+        return 0; /* another node's (or a forger's) bad nick: not listed */
     cl_member *e = sk__members_find(m, id);
     if (!e) {
         if (m->n == m->cap) {

@@ -72,7 +72,7 @@ static void take_entry(sk__cluster *cl, cl_sweep *sw, const redisReply *f, const
     size_t nlen;
     uint64_t id;
     if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-        v->len > SK__CMSG_NAME_MAX || sk__cmsg_parse_field(f->str, f->len, &nlen, &id) < 0)
+        !sk__nick_ok(v->str, v->len) || sk__cmsg_parse_field(f->str, f->len, &nlen, &id) < 0)
         return;
     if (nlen == cl->node_len && memcmp(f->str, cl->node, nlen) == 0) {
         own_field(cl, id, seen);

@@ -124,6 +124,23 @@ def test_incompressible_goes_stored_and_min():
         s.close()
 
 
+def test_a_message_of_exactly_max_frame():
+    """--max-frame bounds the message, not the body: a stored message of exactly
+    --max-frame bytes (a body one byte longer) goes both ways; one byte more
+    closes that client."""
+    port = free_port()
+    with Server("echo", "tcp://127.0.0.1:%d" % port, "--frame", "len32be", "--compress", "zstd",
+                "--max-frame", "1000"):
+        s = tcp_client(port)
+        noise = random.Random(5).randbytes(1000)  # incompressible: the reply is stored too
+        s.sendall(frame("len32be", body(STORED, noise)))
+        check_eq(decode_body(read_body(s, "len32be", recv_exact)), (STORED, noise),
+                 "a 1000-byte message under --max-frame 1000")
+        s.sendall(frame("len32be", body(STORED, noise + b"x")))
+        check_eq(read_body(s, "len32be", recv_exact), None, "1001 bytes: closed")
+        s.close()
+
+
 def bad_body_closes(port, mode, payload, reason, srv, reply=lambda m: m):
     """payload closes its connection with a log line; a neighbour goes on
     (its message answered with reply(message): an echo by default)."""
