@@ -5,7 +5,6 @@
 #include "net/loop_int.h"
 #include "net/outq.h"
 #include "net/loop_uring.h"
-#include "net/wsdeflate.h"
 #include "net/zframe.h"
 #include "sockit/error.h"
 
@@ -239,13 +238,28 @@ static int loop_once(sk_loop *loop)
     return 0;
 }
 
+/* What layers above keep per thread, to free with the caches below. */
+static __thread void (*flushes[4])(void);
+static __thread int nflushes;
+
+void sk__loop_thread_flush_add(void (*fn)(void))
+{
+    for (int i = 0; i < nflushes; i++)
+        if (flushes[i] == fn)
+            return;
+    if (nflushes < 4)
+        flushes[nflushes++] = fn;
+}
+
 /* The spare reply buffers of this thread (a loop thread leaves none behind). */
 static void flush_caches(void)
 {
     sk__blob_cache_flush();
     sk__outq_cache_flush();
     sk__zctx_cache_flush();
-    sk__wsd_thread_flush();
+    for (int i = 0; i < nflushes; i++) /* (a layer above's: see sk__loop_thread_flush_add) */
+        flushes[i]();
+    nflushes = 0;
 }
 
 int sk_loop_run(sk_loop *loop)

@@ -104,6 +104,10 @@ struct sk_loop {
  * cannot fail: for releases that must happen even when memory is short. */
 void sk__loop_post_node(sk_loop *loop, sk__post *node);
 
+/* loop.c: fn runs (once) on this thread when its sk_loop_run returns, with
+ * the thread's own caches: for a layer above that keeps something per thread. */
+void sk__loop_thread_flush_add(void (*fn)(void));
+
 /* loop.c: the state of part id (NULL until set). */
 static inline void *sk__loop_part(const sk_loop *loop, int id) { return loop->parts[id].st; }
 /* loop.c: sets part id (once per loop). */

@@ -174,7 +174,8 @@ int sk__wsd_deflate(sk_loop *loop, sk__wsd *d, const void *msg, size_t len, cons
 }
 
 /* The calling thread's compressor for broadcast blobs (made once, reset per
- * message: a zlib stream costs ~256 KiB to make); sk__wsd_thread_flush frees it. */
+ * message: a zlib stream costs ~256 KiB to make); freed with the thread's
+ * caches when its loop stops. */
 static __thread z_stream *alone_def;
 
 void sk__wsd_thread_flush(void)
@@ -187,10 +188,11 @@ int sk__wsd_deflate_alone(const void *msg, size_t len, uint8_t **out, size_t *ol
 {
     if (len < SK__WSD_MIN_SIZE || len > (size_t)UINT32_MAX - 4096)
         return 0;
-    if (alone_def)
+    if (alone_def) {
         deflateReset(alone_def);
-    else
-        alone_def = new_def(15, SHARED_MEMLEVEL);
+    } else if ((alone_def = new_def(15, SHARED_MEMLEVEL))) {
+        sk__loop_thread_flush_add(sk__wsd_thread_flush);
+    }
     z_stream *z = alone_def;
     size_t cap = z ? room(z, len) : 0;
     uint8_t *buf = z ? malloc(cap) : NULL;

@@ -54,7 +54,7 @@ int sk__wsd_takes_shared(const sk__wsd *d);
 void sk__wsd_free(sk__wsd *d);
 
 /* Frees the calling thread's broadcast compressor (sk__wsd_deflate_alone's);
- * called when a loop's sk_loop_run returns. */
+ * run by the loop when the thread's sk_loop_run returns. */
 void sk__wsd_thread_flush(void);
 
 #endif
