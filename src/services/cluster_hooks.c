@@ -14,6 +14,7 @@ static int on_main(const sk__cluster *cl) { return sk__server_loop(cl->srv) == c
 enum { EV_TEXT, EV_MEMBER, EV_GONE };
 
 typedef struct cl_event {
+    sk__post post; /* its own node in the main loop's queue: one allocation per event */
     sk__cluster *cl;
     int what;
     uint64_t id;
@@ -64,10 +65,8 @@ static void post_event(sk__cluster *cl, int what, uint64_t id, const char *nick,
     if (len)
         memcpy(e->text, text, len);
     __atomic_add_fetch(&cl->refs, 1, __ATOMIC_RELAXED);
-    if (sk_loop_post(cl->loop, posted_event, e) < 0) {
-        sk__cluster_unref(cl);
-        free(e);
-    }
+    e->post = (sk__post){.fn = posted_event, .arg = e, .embedded = 1};
+    sk__loop_post_node(cl->loop, &e->post);
 }
 
 static void event(sk_server *s, int what, uint64_t id, const char *nick, const void *text,
