@@ -209,10 +209,15 @@ static void complete_oldest(bench_conn *c, uint64_t k)
 }
 
 /* After the replies of one read (or one frame, or datagram): send what they
- * made room for, all together, or see whether the drain is over. */
+ * made room for, all together, or see whether the drain is over. In rate mode
+ * a connection that waits in the schedule sends at its wake-up, with every
+ * other one due (a reply does not cost a write of its own then); one its
+ * depth held back sends now. */
 static void replies_done(bench_conn *c)
 {
     bench_worker *w = c->w;
+    if (w->phase == PH_RUN && w->cfg->rate > 0 && bs_queued(c))
+        return;
     if (w->phase == PH_RUN)
         top_up(c);
     else if (w->in_flight == 0)
