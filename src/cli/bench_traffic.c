@@ -93,13 +93,13 @@ static int send_some(bench_conn *c, uint32_t n, uint64_t start_ns)
 
 /* Rate mode: sends what is due, each timed from its scheduled time (so a
  * stalled server cannot hide latency: coordinated omission is corrected),
- * then sleeps until the next due time. A send due within BS_EARLY_NS goes
- * now, timed from now: one wake-up serves many connections' slots. */
+ * then sleeps until the next due time. A send due within BS_BATCH_NS goes
+ * now, in the same write, timed from now. */
 static void top_up_rate(bench_conn *c)
 {
     bench_worker *w = c->w;
     while (c->state == BC_UP && c->in_flight < w->cfg->depth && can_send(w) &&
-           c->sched_ns <= w->now_ns + BS_EARLY_NS) {
+           c->sched_ns <= w->now_ns + BS_BATCH_NS) {
         if (send_some(c, 1, c->sched_ns < w->now_ns ? c->sched_ns : w->now_ns) < 0)
             return;
         c->sched_n++;
@@ -109,7 +109,8 @@ static void top_up_rate(bench_conn *c)
         bs_wait(c); /* else a reply (or the datagram expiry scan) resumes */
 }
 
-/* Rate mode, on a wake-up of the schedule: sends for every connection due. */
+/* Rate mode, on a wake-up of the schedule: sends for every connection due
+ * (the writes go out at the end of the loop iteration, one per connection). */
 static void send_due(bench_worker *w)
 {
     w->now_ns = bench_now_ns();
