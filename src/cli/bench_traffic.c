@@ -109,14 +109,21 @@ static void top_up_rate(bench_conn *c)
         bs_wait(c); /* else a reply (or the datagram expiry scan) resumes */
 }
 
-/* Rate mode, on a wake-up of the schedule: sends for every connection due
- * (the writes go out at the end of the loop iteration, one per connection). */
+/* Rate mode, on a wake-up of the schedule: sends for every connection due.
+ * Each connection's write goes out at once, timed from then: a wake-up may
+ * write to hundreds of connections, and the last of them should not count
+ * the writes before it as its own latency. */
 static void send_due(bench_worker *w)
 {
-    w->now_ns = bench_now_ns();
-    bench_conn *c;
-    while ((c = bs_pop_due(w, w->now_ns + BS_EARLY_NS)))
+    for (;;) {
+        w->now_ns = bench_now_ns();
+        bench_conn *c = bs_pop_due(w, w->now_ns + BS_EARLY_NS);
+        if (!c)
+            return;
         top_up_rate(c); /* queues c again only for a later time */
+        if (c->conn)
+            sk_conn_flush(c->conn);
+    }
 }
 
 /* Sends what depth, budget and schedule allow. */
