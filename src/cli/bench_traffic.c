@@ -122,7 +122,7 @@ static void send_due(bench_worker *w)
             return;
         top_up_rate(c); /* queues c again only for a later time */
         if (c->conn)
-            sk_conn_flush(c->conn);
+            sk_conn_flush(c->conn); /* a failed write closes c: on_close counts it */
     }
 }
 
