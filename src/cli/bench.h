@@ -289,15 +289,26 @@ void bt_expire(bench_conn *c, uint64_t timeout_ns); /* datagrams: give up on old
 void bt_conn_ended(bench_conn *c);                  /* release its in-flight messages and timer */
 
 /* ---- bench_sched.c: rate mode's nanosecond schedule ---- */
-/* How early a scheduled send may go (timed from when it really went), so
- * that one timer wake-up sends every slot due within it: with thousands of
- * connections a wake-up per slot costs more CPU than the sends themselves. */
+/* How early a scheduled send may go. A send that goes early is timed from
+ * when it really went, never from its later scheduled time, so the latency
+ * reported is at least the message's own round trip; a late one is timed from
+ * its scheduled time. Two windows:
+ * - a wake-up of the schedule takes every connection due within BS_EARLY_NS
+ *   (with thousands of connections a wake-up per slot costs more CPU than
+ *   the sends; a longer window would make the rounds of writes longer, and
+ *   replies wait for the round to end before they are read and timed);
+ * - a connection that writes sends all its slots due within BS_BATCH_NS in
+ *   that one write (at 1000 msgs/s per connection: two a write). The
+ *   kernel's cost per write, and per read of the replies it brings, is most
+ *   of a fast open loop's CPU. */
 #define BS_EARLY_NS 1000000u
+#define BS_BATCH_NS 2000000u
 /* After the loop and conns exist: on_due(w) runs on each wake-up of the
  * schedule and takes the due connections with bs_pop_due. -1 on failure. */
 int bs_init(bench_worker *w, void (*on_due)(bench_worker *w));
 void bs_thread_init(void);   /* in the worker thread: fine timer slack */
 void bs_wait(bench_conn *c); /* wake at c->sched_ns (on_due then pops c) */
+int bs_queued(const bench_conn *c); /* 1 while c waits for a wake-up of the schedule */
 bench_conn *bs_pop_due(bench_worker *w, uint64_t by_ns); /* earliest due by by_ns, dequeued; or NULL */
 void bs_remove(bench_conn *c);
 void bs_free(bench_worker *w);

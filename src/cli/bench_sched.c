@@ -88,6 +88,8 @@ void bs_wait(bench_conn *c)
         arm(w);
 }
 
+int bs_queued(const bench_conn *c) { return c->heap_idx != NOT_QUEUED; }
+
 bench_conn *bs_pop_due(bench_worker *w, uint64_t by_ns)
 {
     if (!w->nheap || w->heap[0]->sched_ns > by_ns)

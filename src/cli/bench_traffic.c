@@ -93,13 +93,13 @@ static int send_some(bench_conn *c, uint32_t n, uint64_t start_ns)
 
 /* Rate mode: sends what is due, each timed from its scheduled time (so a
  * stalled server cannot hide latency: coordinated omission is corrected),
- * then sleeps until the next due time. A send due within BS_EARLY_NS goes
- * now, timed from now: one wake-up serves many connections' slots. */
+ * then sleeps until the next due time. A send due within BS_BATCH_NS goes
+ * now, in the same write, timed from now. */
 static void top_up_rate(bench_conn *c)
 {
     bench_worker *w = c->w;
     while (c->state == BC_UP && c->in_flight < w->cfg->depth && can_send(w) &&
-           c->sched_ns <= w->now_ns + BS_EARLY_NS) {
+           c->sched_ns <= w->now_ns + BS_BATCH_NS) {
         if (send_some(c, 1, c->sched_ns < w->now_ns ? c->sched_ns : w->now_ns) < 0)
             return;
         c->sched_n++;
@@ -109,13 +109,21 @@ static void top_up_rate(bench_conn *c)
         bs_wait(c); /* else a reply (or the datagram expiry scan) resumes */
 }
 
-/* Rate mode, on a wake-up of the schedule: sends for every connection due. */
+/* Rate mode, on a wake-up of the schedule: sends for every connection due.
+ * Each connection's write goes out at once, timed from then: a wake-up may
+ * write to hundreds of connections, and the last of them should not count
+ * the writes before it as its own latency. */
 static void send_due(bench_worker *w)
 {
-    w->now_ns = bench_now_ns();
-    bench_conn *c;
-    while ((c = bs_pop_due(w, w->now_ns + BS_EARLY_NS)))
+    for (;;) {
+        w->now_ns = bench_now_ns();
+        bench_conn *c = bs_pop_due(w, w->now_ns + BS_EARLY_NS);
+        if (!c)
+            return;
         top_up_rate(c); /* queues c again only for a later time */
+        if (c->conn)
+            sk_conn_flush(c->conn); /* a failed write closes c: on_close counts it */
+    }
 }
 
 /* Sends what depth, budget and schedule allow. */
@@ -209,10 +217,15 @@ static void complete_oldest(bench_conn *c, uint64_t k)
 }
 
 /* After the replies of one read (or one frame, or datagram): send what they
- * made room for, all together, or see whether the drain is over. */
+ * made room for, all together, or see whether the drain is over. In rate mode
+ * a connection that waits in the schedule sends at its wake-up, with every
+ * other one due (a reply does not cost a write of its own then); one its
+ * depth held back sends now. */
 static void replies_done(bench_conn *c)
 {
     bench_worker *w = c->w;
+    if (w->phase == PH_RUN && w->cfg->rate > 0 && bs_queued(c))
+        return;
     if (w->phase == PH_RUN)
         top_up(c);
     else if (w->in_flight == 0)

@@ -80,10 +80,12 @@ class Serve:
 class PyEcho:
     """A tiny threaded TCP echo server that knows the message size and can
     flip one payload byte of every `corrupt_every`-th message of a connection,
-    or close a connection after `close_after` messages."""
+    or close a connection after `close_after` messages, or stall: read
+    nothing until `stall` seconds after it started."""
 
-    def __init__(self, size, corrupt_every=0, close_after=0):
+    def __init__(self, size, corrupt_every=0, close_after=0, stall=0.0):
         self.size, self.corrupt_every, self.close_after = size, corrupt_every, close_after
+        self.stall_until = time.monotonic() + stall
         self.flipped = 0
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -108,6 +110,7 @@ class PyEcho:
     def _serve(self, c):
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         pos = 0  # bytes echoed so far on this connection
+        time.sleep(max(0.0, self.stall_until - time.monotonic()))
         try:
             while True:
                 data = bytearray(c.recv(65536))
@@ -402,6 +405,32 @@ def test_rate_open_loop():
     check(1600 <= r.get("sent", 0) <= 2400, "--rate 1000 -d 2 sends about 2000: %s" % out)
     check(r.get("received") == r.get("sent"), "every reply arrived: %s" % out)
     check(1.8 <= r.get("duration", 0) <= 3.5, "duration about 2 s: %s" % out)
+
+
+def test_rate_stalled_server():
+    """--rate keeps its schedule while the server stalls, and every message
+    sent during the stall counts the wait from its scheduled time (corrected
+    for coordinated omission): a tool that timed from the (late) send, or
+    waited for the replies before sending more, would report the stall as one
+    slow message. The server reads nothing for its first 1.0 s of a 2 s run
+    at 200 msgs/s, depth 1: messages scheduled at t in [0, 1) wait 1 - t, so
+    p90 is about 0.8 s, max about 1 s, and the schedule is caught up after."""
+    echo = PyEcho(64, stall=1.0)
+    path = os.path.join(TMP, "stall.json")
+    try:
+        rc, out, err = bench("tcp://127.0.0.1:%d" % echo.port, "--rate", "200", "-d", "2",
+                             "-c", "2", "--json", path)
+    finally:
+        echo.close()
+    r = report(out)
+    check(rc == 0, "stall: exit %d: %s %s" % (rc, out, err))
+    check(360 <= r.get("sent", 0) <= 440, "stall: --rate 200 -d 2 still sends about 400: %s" % out)
+    check(r.get("received") == r.get("sent"), "stall: every reply arrived: %s" % out)
+    with open(path) as f:
+        lat = json.load(f)["latency_us"]
+    check(0.6e6 <= lat["p90"] <= 1.1e6 * SCALE, "stall: p90 about 0.8 s: %s" % lat)
+    check(0.85e6 <= lat["max"] <= 1.3e6 * SCALE, "stall: max about 1 s: %s" % lat)
+    check(lat["p50"] <= 0.6e6, "stall: half the messages came after the stall: %s" % lat)
 
 
 def test_ramp():
