@@ -1,7 +1,13 @@
 /* fuzz_cluster.c — libFuzzer target for what chat nodes receive from Redis
  * (untrusted: anyone who can PUBLISH to the channel): a message decodes or
  * fails; a decoded one encodes back to the same bytes; presence fields
- * parse or fail and print back the same. */
+ * parse or fail and print back the same; the bytes read as RESP by a hiredis
+ * reader building its replies in an arena (net/redis_reply.c), fed in
+ * pieces, give the same replies as hiredis's own functions fed at once, or
+ * (over the arena's small limit) fail with the limit flagged. */
+#include <hiredis/hiredis.h>
+
+#include "net/redis_reply.h"
 #include "proto/cluster_msg.h"
 
 #include <stddef.h>
@@ -41,9 +47,63 @@ static void check_field(const uint8_t *data, size_t size)
     REQUIRE(sk__cmsg_parse_field(f, n, &nl2, &id2) == 0 && nl2 == nl && id2 == id);
 }
 
+static int same(const redisReply *a, const redisReply *b)
+{
+    if (a->type != b->type)
+        return 0;
+    if (a->type == REDIS_REPLY_INTEGER)
+        return a->integer == b->integer;
+    if (a->type == REDIS_REPLY_ARRAY) {
+        if (a->elements != b->elements)
+            return 0;
+        for (size_t i = 0; i < a->elements; i++)
+            if (!same(a->element[i], b->element[i]))
+                return 0;
+        return 1;
+    }
+    return a->type == REDIS_REPLY_NIL ||
+           (a->len == b->len && memcmp(a->str, b->str, a->len) == 0 && !a->str[a->len]);
+}
+
+#define MAX_REPLIES 64
+
+static void check_resp(const uint8_t *data, size_t size)
+{
+    redisReader *want = redisReaderCreate(), *r = redisReaderCreate();
+    int cut = 0;
+    sk__redis_arena *a = sk__redis_arena_new(8192, &cut);
+    REQUIRE(want && r && a);
+    sk__redis_arena_use(r, a);
+    void *w[MAX_REPLIES], *reply;
+    size_t nw = 0, got = 0;
+    redisReaderFeed(want, (const char *)data, size);
+    int want_rc = REDIS_OK;
+    while (nw < MAX_REPLIES && (want_rc = redisReaderGetReply(want, &reply)) == REDIS_OK && reply)
+        w[nw++] = reply;
+    int rc = REDIS_OK;
+    size_t step = size ? 1 + data[0] % 7 : 1; /* pieces of 1..7 bytes */
+    for (size_t at = 0; at < size && rc == REDIS_OK && got < nw; at += step) {
+        redisReaderFeed(r, (const char *)data + at, size - at < step ? size - at : step);
+        while (got < nw && (rc = redisReaderGetReply(r, &reply)) == REDIS_OK && reply) {
+            REQUIRE(same(reply, w[got]));
+            got++;
+            r->fn->freeObject(reply);
+            REQUIRE(sk__redis_arena_live(a) == 0 && sk__redis_arena_held(a) == 0);
+        }
+    }
+    /* Fewer replies only when the arena refused one (or hiredis failed too). */
+    REQUIRE(got == nw || cut || want_rc != REDIS_OK);
+    for (size_t i = 0; i < nw; i++)
+        freeReplyObject(w[i]);
+    sk__redis_arena_free(r, a);
+    redisReaderFree(r);
+    redisReaderFree(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_message(data, size);
     check_field(data, size);
+    check_resp(data, size);
     return 0;
 }
