@@ -50,24 +50,6 @@ static void check_field(const uint8_t *data, size_t size)
     REQUIRE(sk__cmsg_parse_field(f, n, &nl2, &id2) == 0 && nl2 == nl && id2 == id);
 }
 
-static int same(const redisReply *a, const redisReply *b)
-{
-    if (a->type != b->type)
-        return 0;
-    if (a->type == REDIS_REPLY_INTEGER)
-        return a->integer == b->integer;
-    if (a->type == REDIS_REPLY_ARRAY) {
-        if (a->elements != b->elements)
-            return 0;
-        for (size_t i = 0; i < a->elements; i++)
-            if (!same(a->element[i], b->element[i]))
-                return 0;
-        return 1;
-    }
-    return a->type == REDIS_REPLY_NIL ||
-           (a->len == b->len && memcmp(a->str, b->str, a->len) == 0 && !a->str[a->len]);
-}
-
 #define MAX_REPLIES 64
 
 static void check_page(const redisReply *r)
@@ -119,7 +101,7 @@ static void check_resp(const uint8_t *data, size_t size)
         redisReaderFeed(r, (const char *)data + at, size - at < step ? size - at : step);
         while ((got < nw || !compare) && (rc = redisReaderGetReply(r, &reply)) == REDIS_OK &&
                reply) {
-            REQUIRE(!compare || same(reply, w[got]));
+            REQUIRE(!compare || sk__redis_reply_same(reply, w[got]));
             check_page(reply);
             got++;
             r->fn->freeObject(reply);

@@ -194,3 +194,21 @@ void sk__redis_arena_free(redisReader *r, sk__redis_arena *a)
 size_t sk__redis_arena_held(const sk__redis_arena *a) { return a->held; }
 
 int sk__redis_arena_live(const sk__redis_arena *a) { return a->roots; }
+
+int sk__redis_reply_same(const redisReply *a, const redisReply *b)
+{
+    if (!a || !b || a->type != b->type)
+        return 0;
+    if (a->type == REDIS_REPLY_INTEGER)
+        return a->integer == b->integer;
+    if (a->type == REDIS_REPLY_ARRAY) {
+        if (a->elements != b->elements)
+            return 0;
+        for (size_t i = 0; i < a->elements; i++)
+            if (!sk__redis_reply_same(a->element[i], b->element[i]))
+                return 0;
+        return 1;
+    }
+    return a->type == REDIS_REPLY_NIL ||
+           (a->len == b->len && memcmp(a->str, b->str, a->len) == 0 && !a->str[a->len]);
+}

@@ -31,4 +31,10 @@ void sk__redis_arena_free(redisReader *r, sk__redis_arena *a);
 size_t sk__redis_arena_held(const sk__redis_arena *a);
 int sk__redis_arena_live(const sk__redis_arena *a);
 
+/* 1 when replies a and b (either built by hiredis's functions or here) are
+ * the same tree: types, integers, strings (NUL-terminated) and elements
+ * (the tests and the fuzz target compare the two ways of building). */
+struct redisReply;
+int sk__redis_reply_same(const struct redisReply *a, const struct redisReply *b);
+
 #endif

@@ -12,28 +12,6 @@
 
 #include "check.h"
 
-/* 1 when a (arena-built) and b (hiredis-built) are the same tree. */
-static int same(const redisReply *a, const redisReply *b)
-{
-    if (!a || !b || a->type != b->type)
-        return 0;
-    switch (a->type) {
-    case REDIS_REPLY_INTEGER:
-        return a->integer == b->integer;
-    case REDIS_REPLY_NIL:
-        return 1;
-    case REDIS_REPLY_ARRAY:
-        if (a->elements != b->elements)
-            return 0;
-        for (size_t i = 0; i < a->elements; i++)
-            if (!same(a->element[i], b->element[i]))
-                return 0;
-        return 1;
-    default:
-        return a->len == b->len && memcmp(a->str, b->str, a->len) == 0 && a->str[a->len] == 0;
-    }
-}
-
 /* The replies hiredis's own reader makes of all of in (at most 16). */
 static size_t expected(const char *in, size_t len, redisReply **out)
 {
@@ -65,7 +43,7 @@ static size_t feed(const char *in, size_t len, size_t step, uint32_t seed, redis
         at += n;
         void *reply;
         while (redisReaderGetReply(r, &reply) == REDIS_OK && reply) {
-            CHECK(got < nwant && same(reply, want[got]));
+            CHECK(got < nwant && sk__redis_reply_same(reply, want[got]));
             got++;
             CHECK_EQ_INT(sk__redis_arena_live(a), 1);
             r->fn->freeObject(reply);
