@@ -193,11 +193,13 @@ static void refresh_node(cl_roster *r, const char *name, const cl_entry *e, size
     cl_node *node = sk__roster_node(r, name, strlen(name), 1);
     if (!node)
         return;
-    cl_member *v = n > node->m.cap ? realloc(node->m.v, n * sizeof *v) : node->m.v;
-    if (!v)
-        return;
-    if (n > node->m.cap)
-        node->m.v = v, node->m.cap = n;
+    if (n > node->m.cap) {
+        cl_member *v = realloc(node->m.v, n * sizeof *v);
+        if (!v)
+            return;
+        node->m.v = v;
+        node->m.cap = n;
+    }
     node->m.n = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && e[i].id == e[i - 1].id)
