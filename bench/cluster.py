@@ -10,6 +10,10 @@ Rounds alternate, each with fresh processes:
 Both run bursts of B x S-byte lines from the one sender (next burst when
 every member on every node has all B: every delivery counted). Server CPU is
 utime + stime per process (/proc/PID/stat) over the measured window.
+--callgrind: instructions instead (user space, deterministic, unaffected by
+the other tenants): a lone node, then node 1 of a cluster, run under
+callgrind; counters zeroed when the measured window opens and dumped when it
+closes; Ir per delivery = the dump's total / that node's deliveries.
 Then latency: the cluster at --rate lines/s published (members on nodes 1-2
 timestamp what arrives from node 0), and redis-benchmark PUBLISH rates.
 CPU rounds and redis-benchmark: servers (nodes and Redis) on CPU 0, the
@@ -17,6 +21,7 @@ loader on CPU 1; latency runs: no pinning (four servers on one CPU would
 measure the scheduler's queue, not the path).
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -47,15 +52,15 @@ def start_redis():
     return p, port
 
 
-def start_node(sockit, redis_port, name, io):
+def start_node(sockit, redis_port, name, io, wrap=()):
     port = run.free_port()
-    argv = [sockit, "serve", "chat", "tcp://%s:%d" % (HOST, port), "--threads", "1", "--nodelay",
+    argv = list(wrap) + [sockit, "serve", "chat", "tcp://%s:%d" % (HOST, port), "--threads", "1", "--nodelay",
             "--frame", "line", "--io", io]
     if redis_port:
         argv += ["--cluster", "redis://%s:%d" % (HOST, redis_port), "--node", name]
     p = run.spawn(pinned(SERVER_CPU) + argv, stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL)
-    if not run.wait_listening(port, p):
+    if not run.wait_listening(port, p, 60 if wrap else 5):
         raise SystemExit("node %s did not start" % name)
     return p, port
 
@@ -72,12 +77,13 @@ def load(ports, pids, args, extra=()):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def with_cluster(args, fn):
+def with_cluster(args, fn, wrap1=()):
     procs = []
     try:
         rp, rport = start_redis()
         procs.append(rp)
-        nodes = [start_node(args.sockit, rport, "n%d" % i, args.io) for i in range(3)]
+        nodes = [start_node(args.sockit, rport, "n%d" % i, args.io, wrap1 if i == 1 else ())
+                 for i in range(3)]
         procs += [p for p, _ in nodes]
         time.sleep(0.3)
         return fn([port for _, port in nodes], [p.pid for p, _ in nodes], rport)
@@ -118,6 +124,57 @@ def redis_benchmark(subscribers, pipeline, n=200000):
         run.stop(rp)
 
 
+def callgrind_ir(args, node):
+    """Ir per delivery of the node at index `node` (1 in a cluster, 0 alone)."""
+    out = "/tmp/sockit-cluster-cg.%d" % os.getpid()
+    for f in glob.glob(out + "*"):
+        os.unlink(f)
+    wrap = ["valgrind", "--tool=callgrind", "--compress-strings=no", "--callgrind-out-file=" + out]
+
+    def measure(ports, pids, _):
+        ctl = "callgrind_control %s %d >/dev/null"
+        return load(ports, pids, args, ["--on-start", ctl % ("-z", pids[node]),
+                                        "--on-end", ctl % ("-d", pids[node])])
+
+    if node == 0:
+        p, port = start_node(args.sockit, None, "single", args.io, wrap)
+        try:
+            r = measure([port], [p.pid], None)
+        finally:
+            run.stop(p, wait=30)
+    else:
+        r = with_cluster(args, measure, wrap)
+    dumps = sorted(f for f in glob.glob(out + ".*"))
+    ir = None
+    for line in open(dumps[0]) if dumps else []:
+        if line.startswith(("totals:", "summary:")):
+            ir = int(line.split()[1])
+    if dumps and os.environ.get("CLUSTER_KEEP_DUMP"):
+        os.rename(dumps[0], os.environ["CLUSTER_KEEP_DUMP"] + ".%d" % node)
+    for f in glob.glob(out + "*"):
+        os.unlink(f)
+    if not r or ir is None:
+        return None
+    return {"ir": ir, "deliveries": r["deliveries"][node], "errors": r["errors"],
+            "ir_per_delivery": ir / r["deliveries"][node] if r["deliveries"][node] else None}
+
+
+def callgrind_rounds(args):
+    res = {"single": [], "remote": []}
+    for i in range(args.rounds):
+        res["single"].append(callgrind_ir(args, 0))
+        res["remote"].append(callgrind_ir(args, 1))
+        s, c = res["single"][-1], res["remote"][-1]
+        print("round %d: lone node %.1f Ir/delivery (%d), cluster node 1 %.1f Ir/delivery (%d)"
+              % (i + 1, s["ir_per_delivery"], s["deliveries"], c["ir_per_delivery"],
+                 c["deliveries"]), flush=True)
+    single = med([r["ir_per_delivery"] for r in res["single"]])
+    remote = med([r["ir_per_delivery"] for r in res["remote"]])
+    print("\nmedian Ir per delivery: lone node %.1f, remote (cluster node 1) %.1f: %.2fx"
+          % (single, remote, remote / single))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sockit", default=os.path.join(ROOT, "build", "sockit"))
@@ -132,10 +189,18 @@ def main():
     ap.add_argument("--io", default="epoll")
     ap.add_argument("--no-redis-benchmark", dest="redis_benchmark", action="store_false")
     ap.add_argument("--json", help="write every round here")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="only Ir per delivery, lone node vs remote (see above)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, run.on_signal)
     subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "bench"), "build/cluster_load"],
                    check=True)
+    if args.callgrind:
+        res = callgrind_rounds(args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return
     res = {"args": vars(args), "single": [], "cluster": [], "latency": [], "redis_benchmark": {}}
     for i in range(args.rounds):
         res["single"].append(round_single(args))

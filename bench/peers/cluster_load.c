@@ -10,7 +10,10 @@
  *     record the cross-node latency; p50/p99/max are printed.
  *
  * Before the clock starts, every member must have seen "* SENDER joined"
- * (join notices cross nodes). Prints one JSON line. One epoll thread. */
+ * (join notices cross nodes). --on-start CMD / --on-end CMD run a shell
+ * command when the measured window opens / closes, with nothing in flight
+ * (bench/cluster.py --callgrind zeroes and dumps a node's counters there).
+ * Prints one JSON line. One epoll thread. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +45,7 @@ typedef struct conn {
 static struct {
     int ports[MAX_NODES], pids[MAX_NODES], nodes, members, burst, size;
     double secs, warmup, rate;
+    const char *on_start, *on_end;
 } o = {.members = 100, .burst = 16, .size = 64, .secs = 5, .warmup = 0.5};
 
 static conn *rc, snd;
@@ -287,6 +291,10 @@ int main(int argc, char **argv)
             o.warmup = atof(v);
         else if (!strcmp(a, "--rate"))
             o.rate = atof(v);
+        else if (!strcmp(a, "--on-start"))
+            o.on_start = v;
+        else if (!strcmp(a, "--on-end"))
+            o.on_end = v;
         else
             break;
     }
@@ -306,6 +314,8 @@ int main(int argc, char **argv)
         for (double t0 = lg_now(); lg_now() - t0 < o.warmup;)
             burst(lines, len);
     }
+    if (o.on_start && system(o.on_start) != 0)
+        die(o.on_start);
     memset(got, 0, sizeof got);
     total = sent_lines = 0;
     for (int i = 0; i < o.nodes; i++)
@@ -319,6 +329,8 @@ int main(int argc, char **argv)
     double secs = lg_now() - t0;
     for (int i = 0; i < o.nodes; i++)
         cpu1[i] = lg_proc_cpu_us(o.pids[i]);
+    if (o.on_end && system(o.on_end) != 0)
+        die(o.on_end);
     report(secs, cpu0, cpu1);
     return errors ? 1 : 0;
 }

@@ -1,14 +1,20 @@
 /* redis_loop.c — the hiredis event-library adapter for sk_loop, modelled on
  * hiredis's adapters/ae.h: one level-triggered watcher per context whose
- * events follow hiredis's add/del read/write requests. */
+ * events follow hiredis's add/del read/write requests; the context's replies
+ * are built in an arena (redis_reply.c) that lives as long as the adapter. */
 #include "net/redis_loop.h"
+
+#include "net/redis_reply.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#define ARENA_SLACK (64u << 10) /* and small replies of many elements */
+
 typedef struct redis_ev {
     redisAsyncContext *ac;
     sk_watch *w;
+    sk__redis_arena *arena; /* where the context's reader builds replies */
     size_t max_reply; /* bytes of one unfinished reply tolerated */
     int cut;          /* the link was shut for a reply over max_reply */
     int *cut_out;     /* the caller's flag for that (it outlives the context) */
@@ -49,9 +55,12 @@ static void del_read(void *d) { set_events(d, ((redis_ev *)d)->events & ~SK_READ
 static void add_write(void *d) { set_events(d, ((redis_ev *)d)->events | SK_WRITABLE); }
 static void del_write(void *d) { set_events(d, ((redis_ev *)d)->events & ~SK_WRITABLE); }
 
+/* Called as hiredis frees the context, before its reader: the reply being
+ * built goes with the arena, and the reader is left with nothing to free. */
 static void cleanup(void *d)
 {
     redis_ev *e = d;
+    sk__redis_arena_free(e->ac->c.reader, e->arena);
     sk_watch_free(e->w); /* freed at the end of the iteration: safe from on_io */
     free(e);
 }
@@ -67,10 +76,15 @@ int sk__redis_attach(redisAsyncContext *ac, sk_loop *loop, size_t max_reply, int
     e->max_reply = max_reply;
     e->cut_out = cut;
     e->w = sk_watch_new(loop, ac->c.fd, 0, on_io, e);
-    if (!e->w) {
+    /* The objects of a reply of max_reply bytes take about as much again. */
+    e->arena = sk__redis_arena_new(2 * max_reply + ARENA_SLACK, cut);
+    if (!e->w || !e->arena || !ac->c.reader || ac->c.reader->ridx != -1) {
+        sk_watch_free(e->w);
+        sk__redis_arena_free(NULL, e->arena);
         free(e);
         return -1;
     }
+    sk__redis_arena_use(ac->c.reader, e->arena);
     ac->ev.data = e;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;

@@ -13,7 +13,10 @@
  * memory: it has no limit of its own) ends the link instead: its socket is
  * shut, *cut (when not NULL; the caller's, outliving ac) is set to 1, and
  * hiredis reports the connection lost through the context's disconnect
- * callback. Returns 0, or -1 when
+ * callback; so does a reply whose objects would take over twice max_reply
+ * (plus 64 KiB), refused before allocation. Replies are built in an arena
+ * (redis_reply.h): a callback must not keep a reply or call freeReplyObject
+ * on it. Returns 0, or -1 when
  * ac already has an event library or on out-of-memory (ac is then left to
  * the caller to free). The attachment is released by hiredis itself when ac
  * is freed (redisAsyncFree, redisAsyncDisconnect, or an error). */

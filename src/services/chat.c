@@ -231,18 +231,18 @@ static int add_name(const sk__peer *p, void *arg)
     return 0;
 }
 
+static void add_remote(const char *nick, void *arg) { add_nick(arg, nick); } /* cluster */
+
 static void do_who(sk__peer *p)
 {
-    char list[CHAT_LINE_MAX], remote[CHAT_LINE_MAX];
-    size_t count = sk__server_members(p->srv);
-    sk__cluster_names(p->srv, remote, sizeof remote, &count); /* cluster: the other nodes' */
+    char list[CHAT_LINE_MAX];
+    size_t count = sk__server_members(p->srv) + sk__cluster_count(p->srv); /* cluster */
     int head = snprintf(list, sizeof list, "* %zu here:", count);
     who_list w = {list, (size_t)head, sizeof list, 0, 0};
     sk__server_lock(p->srv);
     sk__server_each(p->srv, add_name, &w);
     sk__server_unlock(p->srv);
-    for (char *save = NULL, *nick = strtok_r(remote, " ", &save); nick; nick = strtok_r(NULL, " ", &save))
-        add_nick(&w, nick);
+    sk__cluster_each(p->srv, add_remote, &w); /* cluster: the other nodes' */
     size_t left_out = count > w.shown ? count - w.shown : 0; /* (remote ones cut to fit too) */
     if (left_out)
         w.len += (size_t)snprintf(list + w.len, sizeof list - w.len, " (and %zu more)", left_out);

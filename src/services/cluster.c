@@ -360,27 +360,3 @@ void sk__cluster_fini(sk_server *s)
     sk_timer_free(cl->retry);
     sk__cluster_unref(cl);
 }
-
-size_t sk__cluster_names(sk_server *s, char *buf, size_t len, size_t *count)
-{
-    sk__cluster *cl = s->cluster;
-    size_t at = 0;
-    if (len)
-        buf[0] = 0;
-    if (!cl || len == 0)
-        return 0;
-    pthread_mutex_lock(&cl->roster.lock);
-    for (size_t i = 0; i < cl->roster.n; i++) {
-        const cl_members *m = &cl->roster.v[i].m;
-        for (size_t j = 0; j < m->n; j++) {
-            int n = snprintf(buf + at, len - at, " %s", m->v[j].nick);
-            if (n > 0 && (size_t)n < len - at)
-                at += (size_t)n;
-            else
-                buf[at] = 0;
-            (*count)++;
-        }
-    }
-    pthread_mutex_unlock(&cl->roster.lock);
-    return at;
-}

@@ -24,10 +24,10 @@ void sk__cluster_publish(sk_server *s, const char *text, size_t len);
 void sk__cluster_member(sk_server *s, uint64_t id, const char *nick);
 void sk__cluster_gone(sk_server *s, uint64_t id);
 
-/* Writes " nick1 nick2 ..." of the members of the other live nodes into buf
- * (len bytes, NUL-terminated, truncated to fit); returns the length written
- * and adds their number to *count. */
-size_t sk__cluster_names(sk_server *s, char *buf, size_t len, size_t *count);
+/* Calls fn(nick, ud) for each member of the other live nodes, under the
+ * roster's lock (fn must not call back into the cluster); returns how many
+ * (0 without --cluster). */
+size_t sk__cluster_each(sk_server *s, void (*fn)(const char *nick, void *ud), void *ud);
 
 /* Returns 1 when a member of another live node has nick (ASCII letters
  * compared without case), as the roster knows it: the other nodes' joins and

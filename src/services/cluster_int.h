@@ -6,6 +6,7 @@
 #define SOCKIT_CLUSTER_INT_H
 
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 
 #include "proto/cluster_msg.h"
@@ -101,6 +102,15 @@ void sk__roster_drop(cl_roster *r, cl_node *node, cl_members *gone);
  * numbering. Returns members that left (QUIT) in *gone. */
 void sk__roster_apply(sk__cluster *cl, const sk__cmsg *m, cl_members *gone);
 void sk__roster_free(cl_roster *r);
+
+/* cluster_scan.c */
+#define CL_CURSOR_MAX 20 /* digits of an unsigned 64-bit HSCAN cursor */
+/* Checks r is an HSCAN reply (a cursor of 1 to CL_CURSOR_MAX digits, then
+ * an array of field, value pairs); copies the cursor (NUL-terminated) and
+ * points *pairs at the 2 * *npairs elements (of r: valid while r is).
+ * Returns 0, or -1 for anything else (nothing written). */
+int sk__scan_page(const redisReply *r, char cursor[CL_CURSOR_MAX + 1], redisReply *const **pairs,
+                  size_t *npairs);
 
 /* cluster_sweep.c */
 /* Every CL_BEAT_MS while up: the heartbeat, then the presence sweep

@@ -172,3 +172,19 @@ size_t sk__cluster_count(sk_server *s)
     pthread_mutex_unlock(&cl->roster.lock);
     return n;
 }
+
+size_t sk__cluster_each(sk_server *s, void (*fn)(const char *nick, void *ud), void *ud)
+{
+    sk__cluster *cl = s->cluster;
+    size_t n = 0;
+    if (!cl)
+        return 0;
+    pthread_mutex_lock(&cl->roster.lock);
+    for (size_t i = 0; i < cl->roster.n; i++) {
+        const cl_members *m = &cl->roster.v[i].m;
+        for (size_t j = 0; j < m->n; j++, n++)
+            fn(m->v[j].nick, ud);
+    }
+    pthread_mutex_unlock(&cl->roster.lock);
+    return n;
+}

@@ -351,6 +351,38 @@ def test_hostile_publisher_and_twin_names():
         b1.close()
 
 
+def test_large_members_hash_read_in_pages():
+    """The presence sweep pages through a members hash of 4,000 fields with
+    HSCAN (one HGETALL reply held the whole hash): a live node's 1,000
+    members all count in /who, a dead node's 3,000 fields are deleted."""
+    with Redis() as redis:
+        live = []
+        for i in range(1000):
+            live += ["fake/%d" % i, "f%d" % i]
+        dead = []
+        for i in range(3000):
+            dead += ["ghost/%d" % i, "g%d" % i]
+        check_eq(redis.cmd("HSET", "sockit:chat:members", *live), b":1000", "live fields set")
+        check_eq(redis.cmd("HSET", "sockit:chat:members", *dead), b":3000", "dead fields set")
+        check_eq(redis.cmd("SET", "sockit:chat:alive:fake", "x", "EX", "600"), b"+OK", "alive")
+        with node(redis, "A") as a:
+            a1 = Member(a.port, "a1")
+            got = None
+            deadline = time.monotonic() + t(10)
+            while time.monotonic() < deadline and not got:
+                a1.send("/who")
+                line = a1.wait(lambda l: re.match(r"\* \d+ here:", l), 5)
+                got = line if line and line.startswith("* 1001 here:") else None
+                time.sleep(0.3)
+            check(got is not None, "/who counts the live node's 1,000 members: %r" % line)
+            check(got and "(and " in got, "the list is cut to fit: %r" % (got or "")[-80:])
+            check(wait_for(lambda: redis.cmd("HLEN", "sockit:chat:members") == b":1001", t(20)),
+                  "the dead node's fields are deleted: HLEN %r"
+                  % redis.cmd("HLEN", "sockit:chat:members"))
+            check(a1.wait(lambda l: l.startswith("* g"), 0.5) is None, "no ghost announced")
+            a1.close()
+
+
 HAPROXY_CFG = HAPROXY_GLOBAL + """
 frontend lines
     mode tcp
