@@ -134,7 +134,7 @@ def ws_reference(sc, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--secs", type=float, default=3)
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--only", action="append", help="scenario (repeatable): " + " ".join(SCENARIOS))
@@ -173,8 +173,9 @@ def report(sc, res):
         print("  %-22s %7.2f us   ratio %.2f  (%s)" % (n, statistics.median(res[n]), statistics.median(ratios),
                                                       " ".join("%.2f" % r for r in ratios)))
     if not SCENARIOS[sc][3]:
-        ratios = [a / b for a, b in zip(res["sockit-relay"], res["haproxy"])]
-        print("  sockit-relay / haproxy (no splice): %.2f" % statistics.median(ratios))
+        for n in ("sockit-relay", "sockit-relay-copy"):
+            ratios = [a / b for a, b in zip(res[n], res["haproxy"])]
+            print("  %s / haproxy (no splice): %.2f" % (n, statistics.median(ratios)))
     print(flush=True)
 
 

@@ -60,6 +60,22 @@ void relay_splice_accept(relay *r, int fd, const char *name);
 /* relay_base.c: --max-conns: 1 after closing fd with a log line. */
 int relay_over_limit(relay *r, int fd, const char *name);
 
+/* relay_base.c: the log lines of a client that cannot be relayed: "cannot
+ * relay CLIENT to TO: WHY", and the same for TO not open within
+ * --connect-timeout. */
+void relay_log_unreachable(const relay *r, const char *client, const char *why);
+void relay_log_not_open(const relay *r, const char *client);
+
+/* relay_base.c: the local address of socket fd, formatted into buf (left
+ * as it was when it cannot be had). */
+void relay_local_name(int fd, char *buf, size_t len);
+
+/* relay_base.c: a relayed connection's zeroed record of size bytes and its
+ * timer (*timer: on_timer with the record as ud). NULL when out of memory,
+ * after a "refuse NAME" log line and closing the client's fd. Freed by the
+ * caller (free, sk_timer_free). */
+void *relay_record(relay *r, size_t size, int fd, const char *name, sk_timer_cb on_timer, sk_timer **timer);
+
 /* relay_udp.c: datagram FROM and TO; sessions per source address. 0, or 1
  * after printing why. relay_udp_stop frees every session. */
 int relay_udp_start(relay *r);

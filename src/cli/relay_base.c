@@ -1,9 +1,13 @@
-/* relay_base.c — what every part of `sockit relay` calls: the log line,
- * the list of live relayed connections (the drain), and --max-conns. Calls nothing of the relay's own. */
+/* relay_base.c — what every part of `sockit relay` calls: the log lines
+ * (and the ones every kind of relayed connection writes), a socket's local
+ * name, a relayed connection's record, the list of live relayed
+ * connections (the drain), and --max-conns. Calls nothing of the relay's own. */
 #include "cli/relay.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,4 +70,32 @@ int relay_over_limit(relay *r, int fd, const char *name)
     relay_log(r, "refuse %s: --max-conns %zu reached", name, r->o->max_conns);
     close(fd);
     return 1;
+}
+
+void relay_log_unreachable(const relay *r, const char *client, const char *why)
+{
+    relay_log(r, "cannot relay %s to %s: %s", client, r->to_name, why);
+}
+
+void relay_log_not_open(const relay *r, const char *client)
+{
+    relay_log(r, "cannot relay %s to %s: not open within %.1f s", client, r->to_name, r->connect_ms / 1000.0);
+}
+
+void relay_local_name(int fd, char *buf, size_t len)
+{
+    sk_sockaddr a = {.len = sizeof a.ss};
+    if (getsockname(fd, (struct sockaddr *)&a.ss, &a.len) == 0)
+        sk_sockaddr_format((struct sockaddr *)&a.ss, a.len, buf, len);
+}
+
+void *relay_record(relay *r, size_t size, int fd, const char *name, sk_timer_cb on_timer, sk_timer **timer)
+{
+    void *p = calloc(1, size);
+    if (p && (*timer = sk_timer_new(r->loop, on_timer, p)))
+        return p;
+    relay_log(r, "refuse %s: out of memory", name);
+    free(p);
+    close(fd);
+    return NULL;
 }

@@ -61,8 +61,7 @@ static void on_timer(sk_timer *t, void *ud)
     splice_pair *p = ud;
     relay *r = p->r;
     if (!p->sp) { /* still connecting */
-        relay_log(r, "cannot relay %s to %s: not open within %.1f s", p->name[0], r->to_name,
-                  r->connect_ms / 1000.0);
+        relay_log_not_open(r, p->name[0]);
         end_splice(&p->node, 1);
         return;
     }
@@ -95,13 +94,11 @@ static void on_connected(int fd, int status, void *ud)
     relay *r = p->r;
     p->cx = NULL;
     if (status < 0) {
-        relay_log(r, "cannot relay %s to %s: %s", p->name[0], r->to_name, sk_strerror(status));
+        relay_log_unreachable(r, p->name[0], sk_strerror(status));
         free_pair(p);
         return;
     }
-    sk_sockaddr a = {.len = sizeof a.ss};
-    if (getsockname(fd, (struct sockaddr *)&a.ss, &a.len) == 0)
-        sk_sockaddr_format((struct sockaddr *)&a.ss, a.len, p->name[1], sizeof p->name[1]);
+    relay_local_name(fd, p->name[1], sizeof p->name[1]);
     int from = p->fd;
     p->fd = -1;
     int rc = sk_splice_new(r->loop, from, fd, on_splice_close, p, &p->sp);
@@ -119,21 +116,18 @@ static void on_connected(int fd, int status, void *ud)
 
 void relay_splice_accept(relay *r, int fd, const char *name)
 {
-    splice_pair *p = calloc(1, sizeof *p);
-    if (!p || !(p->timer = sk_timer_new(r->loop, on_timer, p))) {
-        relay_log(r, "refuse %s: out of memory", name);
-        free(p);
-        close(fd);
+    sk_timer *timer;
+    splice_pair *p = relay_record(r, sizeof *p, fd, name, on_timer, &timer);
+    if (!p)
         return;
-    }
-    *p = (splice_pair){.node.end = end_splice, .r = r, .fd = fd, .timer = p->timer,
+    *p = (splice_pair){.node.end = end_splice, .r = r, .fd = fd, .timer = timer,
                        .connect_at = sk_loop_now(r->loop)};
     snprintf(p->name[0], sizeof p->name[0], "%s", name);
     snprintf(p->name[1], sizeof p->name[1], "?");
     relay_list(r, &p->node);
     int rc = sk_connect_start(r->loop, &r->to_addr, NULL, &r->o->sock, on_connected, p, &p->cx);
     if (rc < 0) {
-        relay_log(r, "cannot relay %s to %s: %s", name, r->to_name, sk_strerror(rc));
+        relay_log_unreachable(r, name, sk_strerror(rc));
         free_pair(p);
         return;
     }

@@ -97,7 +97,7 @@ static session *new_session(relay *r, sessions *ss, const sk_sockaddr *from)
     session *s = calloc(1, sizeof *s);
     if (!s || sk_dgram_connect(r->loop, &r->to, &r->o->sock, on_reply, s, &s->to, err, sizeof err) < 0) {
         if (r->o->verbose || log_due(r))
-            relay_log(r, "cannot relay %s to %s: %s", name, r->to_name, s ? err : "out of memory");
+            relay_log_unreachable(r, name, s ? err : "out of memory");
         free(s);
         return NULL;
     }
@@ -108,10 +108,8 @@ static session *new_session(relay *r, sessions *ss, const sk_sockaddr *from)
     *pp = s;
     ss->n++;
     if (r->o->verbose) { /* both legs: the client, and the session's own socket toward TO */
-        sk_sockaddr a = {.len = sizeof a.ss};
         char local[128] = "?";
-        if (getsockname(sk_dgram_fd(s->to), (struct sockaddr *)&a.ss, &a.len) == 0)
-            sk_sockaddr_format((struct sockaddr *)&a.ss, a.len, local, sizeof local);
+        relay_local_name(sk_dgram_fd(s->to), local, sizeof local);
         relay_log(r, "udp session %s -> %s (%s)", name, local, r->to_name);
     }
     return s;

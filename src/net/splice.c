@@ -41,10 +41,10 @@ struct sk_splice {
     sk_splice_close_cb on_close;
     void *ud;
     int hup[2];  /* fd i reported a hang-up (its peer closed both ways or reset) */
-    int closed, err, zc;
+    int closed, err;
 };
 
-static void fail(sk_splice *sp, int err);
+static void finish(sk_splice *sp, int err);
 
 /* ---- moving bytes: splice, or read/write ---- */
 
@@ -156,7 +156,7 @@ static int rewatch(sk_splice *sp, int i)
     if (idle && sp->w[i]) {
         sk_watch_free(sp->w[i]);
         sp->w[i] = NULL;
-    } else if (!idle && !sp->w[i] && !(in->eof && out->shut)) {
+    } else if (!idle && !sp->w[i]) {
         if (!(sp->w[i] = sk_watch_new(sp->loop, sp->fd[i], ev, on_event, sp)))
             return -ENOMEM;
     } else if (sp->w[i]) {
@@ -164,8 +164,6 @@ static int rewatch(sk_splice *sp, int i)
     }
     return 0;
 }
-
-static void finish(sk_splice *sp, int err);
 
 static void after_work(sk_splice *sp)
 {
@@ -187,11 +185,9 @@ static void on_event(sk_watch *w, int fd, unsigned ev, void *ud)
     if (ev & (SK_WRITABLE | SK_HANGUP))
         r = flush_dir(&sp->d[!i]);
     if (r == 0 && (ev & (SK_READABLE | SK_HANGUP)))
-        r = pump(&sp->d[i]);
-    if (r == 0 && sp->d[i].held && !sp->d[i].blocked) /* what was just read, to the other */
-        r = flush_dir(&sp->d[i]);
+        r = pump(&sp->d[i]); /* (what it read is written, or dst is blocked) */
     if (r < 0) {
-        fail(sp, r);
+        finish(sp, r);
         return;
     }
     after_work(sp);
@@ -228,8 +224,6 @@ static void finish(sk_splice *sp, int err)
         closed_cb(sp); /* out of memory: the callback cannot wait */
 }
 
-static void fail(sk_splice *sp, int err) { finish(sp, err); }
-
 void sk_splice_abort(sk_splice *sp, int err) { finish(sp, err); }
 
 void sk_splice_shutdown(sk_splice *sp)
@@ -241,7 +235,7 @@ void sk_splice_shutdown(sk_splice *sp)
     if (r == 0)
         r = flush_dir(&sp->d[1]);
     if (r < 0)
-        fail(sp, r);
+        finish(sp, r);
     else
         after_work(sp);
 }
