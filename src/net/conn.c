@@ -255,10 +255,11 @@ static void flush_now(sk_conn *c)
  * that lies inside them (an echo) is queued by reference instead of
  * copied; the write right after the delivery sends it from there, and
  * whatever of it the kernel did not take is copied before the buffer is
- * read into again. (Not where sends complete later: io_uring.) */
+ * read into again. (Not where sends complete later, io_uring, unless a
+ * security layer seals the reply into its own queue in that write.) */
 static void lend_begin(sk_conn *c, const uint8_t *buf, size_t n)
 {
-    if (!TP(c)->lends)
+    if (!TP(c)->lends && !c->sec)
         return;
     struct lend *l = &conns_of(c)->lend;
     l->conn = c;
