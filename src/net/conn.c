@@ -244,11 +244,20 @@ static int write_out(sk_conn *c, int now);
 static void peer_ended(sk_conn *c);
 
 /* The replies to one read go out in one write right after it (not at the
- * end of the iteration), so their buffer is released while still hot. */
+ * end of the iteration), so their buffer is released while still hot.
+ * While a write is pending (an io_uring send in flight) a security layer
+ * still seals them now, from where they lie (lent, hot), behind it. */
 static void flush_now(sk_conn *c)
 {
-    if (c->state != C_CLOSED && queued(c) && !c->write_blocked)
+    if (c->state == C_CLOSED || !queued(c))
+        return;
+    if (!c->write_blocked) {
         write_out(c, 0);
+    } else if (c->sec && c->out.bytes) {
+        int s = c->sec->ops->seal(c->sec, &c->out);
+        if (s < 0)
+            finalize(c, s);
+    }
 }
 
 /* Lending: while the bytes of one read are delivered to c, a large reply
