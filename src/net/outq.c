@@ -18,7 +18,7 @@ struct sk__ring {
     sk_blob *v[];
 };
 
-#define RING_MIN 4 /* a reply and a few broadcasts: one 64-byte chunk */
+#define RING_MIN 4 /* a reply and a few broadcasts: one 64-byte chunk (a power of two) */
 
 static __thread sk__cache spare; /* rings of RING_MIN */
 
@@ -65,7 +65,10 @@ void sk__outq_cache_flush(void)
     sk__cache_flush(&spare_big);
 }
 
-static sk_blob *at(const struct sk__ring *r, uint32_t i) { return r->v[(r->head + i) % r->cap]; }
+/* Slot i after the head (cap is a power of two: RING_MIN, doubled). */
+static uint32_t slot(const struct sk__ring *r, uint32_t i) { return (r->head + i) & (r->cap - 1); }
+
+static sk_blob *at(const struct sk__ring *r, uint32_t i) { return r->v[slot(r, i)]; }
 
 /* Makes room for one more blob: a new ring, or one twice as large. */
 static int grow(sk__outq *q)
@@ -96,7 +99,7 @@ static int push(sk__outq *q, sk_blob *b)
     if ((!q->ring || q->ring->n == q->ring->cap) && grow(q) < 0)
         return -ENOMEM;
     struct sk__ring *r = q->ring;
-    r->v[(r->head + r->n) % r->cap] = b;
+    r->v[slot(r, r->n)] = b;
     r->n++;
     return 0;
 }
@@ -149,17 +152,17 @@ int sk__outq_own(sk__outq *q)
 {
     struct sk__ring *r = q->ring;
     for (uint32_t i = 0; r && i < r->n; i++) {
-        sk_blob **slot = &r->v[(r->head + i) % r->cap];
-        if ((*slot)->priv != SK__BLOB_LENT)
+        sk_blob **sp = &r->v[slot(r, i)];
+        if ((*sp)->priv != SK__BLOB_LENT)
             continue;
-        size_t off = i == 0 ? r->off : 0, left = (*slot)->len - off;
+        size_t off = i == 0 ? r->off : 0, left = (*sp)->len - off;
         sk_blob *own = sk__blob_alloc(left);
         if (!own)
             return -ENOMEM;
-        memcpy(own->data, (*slot)->data + off, left);
+        memcpy(own->data, (*sp)->data + off, left);
         own->len = left;
-        sk_blob_unref(*slot);
-        *slot = own;
+        sk_blob_unref(*sp);
+        *sp = own;
         if (i == 0)
             r->off = 0;
     }
@@ -208,7 +211,7 @@ void sk__outq_consume(sk__outq *q, size_t n)
         }
         n -= left;
         r->off = 0;
-        r->head = (r->head + 1) % r->cap;
+        r->head = slot(r, 1);
         r->n--;
         drop(b);
     }
