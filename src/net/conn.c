@@ -135,7 +135,9 @@ void sk_conn_close(sk_conn *c, int err)
 {
     if (c->state != C_OPEN || c->close_due)
         return;
-    if (c->in.len && c->pressured && !c->user_paused) { /* read, not yet answered */
+    /* read, not yet answered: held by pressure, or just released from it
+     * and waiting for the tick (io_uring may have received a lot meanwhile) */
+    if (c->in.len && (c->pressured || c->need_input) && !c->user_paused) {
         c->close_due = 1;
         c->close_err = err;
         update_watch(c); /* reads no more */
