@@ -11,42 +11,15 @@ of the per-round ratios to the first (make -C bench builds pingpong)."""
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from idle_memory import free_port, make_cert, wait_listening  # noqa: E402
 PINGPONG = os.path.join(HERE, "build", "pingpong")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-def wait_listening(port, secs=5.0):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not listen on %d" % port)
 
 
 def one_run(binary, io, cert, key, a):
@@ -56,7 +29,8 @@ def one_run(binary, io, cert, key, a):
                             "--cert", cert, "--key", key, "--nodelay", "--threads", "1", "--io", io],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_listening(port)
+        if not wait_listening(port):
+            raise RuntimeError("%s did not listen on %d" % (binary, port))
         out = subprocess.run(["taskset", "-c", "1", PINGPONG, "127.0.0.1", str(port), str(a.conns),
                               str(a.depth), str(a.size), str(a.secs), "--tls", "--frame", "raw",
                               "--pid", str(srv.pid)], capture_output=True, text=True, timeout=a.secs + 60)
