@@ -135,7 +135,9 @@ void sk_conn_close(sk_conn *c, int err)
 {
     if (c->state != C_OPEN || c->close_due)
         return;
-    if (c->in.len && c->pressured && !c->user_paused) { /* read, not yet answered */
+    /* read, not yet answered: held by pressure, or just released from it
+     * and waiting for the tick (io_uring may have received a lot meanwhile) */
+    if (c->in.len && (c->pressured || c->need_input) && !c->user_paused) {
         c->close_due = 1;
         c->close_err = err;
         update_watch(c); /* reads no more */
@@ -244,21 +246,31 @@ static int write_out(sk_conn *c, int now);
 static void peer_ended(sk_conn *c);
 
 /* The replies to one read go out in one write right after it (not at the
- * end of the iteration), so their buffer is released while still hot. */
+ * end of the iteration), so their buffer is released while still hot.
+ * While a write is pending (an io_uring send in flight) a security layer
+ * still seals them now, from where they lie (lent, hot), behind it. */
 static void flush_now(sk_conn *c)
 {
-    if (c->state != C_CLOSED && queued(c) && !c->write_blocked)
+    if (c->state == C_CLOSED || !queued(c))
+        return;
+    if (!c->write_blocked) {
         write_out(c, 0);
+    } else if (c->sec && c->out.bytes) {
+        int s = c->sec->ops->seal(c->sec, &c->out);
+        if (s < 0)
+            finalize(c, s);
+    }
 }
 
 /* Lending: while the bytes of one read are delivered to c, a large reply
  * that lies inside them (an echo) is queued by reference instead of
  * copied; the write right after the delivery sends it from there, and
  * whatever of it the kernel did not take is copied before the buffer is
- * read into again. (Not where sends complete later: io_uring.) */
+ * read into again. (Not where sends complete later, io_uring, unless a
+ * security layer seals the reply into its own queue in that write.) */
 static void lend_begin(sk_conn *c, const uint8_t *buf, size_t n)
 {
-    if (!TP(c)->lends)
+    if (!TP(c)->lends && !c->sec)
         return;
     struct lend *l = &conns_of(c)->lend;
     l->conn = c;

@@ -1,7 +1,9 @@
 /* loop_uring.c — the io_uring backend of the loop: the ring and its group
  * of receive buffers, waiting and dispatching completions to the owners of
  * the operations (multishot recv, send, cancel on a socket). Compiled in
- * when liburing is found. */
+ * when liburing is found. The receive buffers are consumed in pieces where
+ * the kernel can (6.12+; SOCKIT_URING_NO_INC=1 in the environment makes
+ * whole buffers, as older kernels do: to compare, and to test that path). */
 #include "net/loop_uring.h"
 #include "net/loop_int.h"
 
@@ -22,6 +24,24 @@
 #define CQ_ENTRIES 16384
 #define BUF_COUNT 512 /* receive buffers per loop: a power of two */
 #define BUF_SIZE 16384
+/* Where the kernel consumes a buffer in pieces (6.12: IOU_PBUF_RING_INC),
+ * each recv takes what the socket holds up to what is left of the head
+ * buffer, so a 16 KiB TLS record followed by more takes one completion
+ * instead of two or three, a small message does not use up a whole
+ * buffer, and fewer bytes of buffers do: they stay in the CPU's cache
+ * (the kernel's copy into 8 MiB of them, in turn, mostly missed it). */
+#ifndef INC_BUF_COUNT
+#define INC_BUF_COUNT 8
+#endif
+#ifndef INC_BUF_SIZE
+#define INC_BUF_SIZE 131072
+#endif
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4) /* the buffer has room left: the kernel keeps it */
+#endif
 #define BGID 0
 #define SEND_IOV 32
 #define BATCH 256
@@ -40,7 +60,9 @@ typedef struct send_op { /* several pieces in flight: their header or copy outli
 struct sk__uring {
     struct io_uring ring;
     struct io_uring_buf_ring *br;
-    uint8_t *bufs;     /* BUF_COUNT buffers of BUF_SIZE */
+    uint8_t *bufs;     /* count buffers of size bytes */
+    unsigned count, size;
+    uint32_t *used;    /* (incremental) bytes of each buffer the kernel filled so far */
     unsigned recycled; /* buffers given back since the last advance */
     size_t inflight;   /* connection operations not completed yet */
     size_t zombies;    /* closed connections waiting for their operations */
@@ -91,25 +113,46 @@ static int kernel_ok(void)
     return uname(&un) == 0 && sscanf(un.release, "%d.%d", &major, &minor) == 2 && major >= 6;
 }
 
+/* Registers count buffers of size bytes (consumed in pieces if inc);
+ * 0 or -errno. */
+static int register_buffers(struct sk__uring *u, unsigned count, unsigned size, int inc)
+{
+    u->count = count;
+    u->size = size;
+    u->bufs = malloc((size_t)count * size);
+    if (!u->bufs)
+        return -ENOMEM;
+    struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)u->br,
+                                   .ring_entries = count,
+                                   .bgid = BGID,
+                                   .pad = inc ? IOU_PBUF_RING_INC : 0}; /* (pad: flags) */
+    int r = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    if (r < 0) {
+        free(u->bufs);
+        u->bufs = NULL;
+        return r;
+    }
+    io_uring_buf_ring_init(u->br);
+    for (unsigned i = 0; i < count; i++)
+        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * size, size, (unsigned short)i,
+                              io_uring_buf_ring_mask(count), (int)i);
+    io_uring_buf_ring_advance(u->br, (int)count);
+    return 0;
+}
+
 static int setup_buffers(struct sk__uring *u)
 {
     size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
     if (posix_memalign((void **)&u->br, 4096, ring_bytes) != 0)
         return -ENOMEM;
-    u->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
-    if (!u->bufs)
+    u->used = calloc(INC_BUF_COUNT, sizeof *u->used);
+    if (!u->used)
         return -ENOMEM;
-    struct io_uring_buf_reg reg = {
-        .ring_addr = (uintptr_t)u->br, .ring_entries = BUF_COUNT, .bgid = BGID};
-    int r = io_uring_register_buf_ring(&u->ring, &reg, 0);
-    if (r < 0)
-        return r;
-    io_uring_buf_ring_init(u->br);
-    for (unsigned i = 0; i < BUF_COUNT; i++)
-        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUF_SIZE, BUF_SIZE, (unsigned short)i,
-                              io_uring_buf_ring_mask(BUF_COUNT), (int)i);
-    io_uring_buf_ring_advance(u->br, BUF_COUNT);
-    return 0;
+    if (!getenv("SOCKIT_URING_NO_INC") && register_buffers(u, INC_BUF_COUNT, INC_BUF_SIZE, 1) == 0)
+        return 0;
+    free(u->used); /* before 6.12: whole buffers */
+    u->used = NULL;
+    return register_buffers(u, BUF_COUNT, BUF_SIZE, 0);
 }
 
 static void free_uring(struct sk__uring *u, int ring_up)
@@ -122,6 +165,7 @@ static void free_uring(struct sk__uring *u, int ring_up)
         free(op);
     }
     free(u->bufs);
+    free(u->used);
     free(u->br);
     free(u);
 }
@@ -169,9 +213,29 @@ fail:
 
 static void recycle(struct sk__uring *u, unsigned bid)
 {
-    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, (unsigned short)bid,
-                          io_uring_buf_ring_mask(BUF_COUNT), (int)u->recycled);
+    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * u->size, u->size, (unsigned short)bid,
+                          io_uring_buf_ring_mask(u->count), (int)u->recycled);
     u->recycled++;
+}
+
+/* Where a recv's bytes are in buffer bid, and whether the kernel is done
+ * with it (*last). Incremental buffers are filled piece after piece from
+ * their start; one is done when a piece with data leaves none of it
+ * (a completion without data, EOF, does not consume it). */
+static uint8_t *received_at(struct sk__uring *u, unsigned bid, const struct io_uring_cqe *cqe,
+                            int *last)
+{
+    uint8_t *buf = u->bufs + (size_t)bid * u->size;
+    *last = 1;
+    if (!u->used)
+        return buf;
+    buf += u->used[bid];
+    *last = cqe->res > 0 && !(cqe->flags & IORING_CQE_F_BUF_MORE);
+    if (*last)
+        u->used[bid] = 0;
+    else if (cqe->res > 0)
+        u->used[bid] += (uint32_t)cqe->res;
+    return buf;
 }
 
 /* The ring reports the epoll fd only when it is woken, but a watcher may
@@ -200,13 +264,14 @@ static void complete(sk_loop *loop, const struct io_uring_cqe *cqe)
     case TAG_RECV: {
         uint8_t *buf = NULL;
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (cqe->flags & IORING_CQE_F_BUFFER)
-            buf = u->bufs + (size_t)bid * BUF_SIZE;
+        int last = 0;
+        if ((cqe->flags & IORING_CQE_F_BUFFER) && bid < u->count)
+            buf = received_at(u, bid, cqe, &last);
         if (!more)
             u->inflight--;
         sk__io *io = p;
         io->done(io, SK__UOP_RECV, buf || cqe->res <= 0 ? cqe->res : -EIO, buf, more);
-        if (buf)
+        if (buf && last)
             recycle(u, bid);
         break;
     }

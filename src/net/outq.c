@@ -1,5 +1,6 @@
 /* outq.c — the output queue of a connection: a ring of blob references with
- * a write offset into the oldest; replies are packed into a private tail. */
+ * a write offset into the oldest; replies are packed into a private tail
+ * (record-sized tails come from a small per-thread cache). */
 #include "net/outq.h"
 #include "net/blob_int.h"
 #include "net/cache.h"
@@ -17,7 +18,7 @@ struct sk__ring {
     sk_blob *v[];
 };
 
-#define RING_MIN 4 /* a reply and a few broadcasts: one 64-byte chunk */
+#define RING_MIN 4 /* a reply and a few broadcasts: one 64-byte chunk (a power of two) */
 
 static __thread sk__cache spare; /* rings of RING_MIN */
 
@@ -29,9 +30,45 @@ static void ring_free(struct sk__ring *r)
         free(r);
 }
 
-void sk__outq_cache_flush(void) { sk__cache_flush(&spare); }
+/* Record-sized tails (a TLS record of 16 KiB is 16,406 bytes sealed): on
+ * io_uring they live until the send completes, so malloc'ing and freeing
+ * one per record grew and trimmed the heap top (brk, and page faults on
+ * every regrowth). A few are kept per thread instead. */
+#define BIG_MIN 16384         /* tails this large ... */
+#define BIG_CAP (17 * 1024)   /* ... get this room, and are kept */
+#define BIG_KEEP 16           /* at most this many per thread (272 KiB) */
 
-static sk_blob *at(const struct sk__ring *r, uint32_t i) { return r->v[(r->head + i) % r->cap]; }
+static __thread sk__cache spare_big;
+
+static sk_blob *big_take(void)
+{
+    sk_blob *b = sk__cache_take(&spare_big);
+    if (!b)
+        return sk__blob_alloc(BIG_CAP);
+    *b = (sk_blob){.refs = 1, .cap = BIG_CAP, .data = (uint8_t *)(b + 1)};
+    return b;
+}
+
+/* Drops the queue's reference to b; a private record-sized tail nobody
+ * else holds is kept for the next record. */
+static void drop(sk_blob *b)
+{
+    if (b->priv == SK__BLOB_TAIL && b->cap == BIG_CAP && b->refs == 1 && spare_big.n < BIG_KEEP)
+        sk__cache_give(&spare_big, b);
+    else
+        sk_blob_unref(b);
+}
+
+void sk__outq_cache_flush(void)
+{
+    sk__cache_flush(&spare);
+    sk__cache_flush(&spare_big);
+}
+
+/* Slot i after the head (cap is a power of two: RING_MIN, doubled). */
+static uint32_t slot(const struct sk__ring *r, uint32_t i) { return (r->head + i) & (r->cap - 1); }
+
+static sk_blob *at(const struct sk__ring *r, uint32_t i) { return r->v[slot(r, i)]; }
 
 /* Makes room for one more blob: a new ring, or one twice as large. */
 static int grow(sk__outq *q)
@@ -62,7 +99,7 @@ static int push(sk__outq *q, sk_blob *b)
     if ((!q->ring || q->ring->n == q->ring->cap) && grow(q) < 0)
         return -ENOMEM;
     struct sk__ring *r = q->ring;
-    r->v[(r->head + r->n) % r->cap] = b;
+    r->v[slot(r, r->n)] = b;
     r->n++;
     return 0;
 }
@@ -74,7 +111,7 @@ uint8_t *sk__outq_reserve(sk__outq *q, size_t n)
     sk_blob *t = tail(q);
     if (t && t->priv == SK__BLOB_TAIL && t->cap - t->len >= n)
         return t->data + t->len;
-    sk_blob *b = sk__blob_alloc(n);
+    sk_blob *b = n >= BIG_MIN && n <= BIG_CAP ? big_take() : sk__blob_alloc(n);
     if (!b)
         return NULL;
     b->priv = SK__BLOB_TAIL;
@@ -115,17 +152,17 @@ int sk__outq_own(sk__outq *q)
 {
     struct sk__ring *r = q->ring;
     for (uint32_t i = 0; r && i < r->n; i++) {
-        sk_blob **slot = &r->v[(r->head + i) % r->cap];
-        if ((*slot)->priv != SK__BLOB_LENT)
+        sk_blob **sp = &r->v[slot(r, i)];
+        if ((*sp)->priv != SK__BLOB_LENT)
             continue;
-        size_t off = i == 0 ? r->off : 0, left = (*slot)->len - off;
+        size_t off = i == 0 ? r->off : 0, left = (*sp)->len - off;
         sk_blob *own = sk__blob_alloc(left);
         if (!own)
             return -ENOMEM;
-        memcpy(own->data, (*slot)->data + off, left);
+        memcpy(own->data, (*sp)->data + off, left);
         own->len = left;
-        sk_blob_unref(*slot);
-        *slot = own;
+        sk_blob_unref(*sp);
+        *sp = own;
         if (i == 0)
             r->off = 0;
     }
@@ -174,9 +211,9 @@ void sk__outq_consume(sk__outq *q, size_t n)
         }
         n -= left;
         r->off = 0;
-        r->head = (r->head + 1) % r->cap;
+        r->head = slot(r, 1);
         r->n--;
-        sk_blob_unref(b);
+        drop(b);
     }
     sk__outq_free(q);
 }
@@ -185,7 +222,7 @@ void sk__outq_free(sk__outq *q)
 {
     struct sk__ring *r = q->ring;
     for (uint32_t i = 0; r && i < r->n; i++)
-        sk_blob_unref(at(r, i));
+        drop(at(r, i));
     ring_free(r);
     *q = (sk__outq){0};
 }

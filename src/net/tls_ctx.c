@@ -189,6 +189,9 @@ static SSL_CTX *make_ctx(sk_tls *t, char *err, size_t errlen)
      * buffers are released by tls.c's idle check, not per record) */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* OpenSSL takes all the ciphertext of a read in one BIO read (not a
+     * record header, then its body): tls.c reads on while it holds some */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (t->alpn_len && t->server)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, t);
     else if (t->alpn_len && SSL_CTX_set_alpn_protos(ctx, t->alpn, (unsigned)t->alpn_len) != 0) {
