@@ -123,6 +123,8 @@ void cli_write_man(FILE *f)
           "(one line on standard error).\n"
           ".SH ENVIRONMENT\n.TP\n\\fBSOCKIT_IO\\fR\nthe default \\fB\\-\\-io\\fR backend "
           "(epoll or uring).\n"
+          ".TP\n\\fBSOCKIT_URING_NO_INC\\fR\nset to 1: io_uring receives into whole 16 KiB "
+          "buffers, as on kernels before 6.12, instead of consuming 128 KiB buffers in pieces.\n"
           ".SH SEE ALSO\n\\fBsocat\\fR(1), \\fBncat\\fR(1); the README of sockit.\n",
           f);
 }
