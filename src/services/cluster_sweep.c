@@ -180,9 +180,10 @@ static int cmp_entry(const void *a, const void *b)
 /* The whole hash read: our members it lacks are put back. */
 static void put_back_own(sk__cluster *cl, cl_sweep *sw)
 {
-    qsort(sw->own, sw->nown, sizeof *sw->own, cmp_id);
+    if (sw->nown) /* (qsort and bsearch take no NULL array, even empty) */
+        qsort(sw->own, sw->nown, sizeof *sw->own, cmp_id);
     for (size_t i = 0; i < cl->local.n; i++)
-        if (!bsearch(&cl->local.v[i].id, sw->own, sw->nown, sizeof *sw->own, cmp_id))
+        if (!sw->nown || !bsearch(&cl->local.v[i].id, sw->own, sw->nown, sizeof *sw->own, cmp_id))
             sk__cluster_presence(cl, "HSET", cl->local.v[i].id, cl->local.v[i].nick);
 }
 
@@ -247,7 +248,8 @@ static void apply(sk__cluster *cl, cl_sweep *sw, const redisReply *alive)
 {
     /* Just (re)connected: the others may not have re-registered yet. */
     int grace = sk_loop_now(cl->loop) - cl->up_since < (uint64_t)CL_TTL_S * 1000;
-    qsort(sw->e, sw->ne, sizeof *sw->e, cmp_entry);
+    if (sw->ne)
+        qsort(sw->e, sw->ne, sizeof *sw->e, cmp_entry);
     size_t at = 0;
     for (size_t i = 0; i < sw->nnames; i++) {
         size_t end = at;
