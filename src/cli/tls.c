@@ -31,8 +31,8 @@ static void say_ktls(const cli_opts *o)
         fprintf(stderr, "sockit: kTLS: not available (the kernel's tls module is not loaded): "
                         "TLS records are made in user space\n");
     else
-        fprintf(stderr, "sockit: kTLS: the kernel has it, but sockit's TLS layer runs over its "
-                        "own BIO: TLS records are made in user space\n");
+        fprintf(stderr, "sockit: kTLS: the kernel has it, but sockit does not hand it keys yet: "
+                        "TLS records are made in user space\n");
 }
 
 int cli_tls_server(const cli_opts *o, const char *host, sk_tls **out)

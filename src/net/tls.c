@@ -7,10 +7,12 @@
  * always takes everything), so a read never needs a write and the reverse. */
 #include "net/conn_int.h"
 #include "net/tls_int.h"
+#include "net/tls_own.h"
 #include "sockit/error.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -19,9 +21,31 @@
 
 #define PLAIN_MAX 65536 /* plain bytes handed up at once (four full records) */
 
+/* A server's TLS 1.3 traffic secrets, from OpenSSL's key log during the
+ * handshake, for its own records (tls_own.h). */
+struct secrets {
+    uint8_t rx[48], tx[48];
+    size_t rx_len, tx_len;
+};
+
+/* What a connection agreed, kept when its SSL is freed (own records). */
+struct agreed {
+    const char *cipher; /* OpenSSL's static name */
+    X509 *peer;         /* the client's certificate (mutual TLS), or NULL */
+    int resumed;
+    unsigned alpn_len;
+    uint8_t alpn[];
+};
+
 typedef struct tls_conn {
     sk__sec base; /* first: the core sees an sk__sec */
-    SSL *ssl;
+    SSL *ssl;     /* NULL once own records took over */
+    sk__tls_own *own;       /* (done, TLS 1.3 server) records made by tls_own.c */
+    struct agreed *agreed;  /* (own) what the handshake agreed */
+    struct secrets *secrets; /* (handshake, server) the key log's traffic secrets */
+    uint32_t wrecords;      /* (handshake, server) records written so far */
+    uint16_t wleft;         /* bytes of the record being written still to come */
+    uint8_t whdr[5], whdr_len;
     sk_tls *cfg;
     sk_conn *c;
     const uint8_t *in; /* ciphertext being fed to OpenSSL (the BIO reads it) */
@@ -52,9 +76,34 @@ static int bio_read(BIO *b, char *out, int len)
     return (int)n;
 }
 
+/* Counts the records a server writes during its handshake (the ones of
+ * its last step, the session tickets, are sealed with the application
+ * keys: own records go on after them). */
+static void count_records(tls_conn *t, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (t->wleft) {
+            size_t k = t->wleft < n ? t->wleft : n;
+            t->wleft = (uint16_t)(t->wleft - k);
+            p += k;
+            n -= k;
+            continue;
+        }
+        t->whdr[t->whdr_len++] = *p++;
+        n--;
+        if (t->whdr_len == 5) {
+            t->wleft = (uint16_t)(t->whdr[3] << 8 | t->whdr[4]);
+            t->whdr_len = 0;
+            t->wrecords++;
+        }
+    }
+}
+
 static int bio_write(BIO *b, const char *p, int len)
 {
     tls_conn *t = BIO_get_data(b);
+    if (t->cfg->own_records && !t->done)
+        count_records(t, (const uint8_t *)p, (size_t)len);
     /* (the retry flags are the reads': one BIO serves both directions, and a
      * write never has to be retried, so it leaves them as they are) */
     uint8_t *dst = sk__outq_reserve(&t->base.wire, (size_t)len);
@@ -141,6 +190,8 @@ static void on_timer(sk_timer *tm, void *ud)
     if (t->used) { /* busy in the last period: look again after the next */
         t->used = 0;
         t->armed = sk_timer_start(t->timer, IDLE_MS, 0) == 0;
+    } else if (t->own) {
+        sk__tls_own_idle(t->own); /* cipher contexts, the partial-record buffer */
     } else {
         SSL_free_buffers(t->ssl); /* (keeps them if a partial record is inside) */
     }
@@ -164,8 +215,77 @@ static int pin_ok(tls_conn *t)
     return 1;
 }
 
+/* ---- own records (a TLS 1.3 server) ---- */
+
+void sk__tls_keylog(const SSL *ssl, const char *line)
+{
+    tls_conn *t = SSL_get_app_data((SSL *)ssl);
+    int rx = strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0;
+    int tx = strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0;
+    const char *hex = (rx || tx) ? strchr(line + 24, ' ') : NULL;
+    if (!t || !hex || (!t->secrets && !(t->secrets = calloc(1, sizeof *t->secrets))))
+        return;
+    size_t n = strlen(++hex) / 2;
+    uint8_t *out = rx ? t->secrets->rx : t->secrets->tx;
+    if (n > 48)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
+            return;
+    *(rx ? &t->secrets->rx_len : &t->secrets->tx_len) = n;
+}
+
+/* What the handshake agreed, for sk_conn_tls_info once the SSL is gone. */
+static struct agreed *keep_agreed(SSL *ssl)
+{
+    const unsigned char *alpn;
+    unsigned alen = 0;
+    SSL_get0_alpn_selected(ssl, &alpn, &alen);
+    struct agreed *a = malloc(sizeof *a + alen);
+    if (!a)
+        return NULL;
+    a->cipher = SSL_get_cipher_name(ssl);
+    a->peer = SSL_get1_peer_certificate(ssl);
+    a->resumed = SSL_session_reused(ssl);
+    a->alpn_len = alen;
+    if (alen)
+        memcpy(a->alpn, alpn, alen);
+    return a;
+}
+
+/* A finished TLS 1.3 server handshake hands its records over to tls_own.c
+ * and frees the SSL (tickets: the records its last step sealed with the
+ * application keys). Otherwise OpenSSL goes on, reading ahead. */
+static void take_over(tls_conn *t, uint32_t tickets)
+{
+    struct secrets *s = t->secrets;
+    const SSL_CIPHER *ci = SSL_get_current_cipher(t->ssl);
+    uint16_t suite = ci ? SSL_CIPHER_get_protocol_id(ci) : 0;
+    t->secrets = NULL;
+    if (s && s->rx_len && s->rx_len == s->tx_len && SSL_version(t->ssl) == TLS1_3_VERSION &&
+        !SSL_has_pending(t->ssl) && sk__tls13_suite_ok(suite) &&
+        (t->own = malloc(sizeof *t->own)) &&
+        sk__tls_own_init(t->own, suite, s->rx, s->tx, s->rx_len, tickets, 0) == 0 &&
+        (t->agreed = keep_agreed(t->ssl))) {
+        /* (an orderly end as far as OpenSSL's session cache is concerned) */
+        SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_free(t->ssl);
+        t->ssl = NULL;
+    } else {
+        if (t->own)
+            sk__tls_own_clear(t->own);
+        free(t->own);
+        t->own = NULL;
+        SSL_set_read_ahead(t->ssl, 1);
+    }
+    if (s)
+        OPENSSL_cleanse(s, sizeof *s);
+    free(s);
+}
+
 static int handshake(tls_conn *t)
 {
+    uint32_t before = t->wrecords;
     int r = SSL_do_handshake(t->ssl);
     if (r != 1) {
         int e = SSL_get_error(t->ssl, r);
@@ -173,6 +293,8 @@ static int handshake(tls_conn *t)
     }
     if (t->cfg->pinned && !t->cfg->server && !pin_ok(t))
         return SK_ETLS;
+    if (t->cfg->own_records)
+        take_over(t, t->wrecords - before);
     t->done = 1;
     sk_timer_stop(t->timer);
     note_use(t); /* the handshake's buffers go once it is idle */
@@ -222,11 +344,18 @@ static int tls_input(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_f
     t->in = buf;
     t->in_len = n;
     int r = t->done ? 0 : handshake(t);
-    if (r == 0 && t->done) {
+    if (r == 0 && t->done && t->own) {
+        note_use(t);
+        r = t->in_len ? sk__tls_own_input(t->own, c, &t->base.wire, (uint8_t *)t->in, t->in_len, up) : 0;
+        if (r == 1)
+            t->peer_closed = 1;
+        else if (r < 0 && t->own->why)
+            set_error(t, "%s", t->own->why);
+    } else if (r == 0 && t->done) {
         note_use(t);
         r = read_records(t, c, up);
     }
-    t->in_len = 0; /* OpenSSL keeps a partial record in its own buffer */
+    t->in_len = 0; /* OpenSSL (or tls_own.c) keeps a partial record in its own buffer */
     return r;
 }
 
@@ -235,6 +364,10 @@ static void shutdown_now(tls_conn *t)
 {
     t->closing = 0;
     t->base.owes = 0;
+    if (t->own) {
+        sk__tls_own_alert(t->own, &t->base.wire, 1, SK__TLS_ALERT_CLOSE_NOTIFY);
+        return;
+    }
     SSL_shutdown(t->ssl);
     ERR_clear_error();
 }
@@ -246,6 +379,11 @@ static int tls_seal(sk__sec *s, sk__outq *pl)
         return 0; /* held until the handshake is done */
     if (pl->bytes)
         note_use(t);
+    if (t->own) {
+        int r = sk__tls_own_seal(t->own, &t->base.wire, pl);
+        if (r < 0)
+            return r;
+    }
     while (pl->bytes) {
         struct iovec iov;
         size_t n = 0;
@@ -286,6 +424,15 @@ static void tls_free(sk__sec *s)
 {
     tls_conn *t = (tls_conn *)s;
     SSL_free(t->ssl);
+    if (t->own)
+        sk__tls_own_clear(t->own);
+    free(t->own);
+    if (t->agreed)
+        X509_free(t->agreed->peer);
+    free(t->agreed);
+    if (t->secrets)
+        OPENSSL_cleanse(t->secrets, sizeof *t->secrets);
+    free(t->secrets);
     sk_timer_free(t->timer);
     free(t);
 }
@@ -315,6 +462,9 @@ int sk__tls_attach(const sk__sec_factory *f, sk_conn *c)
     BIO_set_data(bio, t);
     BIO_set_init(bio, 1);
     SSL_set_bio(t->ssl, bio, bio);
+    SSL_set_app_data(t->ssl, t);
+    if (cfg->own_records) /* what follows the client's Finished stays for tls_own.c */
+        SSL_set_read_ahead(t->ssl, 0);
     if (cfg->server)
         SSL_set_accept_state(t->ssl);
     else
@@ -390,14 +540,24 @@ int sk_conn_tls_info(const sk_conn *c, sk_tls_info *info)
     if (!t || !t->done)
         return SK_ECLOSED;
     memset(info, 0, sizeof *info);
-    snprintf(info->version, sizeof info->version, "%s", SSL_get_version(t->ssl));
-    snprintf(info->cipher, sizeof info->cipher, "%s", SSL_get_cipher_name(t->ssl));
-    const unsigned char *alpn;
+    const unsigned char *alpn = NULL;
     unsigned alen = 0;
-    SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
+    X509 *peer;
+    if (t->agreed) { /* own records: the SSL is gone */
+        snprintf(info->version, sizeof info->version, "%s", "TLSv1.3");
+        snprintf(info->cipher, sizeof info->cipher, "%s", t->agreed->cipher);
+        alpn = t->agreed->alpn;
+        alen = t->agreed->alpn_len;
+        info->resumed = t->agreed->resumed;
+        peer = t->agreed->peer;
+    } else {
+        snprintf(info->version, sizeof info->version, "%s", SSL_get_version(t->ssl));
+        snprintf(info->cipher, sizeof info->cipher, "%s", SSL_get_cipher_name(t->ssl));
+        SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
+        info->resumed = SSL_session_reused(t->ssl);
+        peer = SSL_get0_peer_certificate(t->ssl);
+    }
     snprintf(info->alpn, sizeof info->alpn, "%.*s", (int)alen, alen ? (const char *)alpn : "");
-    info->resumed = SSL_session_reused(t->ssl);
-    X509 *peer = SSL_get0_peer_certificate(t->ssl);
     if (!peer)
         return 0;
     name_line(X509_get_subject_name(peer), info->subject, sizeof info->subject);

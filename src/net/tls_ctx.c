@@ -192,6 +192,8 @@ static SSL_CTX *make_ctx(sk_tls *t, char *err, size_t errlen)
     /* OpenSSL takes all the ciphertext of a read in one BIO read (not a
      * record header, then its body): tls.c reads on while it holds some */
     SSL_CTX_set_read_ahead(ctx, 1);
+    if (t->own_records)
+        SSL_CTX_set_keylog_callback(ctx, sk__tls_keylog); /* the traffic secrets, for tls_own.c */
     if (t->alpn_len && t->server)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, t);
     else if (t->alpn_len && SSL_CTX_set_alpn_protos(ctx, t->alpn, (unsigned)t->alpn_len) != 0) {
@@ -274,6 +276,8 @@ int sk_tls_new(sk_tls **out, const sk_tls_opts *o, char *err, size_t errlen)
         return fail(err, errlen, "out of memory");
     pthread_mutex_init(&t->lock, NULL);
     t->base.attach = sk__tls_attach;
+    /* a server makes its own TLS 1.3 records unless told not to (comparisons) */
+    t->own_records = o->server && !getenv("SOCKIT_TLS_OPENSSL_RECORDS");
     if (copy_opts(t, o, err, errlen) < 0 || !(t->ctx = make_ctx(t, err, errlen))) {
         sk_tls_free(t);
         return SK_ETLS;

@@ -20,6 +20,7 @@ struct sk_tls {
     size_t alpn_len;
     uint8_t pin[32];       /* client --pin: the SHA-256 of the one certificate accepted */
     int server, insecure, resume, pinned, temporary, min_version;
+    int own_records;       /* server: TLS 1.3 records made by tls_own.c after the handshake */
     unsigned handshake_ms;
     char fingerprint[72];  /* server: its own certificate's */
 };
@@ -31,6 +32,10 @@ int sk__tls_attach(const sk__sec_factory *f, sk_conn *c);
  * client's connecting with its SNI, checked name and resumed session), or
  * NULL on out-of-memory. */
 SSL *sk__tls_ssl_new(sk_tls *t);
+
+/* tls.c: OpenSSL's key log callback: keeps a server connection's TLS 1.3
+ * application traffic secrets for its own records (tls_own.h). */
+void sk__tls_keylog(const SSL *ssl, const char *line);
 
 /* tls_ctx.c: "sha256:" + 64 hex digits of x's DER into out (72 bytes); the
  * raw digest into raw when not NULL. */

@@ -1,0 +1,218 @@
+/* tls_rec.c — TLS 1.3 record protection and traffic keys for one direction
+ * (see tls_rec.h). A record is header (the AEAD's additional data), then
+ * the plain bytes, the inner content type and the tag; its nonce is the
+ * IV XORed with the sequence number (RFC 8446 §5.2–5.3). Keys come from
+ * the traffic secret by HKDF-Expand-Label (§7.1), which for outputs no
+ * longer than the hash is one HMAC. */
+#include "net/tls_rec.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <string.h>
+
+/* ---- the suites ---- */
+
+static EVP_CIPHER *g_cipher[3]; /* fetched once: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void fetch_ciphers(void)
+{
+    g_cipher[0] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    g_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    g_cipher[2] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+}
+
+int sk__tls13_suite_ok(uint16_t suite) { return suite >= 0x1301 && suite <= 0x1303; }
+
+static const EVP_CIPHER *cipher_of(uint16_t suite)
+{
+    pthread_once(&g_once, fetch_ciphers);
+    return g_cipher[suite - 0x1301];
+}
+
+static const EVP_MD *hash_of(uint16_t suite) { return suite == 0x1302 ? EVP_sha384() : EVP_sha256(); }
+
+/* ---- the key schedule ---- */
+
+/* HKDF-Expand-Label(secret, label, "", len) for len <= the hash length:
+ * the first block of HKDF-Expand, HMAC(secret, HkdfLabel || 0x01). */
+static int expand_label(const sk__tls13_dir *d, const char *label, uint8_t *out, size_t len)
+{
+    uint8_t info[2 + 1 + 6 + 32 + 1 + 1], md[EVP_MAX_MD_SIZE];
+    size_t ll = strlen(label), n = 0;
+    unsigned mdlen = 0;
+    info[n++] = (uint8_t)(len >> 8);
+    info[n++] = (uint8_t)len;
+    info[n++] = (uint8_t)(6 + ll);
+    memcpy(info + n, "tls13 ", 6);
+    memcpy(info + n + 6, label, ll);
+    n += 6 + ll;
+    info[n++] = 0; /* the context: empty */
+    info[n++] = 1; /* the block counter */
+    if (!HMAC(hash_of(d->suite), d->secret, d->secret_len, info, n, md, &mdlen) || mdlen < len)
+        return -1;
+    memcpy(out, md, len);
+    OPENSSL_cleanse(md, sizeof md);
+    return 0;
+}
+
+static int derive(sk__tls13_dir *d)
+{
+    if (expand_label(d, "key", d->key, d->key_len) < 0 || expand_label(d, "iv", d->iv, 12) < 0)
+        return -1;
+    /* a context keyed with the old key takes the new one */
+    if (d->ctx && !EVP_CipherInit_ex(d->ctx, NULL, NULL, d->key, NULL, d->enc)) {
+        EVP_CIPHER_CTX_free(d->ctx);
+        d->ctx = NULL;
+    }
+    d->seq = 0;
+    return 0;
+}
+
+int sk__tls13_init(sk__tls13_dir *d, uint16_t suite, const uint8_t *secret, size_t secret_len,
+                   uint64_t seq, int enc)
+{
+    memset(d, 0, sizeof *d);
+    size_t want = suite == 0x1302 ? 48 : 32;
+    if (!sk__tls13_suite_ok(suite) || secret_len != want || !cipher_of(suite))
+        return -1;
+    d->suite = suite;
+    d->enc = (uint8_t)(enc != 0);
+    d->secret_len = (uint8_t)secret_len;
+    d->key_len = suite == 0x1301 ? 16 : 32;
+    memcpy(d->secret, secret, secret_len);
+    if (derive(d) < 0)
+        return -1;
+    d->seq = seq;
+    return 0;
+}
+
+int sk__tls13_update(sk__tls13_dir *d)
+{
+    uint8_t next[48];
+    if (expand_label(d, "traffic upd", next, d->secret_len) < 0)
+        return -1;
+    memcpy(d->secret, next, d->secret_len);
+    OPENSSL_cleanse(next, sizeof next);
+    return derive(d);
+}
+
+/* ---- records ---- */
+
+static EVP_CIPHER_CTX *ctx_of(sk__tls13_dir *d)
+{
+    if (d->ctx)
+        return d->ctx;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx && EVP_CipherInit_ex(ctx, cipher_of(d->suite), NULL, d->key, NULL, d->enc))
+        return d->ctx = ctx;
+    EVP_CIPHER_CTX_free(ctx);
+    return NULL;
+}
+
+/* The record's nonce, keyed for it: the IV XOR the sequence number. */
+static EVP_CIPHER_CTX *start(sk__tls13_dir *d, const uint8_t hdr[SK__TLS13_HDR])
+{
+    EVP_CIPHER_CTX *ctx = ctx_of(d);
+    uint8_t nonce[12];
+    int n;
+    if (!ctx)
+        return NULL;
+    memcpy(nonce, d->iv, 12);
+    for (int i = 0; i < 8; i++)
+        nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+    if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, -1) ||
+        !EVP_CipherUpdate(ctx, NULL, &n, hdr, SK__TLS13_HDR))
+        return NULL;
+    return ctx;
+}
+
+long sk__tls13_seal(sk__tls13_dir *d, uint8_t type, const struct iovec *iov, int iovcnt,
+                    size_t skip, size_t len, uint8_t *out)
+{
+    size_t body = len + 1 + SK__TLS13_TAG;
+    out[0] = SK__TLS_CT_DATA;
+    out[1] = 3;
+    out[2] = 3;
+    out[3] = (uint8_t)(body >> 8);
+    out[4] = (uint8_t)body;
+    EVP_CIPHER_CTX *ctx = len <= SK__TLS13_PLAIN_MAX ? start(d, out) : NULL;
+    uint8_t *p = out + SK__TLS13_HDR;
+    size_t left = len;
+    int n;
+    if (!ctx)
+        return -1;
+    for (int i = 0; left && i < iovcnt; i++) {
+        size_t l = iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        l = l - skip < left ? l - skip : left;
+        if (!EVP_CipherUpdate(ctx, p, &n, (const uint8_t *)iov[i].iov_base + skip, (int)l))
+            return -1;
+        p += n;
+        left -= l;
+        skip = 0;
+    }
+    if (left || !EVP_CipherUpdate(ctx, p, &n, &type, 1))
+        return -1;
+    p += n;
+    if (!EVP_CipherFinal_ex(ctx, p, &n))
+        return -1;
+    p += n;
+    if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SK__TLS13_TAG, p))
+        return -1;
+    d->seq++;
+    return (long)(p + SK__TLS13_TAG - out);
+}
+
+int sk__tls13_header(const uint8_t hdr[SK__TLS13_HDR], size_t *total)
+{
+    size_t body = (size_t)hdr[3] << 8 | hdr[4];
+    if (hdr[0] != SK__TLS_CT_DATA)
+        return SK__TLS_ALERT_UNEXPECTED;
+    if (body > SK__TLS13_CIPHER_MAX)
+        return SK__TLS_ALERT_OVERFLOW;
+    if (body < 1 + SK__TLS13_TAG)
+        return SK__TLS_ALERT_DECODE;
+    *total = SK__TLS13_HDR + body;
+    return 0;
+}
+
+int sk__tls13_open(sk__tls13_dir *d, uint8_t *rec, size_t total, uint8_t *type, size_t *len)
+{
+    size_t clen = total - SK__TLS13_HDR - SK__TLS13_TAG;
+    uint8_t *p = rec + SK__TLS13_HDR;
+    EVP_CIPHER_CTX *ctx = start(d, rec);
+    int n;
+    if (!ctx || !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SK__TLS13_TAG, p + clen))
+        return SK__TLS_ALERT_INTERNAL;
+    if (!EVP_CipherUpdate(ctx, p, &n, p, (int)clen) || (size_t)n != clen ||
+        EVP_CipherFinal_ex(ctx, p + n, &n) <= 0)
+        return SK__TLS_ALERT_BAD_MAC;
+    d->seq++;
+    while (clen && p[clen - 1] == 0) /* the padding */
+        clen--;
+    if (clen == 0)
+        return SK__TLS_ALERT_UNEXPECTED; /* no content type */
+    *type = p[--clen];
+    if (clen > SK__TLS13_PLAIN_MAX)
+        return SK__TLS_ALERT_OVERFLOW;
+    *len = clen;
+    return 0;
+}
+
+void sk__tls13_idle(sk__tls13_dir *d)
+{
+    EVP_CIPHER_CTX_free(d->ctx);
+    d->ctx = NULL;
+}
+
+void sk__tls13_clear(sk__tls13_dir *d)
+{
+    sk__tls13_idle(d);
+    OPENSSL_cleanse(d, sizeof *d);
+}
