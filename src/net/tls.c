@@ -217,6 +217,12 @@ static int pin_ok(tls_conn *t)
 
 /* ---- own records (a TLS 1.3 server) ---- */
 
+static int nibble(char h)
+{
+    return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                           : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+}
+
 void sk__tls_keylog(const SSL *ssl, const char *line)
 {
     tls_conn *t = SSL_get_app_data((SSL *)ssl);
@@ -229,9 +235,12 @@ void sk__tls_keylog(const SSL *ssl, const char *line)
     uint8_t *out = rx ? t->secrets->rx : t->secrets->tx;
     if (n > 48)
         return;
-    for (size_t i = 0; i < n; i++)
-        if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
+    for (size_t i = 0; i < n; i++) {
+        int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
     *(rx ? &t->secrets->rx_len : &t->secrets->tx_len) = n;
 }
 

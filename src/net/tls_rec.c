@@ -118,7 +118,7 @@ static EVP_CIPHER_CTX *start(sk__tls13_dir *d, const uint8_t hdr[SK__TLS13_HDR])
     EVP_CIPHER_CTX *ctx = ctx_of(d);
     uint8_t nonce[12];
     int n;
-    if (!ctx)
+    if (!ctx || d->seq == UINT64_MAX) /* a nonce must never repeat (§5.3): the end */
         return NULL;
     memcpy(nonce, d->iv, 12);
     for (int i = 0; i < 8; i++)
@@ -194,13 +194,13 @@ int sk__tls13_open(sk__tls13_dir *d, uint8_t *rec, size_t total, uint8_t *type, 
         EVP_CipherFinal_ex(ctx, p + n, &n) <= 0)
         return SK__TLS_ALERT_BAD_MAC;
     d->seq++;
+    if (clen > SK__TLS13_PLAIN_MAX + 1) /* padding included (§5.4) */
+        return SK__TLS_ALERT_OVERFLOW;
     while (clen && p[clen - 1] == 0) /* the padding */
         clen--;
     if (clen == 0)
         return SK__TLS_ALERT_UNEXPECTED; /* no content type */
     *type = p[--clen];
-    if (clen > SK__TLS13_PLAIN_MAX)
-        return SK__TLS_ALERT_OVERFLOW;
     *len = clen;
     return 0;
 }

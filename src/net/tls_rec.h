@@ -51,8 +51,10 @@ int sk__tls13_suite_ok(uint16_t suite);
 
 /* Sets d up from a traffic secret (secret_len bytes: the suite's hash
  * length), sequence number seq. enc: 1 to seal, 0 to open. Returns 0, or
- * -1 for an unknown suite or a secret of the wrong length. d holds no
- * memory until the first seal or open (sk__tls13_clear frees it). */
+ * -1 for an unknown suite or a secret of the wrong length. d is
+ * overwritten (a d in use must be cleared first); it holds no memory until
+ * the first seal or open (sk__tls13_clear frees it). A direction whose
+ * sequence number reached 2^64 - 1 seals and opens no more. */
 int sk__tls13_init(sk__tls13_dir *d, uint16_t suite, const uint8_t *secret, size_t secret_len,
                    uint64_t seq, int enc);
 
@@ -81,7 +83,8 @@ int sk__tls13_header(const uint8_t hdr[SK__TLS13_HDR], size_t *total);
  * *len of them, of inner content type *type (padding removed). Returns 0,
  * or the alert to send: SK__TLS_ALERT_BAD_MAC (the tag did not verify: rec
  * is garbage now), SK__TLS_ALERT_UNEXPECTED (all padding, no type),
- * SK__TLS_ALERT_OVERFLOW (more than 2^14 plain bytes), or
+ * SK__TLS_ALERT_OVERFLOW (an inner plaintext, padding included, over
+ * 2^14 + 1 bytes), or
  * SK__TLS_ALERT_INTERNAL (OpenSSL failed: out of memory). */
 int sk__tls13_open(sk__tls13_dir *d, uint8_t *rec, size_t total, uint8_t *type, size_t *len);
 
