@@ -8,13 +8,14 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <string.h>
 
 /* ---- the suites ---- */
 
-static EVP_CIPHER *g_cipher[3]; /* fetched once: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 */
+/* Fetched once (a fetch per use costs more than the HMAC it serves). */
+static EVP_CIPHER *g_cipher[3]; /* AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 */
+static EVP_MD *g_md[2];         /* SHA-256, SHA-384 */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void fetch_ciphers(void)
@@ -22,6 +23,8 @@ static void fetch_ciphers(void)
     g_cipher[0] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     g_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     g_cipher[2] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+    g_md[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+    g_md[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
 }
 
 int sk__tls13_suite_ok(uint16_t suite) { return suite >= 0x1301 && suite <= 0x1303; }
@@ -32,17 +35,45 @@ static const EVP_CIPHER *cipher_of(uint16_t suite)
     return g_cipher[suite - 0x1301];
 }
 
-static const EVP_MD *hash_of(uint16_t suite) { return suite == 0x1302 ? EVP_sha384() : EVP_sha256(); }
+static const EVP_MD *hash_of(uint16_t suite)
+{
+    pthread_once(&g_once, fetch_ciphers);
+    return g_md[suite == 0x1302];
+}
 
 /* ---- the key schedule ---- */
 
+/* HMAC (RFC 2104) of msg under a key no longer than the hash's block:
+ * H((K ^ opad) || H((K ^ ipad) || msg)) into out (the hash's size), with
+ * h (a digest context reused: making one costs more than a short HMAC).
+ * 0, or -1 if OpenSSL failed (out of memory). */
+static int hmac(EVP_MD_CTX *h, const EVP_MD *md, const uint8_t *key, size_t klen,
+                const uint8_t *msg, size_t mlen, uint8_t *out)
+{
+    uint8_t pad[128], inner[EVP_MAX_MD_SIZE];
+    size_t block = (size_t)EVP_MD_get_block_size(md);
+    unsigned n = 0;
+    int ok = klen <= block && block <= sizeof pad;
+    for (int round = 0; ok && round < 2; round++) {
+        memset(pad, round ? 0x5c : 0x36, block);
+        for (size_t i = 0; i < klen; i++)
+            pad[i] ^= key[i];
+        ok = EVP_DigestInit_ex(h, md, NULL) && EVP_DigestUpdate(h, pad, block) &&
+             EVP_DigestUpdate(h, round ? inner : msg, round ? n : mlen) &&
+             EVP_DigestFinal_ex(h, round ? out : inner, &n);
+    }
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return ok ? 0 : -1;
+}
+
 /* HKDF-Expand-Label(secret, label, "", len) for len <= the hash length:
  * the first block of HKDF-Expand, HMAC(secret, HkdfLabel || 0x01). */
-static int expand_label(const sk__tls13_dir *d, const char *label, uint8_t *out, size_t len)
+static int expand_label(EVP_MD_CTX *h, const sk__tls13_dir *d, const char *label, uint8_t *out,
+                        size_t len)
 {
     uint8_t info[2 + 1 + 6 + 32 + 1 + 1], md[EVP_MAX_MD_SIZE];
     size_t ll = strlen(label), n = 0;
-    unsigned mdlen = 0;
     info[n++] = (uint8_t)(len >> 8);
     info[n++] = (uint8_t)len;
     info[n++] = (uint8_t)(6 + ll);
@@ -51,7 +82,7 @@ static int expand_label(const sk__tls13_dir *d, const char *label, uint8_t *out,
     n += 6 + ll;
     info[n++] = 0; /* the context: empty */
     info[n++] = 1; /* the block counter */
-    if (!HMAC(hash_of(d->suite), d->secret, d->secret_len, info, n, md, &mdlen) || mdlen < len)
+    if (hmac(h, hash_of(d->suite), d->secret, d->secret_len, info, n, md) < 0)
         return -1;
     memcpy(out, md, len);
     OPENSSL_cleanse(md, sizeof md);
@@ -60,7 +91,11 @@ static int expand_label(const sk__tls13_dir *d, const char *label, uint8_t *out,
 
 static int derive(sk__tls13_dir *d)
 {
-    if (expand_label(d, "key", d->key, d->key_len) < 0 || expand_label(d, "iv", d->iv, 12) < 0)
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    int ok = h && expand_label(h, d, "key", d->key, d->key_len) == 0 &&
+             expand_label(h, d, "iv", d->iv, 12) == 0;
+    EVP_MD_CTX_free(h);
+    if (!ok)
         return -1;
     /* a context keyed with the old key takes the new one */
     if (d->ctx && !EVP_CipherInit_ex(d->ctx, NULL, NULL, d->key, NULL, d->enc)) {
@@ -92,7 +127,10 @@ int sk__tls13_init(sk__tls13_dir *d, uint16_t suite, const uint8_t *secret, size
 int sk__tls13_update(sk__tls13_dir *d)
 {
     uint8_t next[48];
-    if (expand_label(d, "traffic upd", next, d->secret_len) < 0)
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    int ok = h && expand_label(h, d, "traffic upd", next, d->secret_len) == 0;
+    EVP_MD_CTX_free(h);
+    if (!ok)
         return -1;
     memcpy(d->secret, next, d->secret_len);
     OPENSSL_cleanse(next, sizeof next);
