@@ -1,5 +1,6 @@
 """test_tls_peers.py — TLS interop with other programs, both directions:
-`openssl s_client` (TLS 1.2 and 1.3, byte-exact), `openssl s_server` (as
+`openssl s_client` (TLS 1.2 and 1.3, byte-exact; TLS 1.3 KeyUpdate both ways
+on each suite, with sockit's own records and OpenSSL's), `openssl s_server` (as
 the server of `sockit connect`: SNI, --tls-min, a client certificate and the
 alerts it sends), socat `OPENSSL:` and `OPENSSL-LISTEN:`, `ncat --ssl` as a
 client and as a server. Certificates from the test PKI (tls_pki.py).
@@ -8,6 +9,7 @@ a failure."""
 import os
 import subprocess
 import threading
+import time
 
 from harness import SOCKIT, Server, check, check_eq, free_port, main, run_connect, t
 from test_peers import Peer
@@ -76,6 +78,55 @@ def test_openssl_s_client_tls12_and_tls13():
             check_eq(rc, 0, "%s: s_client exit status (%r)" % (flag, err[-300:]))
             check(b"Protocol version: " + version.encode() in err and b"Verification: OK" in err,
                   "%s: s_client says %s, verified: %r" % (flag, version, err[-400:]))
+
+
+def key_update_dialogue(port, suite):
+    """s_client with its commands on: a line "K" sends a KeyUpdate that asks
+    the server for one too, "k" one that does not. Returns what came back
+    (-msg: with a line per handshake message each way)."""
+    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_3",
+                          "-ciphersuites", suite, "-CAfile", pki().ca_crt, "-brief", "-msg"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in (b"before\n", b"K\n", b"after one\n", b"k\n", b"after two\n"):
+        p.stdin.write(line)
+        p.stdin.flush()
+        time.sleep(0.3)
+    try:  # (ends stdin: s_client then closes)
+        out, err = p.communicate(timeout=t(10))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    return out, err
+
+
+def test_openssl_s_client_key_update():
+    """TLS 1.3 KeyUpdate in both forms, on each of the three suites: a
+    sockit server (its own records) answers a requested update and keeps
+    echoing under the new keys; the same with OpenSSL's records
+    (SOCKIT_TLS_OPENSSL_RECORDS=1)."""
+    if not have("openssl"):
+        return
+    for own in (True, False):
+        port = free_port()
+        if not own:
+            os.environ["SOCKIT_TLS_OPENSSL_RECORDS"] = "1"
+        srv = Server("echo", "tls://127.0.0.1:%d" % port, *cert_args())
+        try:
+            srv.start()
+        finally:
+            os.environ.pop("SOCKIT_TLS_OPENSSL_RECORDS", None)
+        try:
+            for suite in ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                          "TLS_CHACHA20_POLY1305_SHA256"):
+                out, err = key_update_dialogue(port, suite)
+                check_eq(out.count(b"before\n") + out.count(b"after one\n") + out.count(b"after two\n"),
+                         3, "%s (%s records): all three lines echoed around two KeyUpdates: %r %r"
+                         % (suite, "own" if own else "OpenSSL's", out[-200:], err[-300:]))
+                check(b"Ciphersuite: " + suite.encode() in err, "%s negotiated: %r" % (suite, err[-300:]))
+                check_eq(out.count(b"<<< TLS 1.3, Handshake [length 0005], KeyUpdate"), 1,
+                         "%s: the server answered the requested KeyUpdate once" % suite)
+        finally:
+            srv.stop()
 
 
 def test_openssl_s_server_with_sockit_connect():
