@@ -82,21 +82,39 @@ def test_openssl_s_client_tls12_and_tls13():
 
 def key_update_dialogue(port, suite):
     """s_client with its commands on: a line "K" sends a KeyUpdate that asks
-    the server for one too, "k" one that does not. Returns what came back
-    (-msg: with a line per handshake message each way)."""
+    the server for one too, "k" one that does not (a command only when it is
+    all that one read of stdin brings, so each line waits for the effect of
+    the one before). Returns what came back (-msg: with a line per handshake
+    message each way)."""
     p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_3",
                           "-ciphersuites", suite, "-CAfile", pki().ca_crt, "-brief", "-msg"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in (b"before\n", b"K\n", b"after one\n", b"k\n", b"after two\n"):
+    out = bytearray()
+    th = threading.Thread(target=lambda: [out.extend(b) for b in iter(lambda: p.stdout.read1(4096), b"")],
+                          daemon=True)
+    th.start()
+    sent_ku = b">>> TLS 1.3, Handshake [length 0005], KeyUpdate"
+    for line, until in ((b"before\n", lambda: b"before\n" in out),
+                        (b"K\n", lambda: out.count(sent_ku) == 1),
+                        (b"after one\n", lambda: b"after one\n" in out),
+                        (b"k\n", lambda: out.count(sent_ku) == 2),
+                        (b"after two\n", lambda: b"after two\n" in out)):
         p.stdin.write(line)
         p.stdin.flush()
-        time.sleep(0.3)
-    try:  # (ends stdin: s_client then closes)
-        out, err = p.communicate(timeout=t(10))
+        deadline = time.monotonic() + t(10)
+        while not until() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.02)
+    p.stdin.close()
+    try:
+        p.wait(timeout=t(10))
     except subprocess.TimeoutExpired:
         p.kill()
-        out, err = p.communicate()
-    return out, err
+        p.wait()
+    th.join(t(5))
+    err = p.stderr.read()
+    p.stdout.close()
+    p.stderr.close()
+    return bytes(out), err
 
 
 def test_openssl_s_client_key_update():
