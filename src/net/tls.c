@@ -4,7 +4,10 @@
  * many records), its writes append to the layer's wire queue. So the same
  * layer works over epoll and io_uring, and no socket call is made here.
  * WANT_READ is retried with the next bytes; a write never waits (the BIO
- * always takes everything), so a read never needs a write and the reverse. */
+ * always takes everything), so a read never needs a write and the reverse.
+ * After a TLS 1.3 server handshake the records are sockit's own (tls_own.c)
+ * and the SSL is freed; until then, and for TLS 1.2 and clients, OpenSSL
+ * makes them. */
 #include "net/conn_int.h"
 #include "net/tls_int.h"
 #include "net/tls_own.h"

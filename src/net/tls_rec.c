@@ -6,6 +6,7 @@
  * longer than the hash is one HMAC. */
 #include "net/tls_rec.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -97,11 +98,7 @@ static int derive(sk__tls13_dir *d)
     EVP_MD_CTX_free(h);
     if (!ok)
         return -1;
-    /* a context keyed with the old key takes the new one */
-    if (d->ctx && !EVP_CipherInit_ex(d->ctx, NULL, NULL, d->key, NULL, d->enc)) {
-        EVP_CIPHER_CTX_free(d->ctx);
-        d->ctx = NULL;
-    }
+    sk__tls13_idle(d); /* (a KeyUpdate: the next use keys a new context) */
     d->seq = 0;
     return 0;
 }
@@ -139,19 +136,29 @@ int sk__tls13_update(sk__tls13_dir *d)
 
 /* ---- records ---- */
 
+/* AES-GCM opens: the IV's first 4 bytes are its fixed field and the last 8
+ * (XORed with the sequence number) its invocation field, set per record
+ * together with the tag in one call (EVP_CTRL_GCM_SET_IV_FIXED / _SET_IV_INV,
+ * as TLS 1.2 uses them): one provider call per record where re-initialising
+ * the IV and then setting the tag takes two, each parsing parameters. */
+static int gcm_open(const sk__tls13_dir *d) { return !d->enc && d->suite != 0x1303; }
+
 static EVP_CIPHER_CTX *ctx_of(sk__tls13_dir *d)
 {
     if (d->ctx)
         return d->ctx;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx && EVP_CipherInit_ex(ctx, cipher_of(d->suite), NULL, d->key, NULL, d->enc))
+    if (ctx && EVP_CipherInit_ex(ctx, cipher_of(d->suite), NULL, d->key, NULL, d->enc) &&
+        (!gcm_open(d) || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IV_FIXED, 4, d->iv) > 0))
         return d->ctx = ctx;
     EVP_CIPHER_CTX_free(ctx);
     return NULL;
 }
 
-/* The record's nonce, keyed for it: the IV XOR the sequence number. */
-static EVP_CIPHER_CTX *start(sk__tls13_dir *d, const uint8_t hdr[SK__TLS13_HDR])
+/* The record's nonce, keyed for it: the IV XOR the sequence number; an
+ * open's tag (else NULL); the header as additional data. */
+static EVP_CIPHER_CTX *start(sk__tls13_dir *d, const uint8_t hdr[SK__TLS13_HDR],
+                             const uint8_t *tag)
 {
     EVP_CIPHER_CTX *ctx = ctx_of(d);
     uint8_t nonce[12];
@@ -161,8 +168,18 @@ static EVP_CIPHER_CTX *start(sk__tls13_dir *d, const uint8_t hdr[SK__TLS13_HDR])
     memcpy(nonce, d->iv, 12);
     for (int i = 0; i < 8; i++)
         nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
-    if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, -1) ||
-        !EVP_CipherUpdate(ctx, NULL, &n, hdr, SK__TLS13_HDR))
+    if (gcm_open(d)) {
+        OSSL_PARAM p[3] = {
+            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, nonce + 4, 8),
+            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, (void *)tag, SK__TLS13_TAG),
+            OSSL_PARAM_END};
+        if (!EVP_CIPHER_CTX_set_params(ctx, p))
+            return NULL;
+    } else if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, -1) ||
+               (tag && !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SK__TLS13_TAG, (void *)tag))) {
+        return NULL;
+    }
+    if (!EVP_CipherUpdate(ctx, NULL, &n, hdr, SK__TLS13_HDR))
         return NULL;
     return ctx;
 }
@@ -176,7 +193,7 @@ long sk__tls13_seal(sk__tls13_dir *d, uint8_t type, const struct iovec *iov, int
     out[2] = 3;
     out[3] = (uint8_t)(body >> 8);
     out[4] = (uint8_t)body;
-    EVP_CIPHER_CTX *ctx = len <= SK__TLS13_PLAIN_MAX ? start(d, out) : NULL;
+    EVP_CIPHER_CTX *ctx = len <= SK__TLS13_PLAIN_MAX ? start(d, out, NULL) : NULL;
     uint8_t *p = out + SK__TLS13_HDR;
     size_t left = len;
     int n;
@@ -224,9 +241,9 @@ int sk__tls13_open(sk__tls13_dir *d, uint8_t *rec, size_t total, uint8_t *type, 
 {
     size_t clen = total - SK__TLS13_HDR - SK__TLS13_TAG;
     uint8_t *p = rec + SK__TLS13_HDR;
-    EVP_CIPHER_CTX *ctx = start(d, rec);
+    EVP_CIPHER_CTX *ctx = start(d, rec, p + clen);
     int n;
-    if (!ctx || !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SK__TLS13_TAG, p + clen))
+    if (!ctx)
         return SK__TLS_ALERT_INTERNAL;
     if (!EVP_CipherUpdate(ctx, p, &n, p, (int)clen) || (size_t)n != clen ||
         EVP_CipherFinal_ex(ctx, p + n, &n) <= 0)
