@@ -358,7 +358,9 @@ static int tls_input(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_f
     int r = t->done ? 0 : handshake(t);
     if (r == 0 && t->done && t->own) {
         note_use(t);
-        r = t->in_len ? sk__tls_own_input(t->own, c, &t->base.wire, (uint8_t *)t->in, t->in_len, up) : 0;
+        /* (what OpenSSL left of this read: after the client's Finished) */
+        r = t->in_len ? sk__tls_own_input(t->own, c, &t->base.wire, buf + n - t->in_len, t->in_len, up)
+                      : 0;
         if (r == 1)
             t->peer_closed = 1;
         else if (r < 0 && t->own->why)
@@ -384,18 +386,10 @@ static void shutdown_now(tls_conn *t)
     ERR_clear_error();
 }
 
-static int tls_seal(sk__sec *s, sk__outq *pl)
+/* OpenSSL's records: SSL_write of each queued piece (the BIO appends the
+ * records to the wire queue). */
+static int ssl_seal(tls_conn *t, sk__outq *pl)
 {
-    tls_conn *t = (tls_conn *)s;
-    if (!t->done)
-        return 0; /* held until the handshake is done */
-    if (pl->bytes)
-        note_use(t);
-    if (t->own) {
-        int r = sk__tls_own_seal(t->own, &t->base.wire, pl);
-        if (r < 0)
-            return r;
-    }
     while (pl->bytes) {
         struct iovec iov;
         size_t n = 0;
@@ -404,6 +398,19 @@ static int tls_seal(sk__sec *s, sk__outq *pl)
             return failed(t, SSL_get_error(t->ssl, 0));
         sk__outq_consume(pl, n);
     }
+    return 0;
+}
+
+static int tls_seal(sk__sec *s, sk__outq *pl)
+{
+    tls_conn *t = (tls_conn *)s;
+    if (!t->done)
+        return 0; /* held until the handshake is done */
+    if (pl->bytes)
+        note_use(t);
+    int r = t->own ? sk__tls_own_seal(t->own, &t->base.wire, pl) : ssl_seal(t, pl);
+    if (r < 0)
+        return r;
     if (t->closing)
         shutdown_now(t);
     return 0;

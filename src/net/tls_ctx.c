@@ -198,8 +198,6 @@ static SSL_CTX *make_ctx(sk_tls *t, char *err, size_t errlen)
      * resumes with one, and each costs the server an encrypted session */
     if (t->server)
         SSL_CTX_set_num_tickets(ctx, 1);
-    if (t->own_records)
-        SSL_CTX_set_keylog_callback(ctx, sk__tls_keylog); /* the traffic secrets, for tls_own.c */
     if (t->alpn_len && t->server)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, t);
     else if (t->alpn_len && SSL_CTX_set_alpn_protos(ctx, t->alpn, (unsigned)t->alpn_len) != 0) {

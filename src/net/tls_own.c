@@ -131,9 +131,10 @@ static int post_handshake(sk__tls_own *o, const uint8_t *p, size_t len, sk__outq
     return 0;
 }
 
-/* Opens the whole record at rec (total bytes). Plain data bytes are moved
- * to *w (buf + *wlen, in place: never past rec's own), after hand-up of what
- * came before when the record is not data. 0, 1 (close_notify) or < 0. */
+/* Opens the whole record at rec (total bytes). Its plain data bytes are
+ * appended to the run at run[0..*run_len) (in place: the run never reaches
+ * past the record's own bytes); any other record first hands the run up.
+ * 0, 1 (close_notify) or < 0. */
 static int one_record(sk__tls_own *o, sk_conn *c, sk__outq *wire, uint8_t *rec, size_t total,
                       uint8_t *run, size_t *run_len, sk__plain_fn up)
 {
@@ -205,14 +206,6 @@ static long complete_part(sk__tls_own *o, sk_conn *c, sk__outq *wire, const uint
     return (long)used;
 }
 
-/* Keeps the start of a record that the next read completes. */
-static void keep_part(sk__tls_own *o, const uint8_t *p, size_t n)
-{
-    memcpy(o->hdr, p, n < SK__TLS13_HDR ? n : SK__TLS13_HDR);
-    o->part_len = n < SK__TLS13_HDR ? n : SK__TLS13_HDR;
-    o->part_total = 0;
-}
-
 int sk__tls_own_input(sk__tls_own *o, sk_conn *c, sk__outq *wire, uint8_t *buf, size_t n,
                       sk__plain_fn up)
 {
@@ -241,13 +234,9 @@ int sk__tls_own_input(sk__tls_own *o, sk_conn *c, sk__outq *wire, uint8_t *buf, 
     if (run)
         up(c, buf, run);
     if (pos < n && sk__conn_open(c)) { /* a record's start: the next read completes it */
-        keep_part(o, buf + pos, n - pos);
-        if (n - pos > SK__TLS13_HDR) {
-            long used = complete_part(o, c, wire, buf + pos + SK__TLS13_HDR,
-                                      n - pos - SK__TLS13_HDR, up, &r);
-            if (used < 0)
-                return (int)used;
-        }
+        long used = complete_part(o, c, wire, buf + pos, n - pos, up, &r);
+        if (used < 0)
+            return (int)used;
     }
     return r;
 }

@@ -127,11 +127,10 @@ int sk__tls13_update(sk__tls13_dir *d)
     EVP_MD_CTX *h = EVP_MD_CTX_new();
     int ok = h && expand_label(h, d, "traffic upd", next, d->secret_len) == 0;
     EVP_MD_CTX_free(h);
-    if (!ok)
-        return -1;
-    memcpy(d->secret, next, d->secret_len);
+    if (ok)
+        memcpy(d->secret, next, d->secret_len);
     OPENSSL_cleanse(next, sizeof next);
-    return derive(d);
+    return ok ? derive(d) : -1;
 }
 
 /* ---- records ---- */
