@@ -34,6 +34,9 @@ typedef struct sk_tls_opts {
     int min_version;        /* 12 or 13 (TLS 1.2 / 1.3); 0 = 12 */
     int resume;             /* client: reuse the last session (tickets) */
     unsigned handshake_ms;  /* a handshake not done by then closes (default 10000) */
+    int ktls_off;           /* server: never hand TLS 1.3 keys to the kernel (kTLS);
+                             * by default a connection's records go to the kernel
+                             * when it has the tls module (sk_tls_info.ktls) */
 } sk_tls_opts;
 
 /* Makes a configuration (one SSL_CTX). Returns 0 and sets *out, or SK_ETLS
@@ -68,6 +71,8 @@ typedef struct sk_tls_info {
     char not_after[32];     /* "2026-12-31 23:59:59 GMT" */
     char fingerprint[72];   /* "sha256:" + 64 hex digits */
     int resumed;            /* the session was resumed */
+    char ktls[96];          /* whether the kernel makes the records (kTLS): "on",
+                             * "receive only (WHY)" or "off (WHY)" */
 } sk_tls_info;
 
 /* Fills *info for c. Returns 0, or SK_ECLOSED when c has no TLS or its

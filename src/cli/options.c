@@ -273,7 +273,7 @@ static int set_ktls(cli_opts *o, const char *v)
 {
     if (strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
         return -1;
-    o->ktls_off = v[0] == 'o';
+    o->tls.ktls_off = v[0] == 'o';
     return 0;
 }
 

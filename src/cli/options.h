@@ -87,7 +87,6 @@ typedef struct cli_opts {
     int ws_deflate;                     /* --ws-deflate: SK_WS_DEFLATE_* */
     cli_bench_opts bench;               /* bench */
     sk_tls_opts tls;                    /* tls:// and wss:// (server and client fields) */
-    int ktls_off;                       /* --ktls off */
     sk_tls *server_tls;                 /* serve: made before --workers fork, so all share it */
     cli_relay_opts relay;               /* relay */
     int help;

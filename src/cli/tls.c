@@ -21,18 +21,20 @@ static int kernel_tls_available(void)
 }
 
 /* -v: what kernel TLS does for these connections, in one line. */
-static void say_ktls(const cli_opts *o)
+static void say_ktls(const cli_opts *o, int server)
 {
     if (!o->verbose)
         return;
-    if (o->ktls_off)
+    if (o->tls.ktls_off)
         fprintf(stderr, "sockit: kTLS: off (--ktls off): TLS records are made in user space\n");
     else if (!kernel_tls_available())
         fprintf(stderr, "sockit: kTLS: not available (the kernel's tls module is not loaded): "
                         "TLS records are made in user space\n");
+    else if (!server)
+        fprintf(stderr, "sockit: kTLS: not used by clients: TLS records are made in user space\n");
     else
-        fprintf(stderr, "sockit: kTLS: the kernel has it, but sockit does not hand it keys yet: "
-                        "TLS records are made in user space\n");
+        fprintf(stderr, "sockit: kTLS: on: TLS 1.3 connections hand their keys to the kernel "
+                        "(each connection's 'tls' line says whether it got it)\n");
 }
 
 int cli_tls_server(const cli_opts *o, const char *host, sk_tls **out)
@@ -49,7 +51,7 @@ int cli_tls_server(const cli_opts *o, const char *host, sk_tls **out)
         fprintf(stderr, "sockit: no --cert: using a temporary self-signed certificate %s "
                         "(clients: --pin %s, or -k)\n",
                 sk_tls_fingerprint(*out), sk_tls_fingerprint(*out));
-    say_ktls(o);
+    say_ktls(o, 1);
     return 0;
 }
 
@@ -65,7 +67,7 @@ int cli_tls_client(const cli_opts *o, const sk_url *url, sk_tls **out)
         cli_error("%s", err);
         return 1;
     }
-    say_ktls(o);
+    say_ktls(o, 0);
     return 0;
 }
 

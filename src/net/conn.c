@@ -93,7 +93,33 @@ static void finalize(sk_conn *c, int err)
 }
 
 void sk_conn_abort(sk_conn *c, int err) { finalize(c, err); }
-void sk__conn_fail(sk_conn *c, int err) { finalize(c, err); }
+void sk__conn_fail(sk_conn *c, int err)
+{
+    if (c->state == C_OPEN && c->sec && c->sec->ops->sock_error)
+        err = c->sec->ops->sock_error(c->sec, c, err, 0);
+    finalize(c, err);
+}
+
+int sk__conn_reads_on_demand(const sk_conn *c) { return c->tp == TP_EPOLL; }
+
+static void peer_ended(sk_conn *c);
+static void flush_now(sk_conn *c);
+
+void sk__conn_read_error(sk_conn *c, int err)
+{
+    if (c->state == C_OPEN && c->sec && c->sec->ops->sock_error) {
+        err = c->sec->ops->sock_error(c->sec, c, err, 1);
+        if (err < 0 && c->state != C_CLOSED && c->sec->wire.bytes && !c->write_blocked)
+            TP(c)->flush(c); /* best effort: the peer learns why (a TLS alert) */
+        if (err >= 0 && c->state != C_CLOSED) {
+            if (err == 1 && c->rd == R_OPEN)
+                peer_ended(c);
+            flush_now(c); /* what the layer has to say (an answer to the record) */
+            return;
+        }
+    }
+    finalize(c, err);
+}
 
 static void on_linger_timeout(sk_timer *t, void *ud)
 {
@@ -391,6 +417,14 @@ void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail)
  * low-water mark. Returns -1 if c was closed. */
 static int after_write(sk_conn *c)
 {
+    if (c->sec && c->sec->owes && !c->sec->wire.bytes && !c->out.bytes && !c->write_blocked) {
+        /* the layer's end waits for its wire queue to drain (kTLS close_notify) */
+        int s = c->sec->ops->seal(c->sec, &c->out);
+        if (s < 0) {
+            finalize(c, s);
+            return -1;
+        }
+    }
     if (queued(c) == 0) {
         if (c->state == C_CLOSING) {
             linger_or_finalize(c);

@@ -77,6 +77,15 @@ typedef struct sk__sec_ops {
     int (*eof)(sk__sec *s);
     /* Frees s (the core frees s->wire first). */
     void (*free)(sk__sec *s);
+    /* A socket call of the transport failed with err (-errno): a read
+     * (reading 1) or a write. A layer whose records the kernel makes (kTLS,
+     * ktls.h) reads the record that is not application data where the
+     * kernel stopped a read (-EIO), and names a record the kernel refused
+     * (-EBADMSG, -EMSGSIZE: the kernel then fails the socket's reads and
+     * writes alike). Returns 0 to go on reading, 1 for the peer's end in the
+     * layer's own way (as input does; both only when reading), or the error
+     * c fails with (err itself when it is none of the layer's). May be NULL. */
+    int (*sock_error)(sk__sec *s, sk_conn *c, int err, int reading);
 } sk__sec_ops;
 
 /* The part every security layer's state starts with. */
@@ -132,6 +141,14 @@ extern const sk__proto sk__proto_frame, sk__proto_ws;
 void sk__conn_input(sk_conn *c, uint8_t *buf, size_t n, int in_tail);
 void sk__conn_eof(sk_conn *c);
 void sk__conn_fail(sk_conn *c, int err);
+/* Transports: a read failed with err (-errno); the security layer may
+ * recover (sk__sec_ops.sock_error), else c fails with it. (A failed write
+ * is sk__conn_fail, which lets the layer name the error.) */
+void sk__conn_read_error(sk_conn *c, int err);
+/* Security layers: 1 when c's transport reads only when c asks (epoll), so
+ * nothing the socket received after this moment was read yet; 0 when a
+ * receive may be in flight (io_uring). */
+int sk__conn_reads_on_demand(const sk_conn *c);
 void sk__conn_sent(sk_conn *c);
 /* Transports: the core's current wishes again (after a completion). */
 void sk__conn_rewatch(sk_conn *c);

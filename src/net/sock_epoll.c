@@ -22,7 +22,7 @@ static void do_read(sk_conn *c)
     ssize_t n = read(c->io.fd, dst, cap);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
-            sk__conn_fail(c, -errno);
+            sk__conn_read_error(c, -errno);
         return;
     }
     if (n == 0)

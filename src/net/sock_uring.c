@@ -62,7 +62,7 @@ static void received(sk_conn *c, int res, uint8_t *buf, int more)
         else if (res == 0)
             sk__conn_eof(c);
         else if (res != -ENOBUFS && res != -ECANCELED && res != -EINTR && res != -EAGAIN)
-            sk__conn_fail(c, res);
+            sk__conn_read_error(c, res);
     }
     if (!more && !op_done(c))
         sk__conn_rewatch(c); /* re-arms if still wanted (out of buffers, resumed) */

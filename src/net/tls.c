@@ -7,8 +7,11 @@
  * always takes everything), so a read never needs a write and the reverse.
  * After a TLS 1.3 server handshake the records are sockit's own (tls_own.c)
  * and the SSL is freed; until then, and for TLS 1.2 and clients, OpenSSL
- * makes them. */
+ * makes them. Own records go on in the kernel when it has kTLS (ktls.h):
+ * the peer's keys at once, ours once the session tickets are out; the
+ * layer then passes plain bytes and only handles control records. */
 #include "net/conn_int.h"
+#include "net/ktls.h"
 #include "net/tls_int.h"
 #include "net/tls_own.h"
 #include "sockit/error.h"
@@ -40,6 +43,14 @@ struct agreed {
     uint8_t alpn[];
 };
 
+/* Kernel TLS for own records (ktls.h). */
+struct kernel {
+    uint8_t rx, tx;         /* the kernel opens / seals this direction's records */
+    uint8_t rx_due, tx_due; /* its keys go once no record of ours is half done */
+    uint8_t alert_due;      /* (tx) close_notify waits for the wire queue to drain */
+    const char *why;        /* why not (or not both ways): static text */
+};
+
 typedef struct tls_conn {
     sk__sec base; /* first: the core sees an sk__sec */
     SSL *ssl;     /* NULL once own records took over */
@@ -59,6 +70,7 @@ typedef struct tls_conn {
     int used;           /* (done) records went in or out since the idle check was armed */
     int closing;        /* close_notify goes out once all plain bytes are sealed */
     int peer_closed;    /* the peer's close_notify arrived */
+    struct kernel k;    /* (own) kTLS */
     char error[160];
 } tls_conn;
 
@@ -295,6 +307,148 @@ static void take_over(tls_conn *t, uint32_t tickets)
     free(s);
 }
 
+/* ---- kernel TLS (own records; ktls.h) ---- */
+
+static int fd_of(const tls_conn *t) { return sk_conn_fd(t->c); }
+
+/* The peer's keys go to the kernel at its next record's start (nothing of
+ * it read yet: tls_own.c holds no part); ours follow once the wire queue is
+ * out (kernel_tx). */
+static void kernel_rx(tls_conn *t)
+{
+    t->k.rx_due = 0;
+    if (t->own->part_len) {
+        t->k.why = "a record was half read when the handshake ended";
+        return;
+    }
+    if (sk__ktls_keys(fd_of(t), &t->own->rx, 0) < 0) {
+        t->k.why = "the kernel did not take this cipher's keys";
+        return;
+    }
+    t->k.rx = 1;
+    t->k.tx_due = 1;
+}
+
+static void kernel_tx(tls_conn *t)
+{
+    t->k.tx_due = 0;
+    if (sk__ktls_keys(fd_of(t), &t->own->tx, 1) < 0)
+        t->k.why = "the kernel took the peer's keys but not ours";
+    else
+        t->k.tx = 1;
+}
+
+/* Own records just took over: the socket takes the tls upper layer, and
+ * the peer's keys follow now if this read ended with the handshake (else
+ * after its records, in tls_input). Only where reads happen on demand
+ * (epoll): an io_uring receive may already hold ciphertext. */
+static void kernel_begin(tls_conn *t)
+{
+    if (t->cfg->ktls_off) {
+        t->k.why = "--ktls off";
+        return;
+    }
+    if (!sk__conn_reads_on_demand(t->c)) {
+        t->k.why = "io_uring reads stay in user space";
+        return;
+    }
+    int r = sk__ktls_attach(fd_of(t));
+    if (r < 0) {
+        t->k.why = r == -ENOENT ? "the kernel's tls module is not loaded" : "the socket cannot take it";
+        return;
+    }
+    t->k.rx_due = 1;
+    if (t->in_len == 0)
+        kernel_rx(t);
+}
+
+/* A fatal alert (through the kernel when it seals) and why. */
+static int kernel_fail(tls_conn *t, int alert, const char *why)
+{
+    uint8_t a[2] = {2, (uint8_t)alert};
+    if (t->k.tx)
+        sk__ktls_send_control(fd_of(t), SK__TLS_CT_ALERT, a, 2);
+    else
+        sk__tls_own_alert(t->own, &t->base.wire, 2, alert);
+    set_error(t, "%s", why);
+    return SK_ETLS;
+}
+
+/* close_notify through the kernel once everything before it is written
+ * (best effort: a full socket drops it, and the peer sees an unclean end). */
+static void kernel_close_notify(tls_conn *t)
+{
+    if (t->base.wire.bytes)
+        return;
+    uint8_t a[2] = {1, SK__TLS_ALERT_CLOSE_NOTIFY};
+    sk__ktls_send_control(fd_of(t), SK__TLS_CT_ALERT, a, 2);
+    t->k.alert_due = 0;
+    t->base.owes = 0;
+}
+
+/* A record the kernel opened that is not application data: alerts and
+ * KeyUpdate as tls_own.c handles them; new keys must reach the kernel too,
+ * and one that cannot take them (before Linux 6.14) ends the connection. */
+static int kernel_control(tls_conn *t, uint8_t type, const uint8_t *p, size_t len)
+{
+    int update = type == SK__TLS_CT_HANDSHAKE && len == 5 && p[0] == 24;
+    if (update && p[4] == 1 && t->k.tx) /* ours would have to change as well */
+        return kernel_fail(t, SK__TLS_ALERT_INTERNAL, "kTLS: the kernel cannot change our keys "
+                                                      "(KeyUpdate); use --ktls off");
+    sk__outq none = {0}; /* (with the kernel sealing, tls_own.c's alerts go through kernel_fail) */
+    int r = sk__tls_own_control(t->own, type, p, len, t->k.tx ? &none : &t->base.wire);
+    sk__outq_free(&none);
+    if (r < 0)
+        return t->k.tx && t->own->alert ? kernel_fail(t, t->own->alert, t->own->why)
+                                        : (set_error(t, "%s", t->own->why ? t->own->why : "TLS error"), r);
+    if (r == 1)
+        t->peer_closed = 1;
+    else if (update && sk__ktls_keys(fd_of(t), &t->own->rx, 0) < 0)
+        return kernel_fail(t, SK__TLS_ALERT_INTERNAL, "kTLS: the kernel cannot change the peer's "
+                                                      "keys (KeyUpdate); use --ktls off");
+    return r;
+}
+
+/* (A record the kernel refused fails the socket for writes too: the error
+ * may reach us through the next reply's write.) */
+static int tls_sock_error(sk__sec *s, sk_conn *c, int err, int reading)
+{
+    tls_conn *t = (tls_conn *)s;
+    if (!t->k.rx || t->peer_closed)
+        return err;
+    if (err == -EBADMSG)
+        return kernel_fail(t, SK__TLS_ALERT_BAD_MAC, "bad record MAC");
+    if (err == -EMSGSIZE)
+        return kernel_fail(t, SK__TLS_ALERT_OVERFLOW, "record too long");
+    if (err != -EIO || !reading)
+        return err;
+    uint8_t rec[512], type;
+    long n = sk__ktls_recv_control(fd_of(t), &type, rec, sizeof rec);
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0)
+        return (int)n;
+    if (type == SK__TLS_CT_DATA) /* (cannot be: the kernel said a control record waits) */
+        return kernel_fail(t, SK__TLS_ALERT_INTERNAL, "kTLS: data where a control record was");
+    return kernel_control(t, type, rec, (size_t)n);
+}
+
+/* With the kernel sealing, plain bytes go to the socket as they are. */
+static int plain_out(tls_conn *t, sk__outq *pl)
+{
+    while (pl->bytes) {
+        struct iovec iov;
+        sk__outq_iov(pl, &iov, 1);
+        uint8_t *dst = sk__outq_reserve(&t->base.wire, iov.iov_len);
+        if (!dst)
+            return -ENOMEM;
+        memcpy(dst, iov.iov_base, iov.iov_len);
+        sk__outq_added(&t->base.wire, iov.iov_len);
+        sk__outq_consume(pl, iov.iov_len);
+    }
+    return 0;
+}
+
 static int handshake(tls_conn *t)
 {
     uint32_t before = t->wrecords;
@@ -307,6 +461,8 @@ static int handshake(tls_conn *t)
         return SK_ETLS;
     if (t->cfg->own_records)
         take_over(t, t->wrecords - before);
+    if (t->own)
+        kernel_begin(t);
     t->done = 1;
     sk_timer_stop(t->timer);
     note_use(t); /* the handshake's buffers go once it is idle */
@@ -359,12 +515,17 @@ static int tls_input(sk__sec *s, sk_conn *c, uint8_t *buf, size_t n, sk__plain_f
     if (r == 0 && t->done && t->own) {
         note_use(t);
         /* (what OpenSSL left of this read: after the client's Finished) */
-        r = t->in_len ? sk__tls_own_input(t->own, c, &t->base.wire, buf + n - t->in_len, t->in_len, up)
-                      : 0;
+        uint8_t *rest = buf + n - t->in_len;
+        if (t->k.rx && t->in_len)
+            up(c, rest, t->in_len); /* the kernel opened them */
+        else if (t->in_len)
+            r = sk__tls_own_input(t->own, c, &t->base.wire, rest, t->in_len, up);
         if (r == 1)
             t->peer_closed = 1;
         else if (r < 0 && t->own->why)
             set_error(t, "%s", t->own->why);
+        else if (r == 0 && t->k.rx_due && sk__conn_open(c))
+            kernel_rx(t);
     } else if (r == 0 && t->done) {
         note_use(t);
         r = read_records(t, c, up);
@@ -378,6 +539,12 @@ static void shutdown_now(tls_conn *t)
 {
     t->closing = 0;
     t->base.owes = 0;
+    if (t->k.tx) {
+        t->k.alert_due = 1;
+        t->base.owes = 1;
+        kernel_close_notify(t);
+        return;
+    }
     if (t->own) {
         sk__tls_own_alert(t->own, &t->base.wire, 1, SK__TLS_ALERT_CLOSE_NOTIFY);
         return;
@@ -408,7 +575,15 @@ static int tls_seal(sk__sec *s, sk__outq *pl)
         return 0; /* held until the handshake is done */
     if (pl->bytes)
         note_use(t);
-    int r = t->own ? sk__tls_own_seal(t->own, &t->base.wire, pl) : ssl_seal(t, pl);
+    if (t->k.tx_due && t->base.wire.bytes == 0)
+        kernel_tx(t);
+    if (t->k.alert_due) {
+        kernel_close_notify(t);
+        return 0;
+    }
+    int r = t->k.tx ? plain_out(t, pl)
+          : t->own  ? sk__tls_own_seal(t->own, &t->base.wire, pl)
+                    : ssl_seal(t, pl);
     if (r < 0)
         return r;
     if (t->closing)
@@ -456,8 +631,12 @@ static void tls_free(sk__sec *s)
     free(t);
 }
 
-static const sk__sec_ops tls_ops = {
-    .input = tls_input, .seal = tls_seal, .close = tls_close, .eof = tls_eof, .free = tls_free};
+static const sk__sec_ops tls_ops = {.input = tls_input,
+                                    .seal = tls_seal,
+                                    .close = tls_close,
+                                    .eof = tls_eof,
+                                    .free = tls_free,
+                                    .sock_error = tls_sock_error};
 
 /* A new connection of cfg: its SSL on our BIO, the handshake's deadline, and
  * a client's ClientHello queued. */
@@ -553,6 +732,22 @@ static void time_line(const ASN1_TIME *tm, char *out, size_t cap)
         strftime(out, cap, "%Y-%m-%d %H:%M:%S GMT", &t);
 }
 
+/* sk_tls_info.ktls: on (the peer's keys are, ours are or follow once the
+ * tickets are out), receive only, or off and why. */
+static void ktls_line(const tls_conn *t, char *out, size_t cap)
+{
+    const char *why = t->k.why ? t->k.why
+                    : !t->own ? (t->cfg->server ? "TLS 1.2 and SOCKIT_TLS_OPENSSL_RECORDS use OpenSSL's records"
+                                                : "client connections use OpenSSL's records")
+                              : "";
+    if ((t->k.rx || t->k.rx_due) && (t->k.tx || t->k.tx_due || t->k.rx_due))
+        snprintf(out, cap, "on");
+    else if (t->k.rx)
+        snprintf(out, cap, "receive only (%s)", why);
+    else
+        snprintf(out, cap, "off (%s)", why);
+}
+
 int sk_conn_tls_info(const sk_conn *c, sk_tls_info *info)
 {
     const tls_conn *t = tls_of(c);
@@ -577,6 +772,7 @@ int sk_conn_tls_info(const sk_conn *c, sk_tls_info *info)
         peer = SSL_get0_peer_certificate(t->ssl);
     }
     snprintf(info->alpn, sizeof info->alpn, "%.*s", (int)alen, alen ? (const char *)alpn : "");
+    ktls_line(t, info->ktls, sizeof info->ktls);
     if (!peer)
         return 0;
     name_line(X509_get_subject_name(peer), info->subject, sizeof info->subject);

@@ -255,6 +255,7 @@ static int copy_opts(sk_tls *t, const sk_tls_opts *o, char *err, size_t errlen)
     t->server = o->server != 0;
     t->insecure = o->insecure != 0;
     t->resume = o->resume != 0;
+    t->ktls_off = o->ktls_off != 0;
     t->min_version = o->min_version ? o->min_version : 12;
     t->handshake_ms = o->handshake_ms ? o->handshake_ms : 10000;
     if (t->min_version != 12 && t->min_version != 13)

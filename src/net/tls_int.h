@@ -21,6 +21,7 @@ struct sk_tls {
     uint8_t pin[32];       /* client --pin: the SHA-256 of the one certificate accepted */
     int server, insecure, resume, pinned, temporary, min_version;
     int own_records;       /* server: TLS 1.3 records made by tls_own.c after the handshake */
+    int ktls_off;          /* server: own records never go to the kernel (ktls.h) */
     unsigned handshake_ms;
     char fingerprint[72];  /* server: its own certificate's */
 };

@@ -76,6 +76,7 @@ static int fail(sk__tls_own *o, sk__outq *wire, int alert, const char *why)
 {
     if (!o->why)
         o->why = why;
+    o->alert = (uint8_t)alert;
     sk__tls_own_alert(o, wire, 2, alert); /* (best effort) */
     return SK_ETLS;
 }
@@ -158,6 +159,12 @@ static int one_record(sk__tls_own *o, sk_conn *c, sk__outq *wire, uint8_t *rec, 
         if (!sk__conn_open(c))
             return 0;
     }
+    return sk__tls_own_control(o, type, p, len, wire);
+}
+
+int sk__tls_own_control(sk__tls_own *o, uint8_t type, const uint8_t *p, size_t len,
+                        sk__outq *wire)
+{
     if (type == SK__TLS_CT_ALERT)
         return peer_alert(o, p, len, wire);
     if (type == SK__TLS_CT_HANDSHAKE)

@@ -23,6 +23,7 @@ typedef struct sk__tls_own {
     int client;         /* this side is the client (NewSessionTicket is skipped) */
     int peer_closed;    /* the peer's close_notify arrived */
     const char *why;    /* why the stream failed (a static string) */
+    uint8_t alert;      /* the fatal alert sent when it failed (0: none) */
 } sk__tls_own;
 
 /* Sets o up from the two application traffic secrets of the handshake
@@ -39,6 +40,15 @@ int sk__tls_own_init(sk__tls_own *o, uint16_t suite, const uint8_t *rx_secret,
  * fatal alert for the peer is on wire) or -ENOMEM. */
 int sk__tls_own_input(sk__tls_own *o, sk_conn *c, sk__outq *wire, uint8_t *buf, size_t n,
                       sk__plain_fn up);
+
+/* One record that is not application data, already opened (type, its
+ * plain bytes p[0..len)): an alert (close_notify: 1) or post-handshake
+ * messages (a KeyUpdate re-keys o->rx, and o->tx after queueing our own
+ * KeyUpdate on wire when the peer asked). 0, 1, or SK_ETLS / -ENOMEM (o->why
+ * says why, o->alert is the fatal alert queued on wire). Used by
+ * sk__tls_own_input, and for the records the kernel opened (ktls.h). */
+int sk__tls_own_control(sk__tls_own *o, uint8_t type, const uint8_t *p, size_t len,
+                        sk__outq *wire);
 
 /* Seals all of plain into wire (up to 2^14 plain bytes per record, queued
  * messages sharing records). 0, or -ENOMEM / SK_ETLS (nothing lost from

@@ -123,8 +123,17 @@ static void peer_eof(sk_conn *c, void *ud)
         sk_conn_close(c, 0);
 }
 
-/* A WebSocket or TLS client finished its handshake(s). */
-static void peer_handshaken(sk_conn *c, void *ud) { open_peer(ud); }
+/* A WebSocket or TLS client finished its handshake(s); -v says what TLS
+ * agreed and whether the kernel makes its records (kTLS). */
+static void peer_handshaken(sk_conn *c, void *ud)
+{
+    sk__peer *p = ud;
+    sk_tls_info ti;
+    if (p->srv->o.verbose && sk_conn_tls_info(c, &ti) == 0)
+        sk__server_log(p->srv, "tls fd=%d peer=%s version=%s cipher=%s ktls=%s", p->fd, p->name,
+                       ti.version, ti.cipher, ti.ktls);
+    open_peer(p);
+}
 
 static const sk_conn_cbs peer_cbs = {
     .on_open = peer_handshaken,

@@ -23,6 +23,7 @@ import time
 from harness import (uring_fds, Server, check, check_eq, free_port, have_ipv6, main, recv_exact,
                      recv_until_eof, run_connect, run_sockit, t, tmpdir, wait_for, VALGRIND)
 from tls_pki import cert_args, pki, cert_field, client_ctx, fingerprint, skip
+from test_tls_peers import converse, key_update_dialogue
 
 def tls_sock(port, ctx=None, name="127.0.0.1", host="127.0.0.1", timeout=10):
     """A Python ssl client socket, handshake done (verifies against the test CA
@@ -756,18 +757,137 @@ def ktls_line(log):
     return [ln for ln in log.splitlines() if "kTLS:" in ln]
 
 
+def tls_stat():
+    """The kernel's kTLS counters (/proc/net/tls_stat), {} without them."""
+    try:
+        with open("/proc/net/tls_stat") as f:
+            return {k: int(v) for k, v in (ln.split() for ln in f if ln.strip())}
+    except OSError:
+        return {}
+
+
+def tls_lines(log):
+    """-v's per-connection TLS lines: {fd: ktls state}."""
+    return [m.groupdict() for m in re.finditer(
+        r"tls fd=(?P<fd>\d+) peer=\S+ version=(?P<version>\S+) cipher=(?P<cipher>\S+) ktls=(?P<ktls>.*)",
+        log)]
+
+
+def bio_client(port):
+    """A TLS 1.3 client whose records we can spoil: Python's ssl over memory
+    BIOs on a raw socket. Returns (raw socket, SSLObject, incoming, outgoing)."""
+    ctx = client_ctx(pki().ca_crt)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    raw = socket.create_connection(("127.0.0.1", port), timeout=t(10))
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="127.0.0.1")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(out.read())
+            data = raw.recv(65536)
+            if not data:
+                raise ConnectionError("server closed during the handshake")
+            inc.write(data)
+    raw.sendall(out.read())
+    return raw, obj, inc, out
+
+
+def bio_read_all(raw, obj, inc):
+    """Reads until EOF; returns (plain bytes, the SSLError that ended it or None)."""
+    got = bytearray()
+    while True:
+        try:
+            data = raw.recv(65536)
+        except OSError:
+            data = b""
+        if data:
+            inc.write(data)
+        else:
+            inc.write_eof()
+        try:
+            while True:
+                b = obj.read(65536)
+                if not b:
+                    return bytes(got), None
+                got.extend(b)
+        except ssl.SSLWantReadError:
+            if not data:
+                return bytes(got), None
+        except ssl.SSLError as e:
+            return bytes(got), e
+
+
 def test_ktls_when_the_kernel_has_it():
-    if not ulp_has_tls():
+    """With the kernel's tls module: a TLS 1.3 server connection hands its
+    keys to the kernel (-v says ktls=on, /proc/net/tls_stat counts it), and
+    everything a peer sees stays the same: 1 MB byte-exact, each of the
+    three suites (openssl s_client), close_notify both ways, a spoiled
+    record answered with bad_record_mac, and a KeyUpdate either served or
+    refused with a reason. io_uring and TLS 1.2 connections say why not."""
+    if not ulp_has_tls() and not os.path.exists("/proc/net/tls_stat"):
         skip("/proc/sys/net/ipv4/tcp_available_ulp lacks 'tls' (the kernel's tls module is not "
-             "loaded): kernel TLS cannot be used here")
+             "loaded): kernel TLS cannot be used here (tests/vm/run_in_vm.sh runs this in a VM "
+             "whose kernel has it)")
         return
     port = free_port()
     with Server("echo", "tls://127.0.0.1:%d" % port, "-v", "--ktls", "auto", *cert_args()) as srv:
         lines = ktls_line(srv.log())
         check(len(lines) == 1 and "not available" not in lines[0],
               "the kTLS line does not claim the module is missing: %r" % lines)
+        before = tls_stat()
         n, same = pump_1mb(port)
         check(same, "1 MB echoed with --ktls auto (%d bytes)" % n)
+        after = tls_stat()
+        check(wait_for(lambda: tls_lines(srv.log())), "a tls line per connection: %r" % srv.log()[-500:])
+        check_eq(tls_lines(srv.log())[0]["ktls"], "on", "the connection's keys went to the kernel")
+        for k in ("TlsTxSw", "TlsRxSw"):
+            check(after.get(k, 0) > before.get(k, 0), "/proc/net/tls_stat %s counted it: %r -> %r"
+                  % (k, before.get(k), after.get(k)))
+        for suite in ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                      "TLS_CHACHA20_POLY1305_SHA256"):
+            back, rc, err = converse(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                                      "-tls1_3", "-ciphersuites", suite, "-CAfile", pki().ca_crt,
+                                      "-brief"], b"suite check\n" * 3)
+            check_eq(back, b"suite check\n" * 3, "%s through the kernel: %r" % (suite, err[-300:]))
+        wait_for(lambda: len(tls_lines(srv.log())) >= 5)
+        check_eq([ln["ktls"] for ln in tls_lines(srv.log())[1:4]], ["on"] * 3,
+                 "each suite's keys went to the kernel")
+
+        # close_notify both ways: ours sent, the server's comes back through the kernel
+        s = tls_sock(port)
+        s.sendall(b"bye\n")
+        check_eq(recv_exact(s, 4), b"bye\n", "echo before close_notify")
+        try:
+            s.unwrap()
+            clean = True
+        except (ssl.SSLError, OSError) as e:
+            clean = repr(e)
+        check_eq(clean, True, "the server answered close_notify with its own (through the kernel)")
+        s.close()
+
+        # a spoiled record: the kernel refuses it and fails the socket (reads and
+        # writes alike: no alert can follow); the connection ends, saying why
+        raw, obj, inc, out = bio_client(port)
+        obj.write(b"spoiled\n")
+        rec = bytearray(out.read())
+        rec[-1] ^= 0x55
+        raw.sendall(bytes(rec))
+        got, err = bio_read_all(raw, obj, inc)
+        raw.close()
+        check_eq(got, b"", "the spoiled record was not echoed (%r)" % err)
+        check(wait_for(lambda: "reason=TLS failed: bad record MAC" in srv.log()),
+              "the server logged why: %r" % close_reasons(srv.log()))
+        check_eq(echo_once(port), b"ping\n", "the next client is served")
+
+        # KeyUpdate: the kernel takes new keys (Linux >= 6.14), or sockit says it cannot
+        out, err = key_update_dialogue(port, "TLS_AES_128_GCM_SHA256")
+        reasons = close_reasons(srv.log())
+        refused = any("the kernel cannot change" in r for r in reasons)
+        check(b"before\n" in out and (b"after two\n" in out or refused),
+              "KeyUpdate served, or refused with the reason: %r %r" % (out[-300:], reasons[-3:]))
 
 
 def test_ktls_line_and_fallback():
@@ -787,9 +907,24 @@ def test_ktls_line_and_fallback():
             s = tls_sock(port)
             check(pump(s, data) == data, "--ktls %s: 100 KB echoed" % mode)
             s.close()
+    # each connection's -v line: on, or off and why
+    cases = [((), None, "on" if have else "off (the kernel's tls module is not loaded)"),
+             (("--ktls", "off"), None, "off (--ktls off)"),
+             ((), client_ctx(pki().ca_crt, tls_max=ssl.TLSVersion.TLSv1_2), "off (TLS 1.2")]
+    if not VALGRIND:  # (memcheck cannot run io_uring programs)
+        cases.append((("--io", "uring"), None, "off (io_uring reads stay in user space)"))
+    for args, ctx, want in cases:
+        port = free_port()
+        with Server("echo", "tls://127.0.0.1:%d" % port, "-v", *args, *cert_args()) as srv:
+            check_eq(echo_once(port, ctx=ctx), b"ping\n", "%r: echoed" % (args,))
+            wait_for(lambda: tls_lines(srv.log()))
+            lines = tls_lines(srv.log())
+            check(len(lines) == 1 and lines[0]["ktls"].startswith(want),
+                  "%r: one tls line, ktls=%s...: %r" % (args, want, lines))
     port = free_port()
     with Server("echo", "tls://127.0.0.1:%d" % port, *cert_args()) as srv:
-        check_eq(ktls_line(srv.log()), [], "without -v no kTLS line")
+        check_eq(echo_once(port), b"ping\n", "echoed without -v")
+        check_eq(ktls_line(srv.log()) + tls_lines(srv.log()), [], "without -v no kTLS line")
     r = run_sockit(["serve", "echo", "tls://127.0.0.1:%d" % port, "--ktls", "always"], timeout=5)
     check_eq(r.returncode, 2, "--ktls always is a usage error (%r)" % r.stderr)
 
