@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# run_in_vm.sh — runs one command inside a throwaway qemu/KVM virtual machine booted with
+# Debian's own kernel (linux-image-amd64, 6.1.x, which ships tls.ko), so that kernel TLS
+# (kTLS) can be tested on a host whose kernel has no tls module. Opt-in: tests/vm/setup.sh
+# prepares it once (qemu-system-x86, busybox-static, the kernel unpacked into the cache dir).
+#
+#   tests/vm/run_in_vm.sh [options] -- CMD ARGS...
+#
+# Inside the guest: the host's root filesystem (read-only virtio-9p, with a tmpfs overlay on
+# top, so writes anywhere succeed and vanish with the VM), the current directory shared
+# writable with the host (so build/ and files the command writes there are the host's), a
+# fresh tmpfs on /tmp, /run and /dev/shm, /proc /sys /dev /dev/pts, lo up (127.0.0.1, ::1),
+# the tls module loaded (and the AES-GCM/CCM/ChaCha20-Poly1305 ciphers), the host's exported
+# environment, ulimit -n and hostname, cwd = the host's cwd, stdin = /dev/null, user root.
+# CMD's stdout and stderr come out on the host's stdout and stderr (streamed), and
+# run_in_vm.sh exits with CMD's exit status; 124 when --timeout hit (the VM is killed), 125
+# when the VM itself failed (its console log is printed), 77 when the harness is not set up.
+#
+# Options:
+#   --timeout SECS  kill the VM after SECS seconds (default 900)
+#   --mem SIZE      guest memory (default 2G)          --smp N   guest CPUs (default: up to 2)
+#   --rw DIR        also share DIR writable (repeatable) --no-rw-cwd  the cwd is not written through
+#   --tcg           do not use KVM (TCG emulation, slower); also when /dev/kvm is unusable or
+#                   is PVM (kvm_pvm: no stock kernel boots there; --kvm tries it all the same)
+#   --verbose       print the guest's console log (kernel + init messages) on stderr at the end
+#   --setup         run tests/vm/setup.sh first (installs the packages, fetches the kernel)
+# Environment: SOCKIT_VM_CACHE (default ~/.cache/sockit-vm), as for setup.sh;
+# SOCKIT_VM_APPEND: more kernel command line (e.g. "loglevel=7" with --verbose);
+# SOCKIT_VM_MACHINE: the qemu machine type (default q35).
+set -u
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${SOCKIT_VM_CACHE:-$HOME/.cache/sockit-vm}"
+tmo=900 mem=2G smp="" rw_cwd=1 tcg="" kvm="" verbose="" setup=""
+rw=()
+usage() { sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 125; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --timeout) tmo=${2:?}; shift 2 ;;
+    --mem) mem=${2:?}; shift 2 ;;
+    --smp) smp=${2:?}; shift 2 ;;
+    --rw) rw+=("$(cd "${2:?}" && pwd -P)") || exit 125; shift 2 ;;
+    --no-rw-cwd) rw_cwd=""; shift ;;
+    --tcg) tcg=1; shift ;;
+    --kvm) kvm=1; shift ;;
+    --verbose) verbose=1; shift ;;
+    --setup) setup=1; shift ;;
+    --) shift; break ;;
+    -h|--help) usage ;;
+    *) echo "run_in_vm: unknown option $1 (use -- before the command)" >&2; exit 125 ;;
+    esac
+done
+[ $# -gt 0 ] || usage
+[[ "$tmo" =~ ^[0-9]+$ ]] || { echo "run_in_vm: --timeout wants whole seconds" >&2; exit 125; }
+
+if [ -n "$setup" ]; then
+    "$here/setup.sh" >&2 || exit 125
+fi
+skip() { echo "run_in_vm: SKIP: $*" >&2; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (run tests/vm/setup.sh)"
+kernel=$(ls "$cache"/kernel/boot/vmlinux "$cache"/kernel/boot/vmlinuz-* 2>/dev/null | head -n1)
+initrd="$cache/initramfs.cpio.gz"
+[ -n "$kernel" ] && [ -s "$initrd" ] || skip "no guest kernel/initramfs in $cache (run tests/vm/setup.sh)"
+[ "$here/init" -nt "$initrd" ] && echo "run_in_vm: note: tests/vm/init is newer than $initrd (run tests/vm/setup.sh)" >&2
+
+accel=kvm
+if [ -n "$tcg" ]; then
+    accel=tcg
+elif ! [ -c /dev/kvm ] || ! (: <>/dev/kvm) 2>/dev/null; then
+    echo "run_in_vm: /dev/kvm unusable, using TCG (slower)" >&2
+    accel=tcg
+elif [ -z "$kvm" ] && [ -d /sys/module/kvm_pvm ] && ! [ -d /sys/module/kvm_intel ] && ! [ -d /sys/module/kvm_amd ]; then
+    # PVM (kvm_pvm, nested virtualization without VMX/SVM) runs only PVM-enabled guest
+    # kernels: Debian's hangs right after the real-mode setup
+    [ -n "$verbose" ] && echo "run_in_vm: /dev/kvm is kvm_pvm, which cannot boot a stock kernel: using TCG" >&2
+    accel=tcg
+fi
+if [ -z "$smp" ]; then
+    smp=$(nproc); [ "$smp" -le 2 ] || smp=2
+fi
+
+cwd=$(pwd -P)
+[ -n "$rw_cwd" ] && [ "$cwd" != / ] && rw=("$cwd" "${rw[@]}")
+
+base="${TMPDIR:-/tmp}"
+[[ "$base" =~ ^/[A-Za-z0-9_./-]*$ ]] || base=/tmp
+job=$(mktemp -d "$base/sockit-vm.XXXXXX") || exit 125
+job=$(cd "$job" && pwd -P)
+qpid="" opid="" epid=""
+cleanup() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+    # readers still waiting for a writer that never came
+    for f in out err; do { exec 8<>"$job/$f"; exec 8>&-; } 2>/dev/null; done
+    [ -n "$opid" ] && wait "$opid" 2>/dev/null
+    [ -n "$epid" ] && wait "$epid" 2>/dev/null
+    rm -rf "$job"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# the job: run.sh (env, limits, cwd, the command), the cache dir, the writable shares
+{
+    echo "# generated by tests/vm/run_in_vm.sh"
+    for n in $(compgen -e); do
+        case "$n" in PWD|OLDPWD|SHLVL|_|SHELLOPTS|BASHOPTS|BASH_*|TMUX*) continue ;; esac
+        [[ "$(declare -p "$n" 2>/dev/null)" =~ ^declare\ -[a-zA-Z]*r ]] && continue # readonly
+        printf 'export %s=%q\n' "$n" "${!n}"
+    done
+    printf 'ulimit -Hn %s 2>/dev/null; ulimit -Sn %s 2>/dev/null\n' "$(ulimit -Hn)" "$(ulimit -Sn)"
+    printf 'cd -- %q || exit 125\n' "$PWD"
+    printf 'exec'
+    printf ' %q' "$@"
+    printf '\n'
+} >"$job/run.sh"
+printf '%s\n' "$cache" >"$job/cache"
+printf '%s\n' "${rw[@]}" >"$job/rw"
+uname -n >"$job/hostname"
+mkfifo "$job/out" "$job/err"
+: >"$job/status"
+
+q() { printf '%s' "${1//,/,,}"; } # qemu option values double their commas
+args=(-nodefaults -no-user-config -display none -no-reboot
+    -machine "${SOCKIT_VM_MACHINE:-q35}" -accel "$accel" -cpu max -m "$mem" -smp "$smp"
+    -kernel "$kernel" -initrd "$initrd"
+    -append "console=ttyS0 quiet loglevel=4 cryptomgr.notests panic=-1 sockit.job=$job ${SOCKIT_VM_APPEND:-}"
+    -chardev "file,id=con,path=$(q "$job/console.log")" -serial chardev:con
+    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+    -device virtio-serial-pci
+    -chardev "file,id=out,path=$(q "$job/out")" -device virtserialport,chardev=out,name=out
+    -chardev "file,id=err,path=$(q "$job/err")" -device virtserialport,chardev=err,name=err
+    -chardev "file,id=st,path=$(q "$job/status")" -device virtserialport,chardev=st,name=status
+    -device virtio-rng-pci)
+i=0
+for d in "${rw[@]}"; do
+    args+=(-virtfs "local,path=$(q "$d"),mount_tag=rw$i,security_model=none,multidevs=remap")
+    i=$((i + 1))
+done
+
+cat "$job/out" &
+opid=$!
+cat "$job/err" >&2 &
+epid=$!
+start=$(date +%s.%N)
+timeout -k 5 "$tmo" qemu-system-x86_64 "${args[@]}" </dev/null >"$job/qemu.log" 2>&1 &
+qpid=$!
+wait "$qpid"
+qrc=$?
+qpid=""
+for f in out err; do { exec 8<>"$job/$f"; exec 8>&-; } 2>/dev/null; done
+wait "$opid" "$epid" 2>/dev/null
+opid="" epid=""
+secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+
+status=$(tr -d '\r' <"$job/status")
+show_console() { # lines
+    echo "---- run_in_vm: guest console ----" >&2
+    tail -n "$1" "$job/console.log" >&2
+    [ -s "$job/qemu.log" ] && { echo "---- qemu ----" >&2; cat "$job/qemu.log" >&2; }
+}
+[ -n "$verbose" ] && { show_console 100000; echo "run_in_vm: $accel VM ran ${secs}s, qemu exit $qrc" >&2; }
+if [[ "$status" =~ ^[0-9]+$ ]]; then
+    exit "$status"
+fi
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+    echo "run_in_vm: TIMEOUT after ${tmo}s, VM killed" >&2
+    [ -n "$verbose" ] || tail -n 20 "$job/console.log" >&2
+    exit 124
+fi
+echo "run_in_vm: the VM failed (qemu exit $qrc)${status:+: $status}" >&2
+[ -n "$verbose" ] || show_console 60
+exit 125
