@@ -195,9 +195,17 @@ static SSL_CTX *make_ctx(sk_tls *t, char *err, size_t errlen)
     if (t->own_records)
         SSL_CTX_set_keylog_callback(ctx, sk__tls_keylog); /* the traffic secrets, for tls_own.c */
     /* one TLS 1.3 session ticket per handshake, not OpenSSL's two: a client
-     * resumes with one, and each costs the server an encrypted session */
-    if (t->server)
+     * resumes with one, and each costs the server a session */
+    if (t->server) {
         SSL_CTX_set_num_tickets(ctx, 1);
+        /* Stateful tickets (and TLS 1.2 session IDs): a ticket names a session
+         * kept in this SSL_CTX's cache (OpenSSL's defaults: 20,480 sessions,
+         * two hours) instead of carrying it encoded, copied and encrypted —
+         * ~115k fewer instructions per full handshake for ~1.1 KB of memory
+         * per cached session. A reload starts an empty cache, as it starts
+         * new ticket keys. */
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
     if (t->alpn_len && t->server)
         SSL_CTX_set_alpn_select_cb(ctx, select_alpn, t);
     else if (t->alpn_len && SSL_CTX_set_alpn_protos(ctx, t->alpn, (unsigned)t->alpn_len) != 0) {

@@ -3,7 +3,8 @@
  * the plain bytes, the inner content type and the tag; its nonce is the
  * IV XORed with the sequence number (RFC 8446 §5.2–5.3). Keys come from
  * the traffic secret by HKDF-Expand-Label (§7.1), which for outputs no
- * longer than the hash is one HMAC. */
+ * longer than the hash is one HMAC; the key and the IV of a secret share
+ * its HMAC key blocks, hashed once. */
 #include "net/tls_rec.h"
 
 #include <openssl/core_names.h>
@@ -44,34 +45,59 @@ static const EVP_MD *hash_of(uint16_t suite)
 
 /* ---- the key schedule ---- */
 
-/* HMAC (RFC 2104) of msg under a key no longer than the hash's block:
- * H((K ^ opad) || H((K ^ ipad) || msg)) into out (the hash's size), with
- * h (a digest context reused: making one costs more than a short HMAC).
- * 0, or -1 if OpenSSL failed (out of memory). */
-static int hmac(EVP_MD_CTX *h, const EVP_MD *md, const uint8_t *key, size_t klen,
-                const uint8_t *msg, size_t mlen, uint8_t *out)
+/* HMAC (RFC 2104) under one key, for several short messages:
+ * H((K ^ opad) || H((K ^ ipad) || msg)). The digest states after the two
+ * key blocks are made once (keyed) and copied for each message, which
+ * costs less than hashing a block again. */
+typedef struct hmac_key {
+    EVP_MD_CTX *inner, *outer; /* after the K ^ ipad, K ^ opad block */
+    EVP_MD_CTX *work;          /* a copy of one of them, for a message */
+} hmac_key;
+
+static void hmac_clear(hmac_key *k)
 {
-    uint8_t pad[128], inner[EVP_MAX_MD_SIZE];
+    EVP_MD_CTX_free(k->inner);
+    EVP_MD_CTX_free(k->outer);
+    EVP_MD_CTX_free(k->work);
+}
+
+/* Keys k with key[0..klen) (no longer than md's block). 0, or -1 if
+ * OpenSSL failed (out of memory); k is cleared with hmac_clear either way. */
+static int hmac_keyed(hmac_key *k, const EVP_MD *md, const uint8_t *key, size_t klen)
+{
+    uint8_t pad[128];
     size_t block = (size_t)EVP_MD_get_block_size(md);
-    unsigned n = 0;
-    int ok = klen <= block && block <= sizeof pad;
+    k->inner = EVP_MD_CTX_new();
+    k->outer = EVP_MD_CTX_new();
+    k->work = EVP_MD_CTX_new();
+    int ok = k->inner && k->outer && k->work && klen <= block && block <= sizeof pad;
     for (int round = 0; ok && round < 2; round++) {
+        EVP_MD_CTX *h = round ? k->outer : k->inner;
         memset(pad, round ? 0x5c : 0x36, block);
         for (size_t i = 0; i < klen; i++)
             pad[i] ^= key[i];
-        ok = EVP_DigestInit_ex(h, md, NULL) && EVP_DigestUpdate(h, pad, block) &&
-             EVP_DigestUpdate(h, round ? inner : msg, round ? n : mlen) &&
-             EVP_DigestFinal_ex(h, round ? out : inner, &n);
+        ok = EVP_DigestInit_ex(h, md, NULL) && EVP_DigestUpdate(h, pad, block);
     }
     OPENSSL_cleanse(pad, sizeof pad);
+    return ok ? 0 : -1;
+}
+
+/* HMAC of msg under k into out (the hash's size). 0, or -1. */
+static int hmac(hmac_key *k, const uint8_t *msg, size_t mlen, uint8_t *out)
+{
+    uint8_t inner[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    int ok = EVP_MD_CTX_copy_ex(k->work, k->inner) && EVP_DigestUpdate(k->work, msg, mlen) &&
+             EVP_DigestFinal_ex(k->work, inner, &n) && EVP_MD_CTX_copy_ex(k->work, k->outer) &&
+             EVP_DigestUpdate(k->work, inner, n) && EVP_DigestFinal_ex(k->work, out, &n);
     OPENSSL_cleanse(inner, sizeof inner);
     return ok ? 0 : -1;
 }
 
-/* HKDF-Expand-Label(secret, label, "", len) for len <= the hash length:
- * the first block of HKDF-Expand, HMAC(secret, HkdfLabel || 0x01). */
-static int expand_label(EVP_MD_CTX *h, const sk__tls13_dir *d, const char *label, uint8_t *out,
-                        size_t len)
+/* HKDF-Expand-Label(secret, label, "", len) for len <= the hash length
+ * (k: HMAC keyed with the secret): the first block of HKDF-Expand,
+ * HMAC(secret, HkdfLabel || 0x01). */
+static int expand_label(hmac_key *k, const char *label, uint8_t *out, size_t len)
 {
     uint8_t info[2 + 1 + 6 + 32 + 1 + 1], md[EVP_MAX_MD_SIZE];
     size_t ll = strlen(label), n = 0;
@@ -83,19 +109,22 @@ static int expand_label(EVP_MD_CTX *h, const sk__tls13_dir *d, const char *label
     n += 6 + ll;
     info[n++] = 0; /* the context: empty */
     info[n++] = 1; /* the block counter */
-    if (hmac(h, hash_of(d->suite), d->secret, d->secret_len, info, n, md) < 0)
+    if (hmac(k, info, n, md) < 0)
         return -1;
     memcpy(out, md, len);
     OPENSSL_cleanse(md, sizeof md);
     return 0;
 }
 
+/* The key and IV of d's secret; sequence number 0. 0, or -1 if OpenSSL
+ * failed (out of memory). */
 static int derive(sk__tls13_dir *d)
 {
-    EVP_MD_CTX *h = EVP_MD_CTX_new();
-    int ok = h && expand_label(h, d, "key", d->key, d->key_len) == 0 &&
-             expand_label(h, d, "iv", d->iv, 12) == 0;
-    EVP_MD_CTX_free(h);
+    hmac_key k;
+    int ok = hmac_keyed(&k, hash_of(d->suite), d->secret, d->secret_len) == 0 &&
+             expand_label(&k, "key", d->key, d->key_len) == 0 &&
+             expand_label(&k, "iv", d->iv, 12) == 0;
+    hmac_clear(&k);
     if (!ok)
         return -1;
     sk__tls13_idle(d); /* (a KeyUpdate: the next use keys a new context) */
@@ -124,9 +153,10 @@ int sk__tls13_init(sk__tls13_dir *d, uint16_t suite, const uint8_t *secret, size
 int sk__tls13_update(sk__tls13_dir *d)
 {
     uint8_t next[48];
-    EVP_MD_CTX *h = EVP_MD_CTX_new();
-    int ok = h && expand_label(h, d, "traffic upd", next, d->secret_len) == 0;
-    EVP_MD_CTX_free(h);
+    hmac_key k;
+    int ok = hmac_keyed(&k, hash_of(d->suite), d->secret, d->secret_len) == 0 &&
+             expand_label(&k, "traffic upd", next, d->secret_len) == 0;
+    hmac_clear(&k);
     if (ok)
         memcpy(d->secret, next, d->secret_len);
     OPENSSL_cleanse(next, sizeof next);
