@@ -46,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test unit asan fuzz install clean valgrind cluster-demo
+.PHONY: all deps run test unit asan fuzz install clean valgrind cluster-demo test-vm
 all: $(BUILD)/sockit $(BUILD)/libsockit.a $(BUILD)/libsockit.so $(BUILD)/sockit.1 $(BUILD)/sockit.bash
 
 deps:
@@ -112,6 +112,14 @@ asan: deps
 	@$(MAKE) --no-print-directory unit BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined"
 	@SOCKIT_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
+
+# Opt-in: the TLS tests in a VM whose kernel has the tls module (kTLS runs for
+# real there; this machine's kernel lacks it). tests/vm/README.md.
+VM_TESTS := test_tls test_tls_edges test_tls_peers test_tls_ws test_bench_tls
+test-vm: deps all
+	@tests/vm/setup.sh
+	@tests/vm/run_in_vm.sh --timeout 2400 -- env SOCKIT_BUILD=$(BUILD) \
+	  tests/run.sh integration $(VM_TESTS)
 
 # Integration tests once more under valgrind's memcheck (leaks are errors).
 valgrind: deps all

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — runs every test: unit binaries from $SOCKIT_BUILD/tests and the
 # integration scripts in tests/integration, each in its own process with a
-# timeout, then prints "N passed, N failed". Usage: tests/run.sh [unit|integration]
+# timeout, then prints "N passed, N failed".
+# Usage: tests/run.sh [unit|integration [test_x ...]] (names: only those integration scripts)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${SOCKIT_BUILD:-build}
@@ -9,6 +10,8 @@ export SOCKIT="$PWD/$BUILD/sockit"
 export SOCKIT_BUILD="$BUILD"
 export PYTHONDONTWRITEBYTECODE=1
 which=${1:-all}
+shift $(($# > 0))
+only=" $* "
 passed=0
 failed=0
 failures=()
@@ -43,6 +46,7 @@ limit=300
 if [ "$which" = all ] || [ "$which" = integration ]; then
     for t in tests/integration/test_*.py; do
         [ -f "$t" ] || continue
+        [ "$only" = "  " ] || [[ "$only" == *" $(basename "$t" .py) "* ]] || continue
         run_one "integration/$(basename "$t" .py)" "$limit" python3 "$t"
     done
 fi

@@ -127,7 +127,7 @@ void cli_write_man(FILE *f)
           "buffers, as on kernels before 6.12, instead of consuming 128 KiB buffers in pieces.\n"
           ".TP\n\\fBSOCKIT_TLS_OPENSSL_RECORDS\\fR\nset (to anything): TLS 1.3 servers keep "
           "OpenSSL's record layer after the handshake instead of making their records "
-          "themselves (to compare the two).\n"
+          "themselves (to compare the two); such connections never use kernel TLS.\n"
           ".SH SEE ALSO\n\\fBsocat\\fR(1), \\fBncat\\fR(1); the README of sockit.\n",
           f);
 }

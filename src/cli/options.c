@@ -410,7 +410,7 @@ static const cli_opt options[] = {
     {"tls-min", 0, "1.2|1.3", ALL, set_tls_min, "TLS: lowest version accepted (default 1.2)"},
     {"handshake-timeout", 0, "SECS", ALL, set_handshake_timeout,
      "TLS and WebSocket: close a connection whose handshake is not done by then (default 10)"},
-    {"ktls", 0, "auto|off", NET, set_ktls, "kernel TLS offload: auto (default) or off"},
+    {"ktls", 0, "auto|off", NET, set_ktls, "kernel TLS: auto (default: TLS 1.3 server connections hand their keys to the kernel where it has the tls module) or off"},
     {"resume", 0, NULL, CMD_BENCH | CMD_CONNECT, set_resume, "TLS: resume the last session (tickets)"},
     {"handshakes", 0, NULL, CMD_BENCH, set_b_handshakes,
      "each iteration: connect, TLS handshake, one message, close (handshakes per second)"},

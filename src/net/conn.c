@@ -424,6 +424,8 @@ static int after_write(sk_conn *c)
             finalize(c, s);
             return -1;
         }
+        if (c->sec->wire.bytes)
+            return write_out(c, 0); /* what it queued instead goes out too */
     }
     if (queued(c) == 0) {
         if (c->state == C_CLOSING) {

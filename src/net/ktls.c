@@ -18,9 +18,21 @@
 #define TCP_ULP 31
 #endif
 
+/* Set once the kernel said it has no tls module: a failed attach may make
+ * the kernel run modprobe (as root), which must not happen per connection.
+ * (A module loaded later is used after a restart.) */
+static int g_absent;
+
 int sk__ktls_attach(int fd)
 {
-    return setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls") == 0 ? 0 : -errno;
+    if (__atomic_load_n(&g_absent, __ATOMIC_RELAXED))
+        return -ENOENT;
+    if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls") == 0)
+        return 0;
+    int e = errno;
+    if (e == ENOENT)
+        __atomic_store_n(&g_absent, 1, __ATOMIC_RELAXED);
+    return -e;
 }
 
 /* The kernel's per-suite key structures (the 12-byte TLS 1.3 IV is its

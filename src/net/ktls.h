@@ -18,7 +18,8 @@
 
 /* Gives the TCP socket fd the tls upper layer (nothing changes on the
  * wire until keys follow). 0, or -errno: -ENOENT when the kernel has no tls
- * module, -ENOTCONN / -EOPNOTSUPP for a socket that cannot take it. */
+ * module (remembered: later calls return it without asking the kernel),
+ * -ENOTCONN / -EOPNOTSUPP for a socket that cannot take it. */
 int sk__ktls_attach(int fd);
 
 /* Hands d's key, IV and next sequence number to fd for one direction (tx:
