@@ -9,6 +9,7 @@
 #   bench/handshake_ir.sh [N1 N2] -- SERVER...
 #   SERVER: a sockit binary, or "tls-echo"
 # Example: bench/handshake_ir.sh 100 300 -- build/sockit /tmp/base/build/sockit tls-echo
+# RESUME=1: the client resumes its last session (--resume): resumed handshakes.
 set -e
 N1=100 N2=300
 if [ "$1" != "--" ]; then N1=$1 N2=$2; shift 2; fi
@@ -31,7 +32,7 @@ ir() { # server n -> total Ir of the server process
     fi
     vg=$!
     sleep 3
-    "$loader" bench tls://127.0.0.1:$port -k -c 1 --handshakes -n "$2" >/dev/null 2>&1
+    "$loader" bench tls://127.0.0.1:$port -k -c 1 --handshakes -n "$2" ${RESUME:+--resume} >/dev/null 2>&1
     callgrind_control -d $vg >/dev/null 2>&1 || true
     sleep 1
     kill -KILL $vg 2>/dev/null || true

@@ -50,6 +50,16 @@ static void put_seq(unsigned char out[8], uint64_t seq)
         out[i] = (unsigned char)seq;
 }
 
+/* AES-GCM's fields (the same for both key sizes). */
+static void fill_gcm(unsigned char *iv, unsigned char *key, unsigned char *salt,
+                     unsigned char *rec_seq, const sk__tls13_dir *d)
+{
+    memcpy(salt, d->iv, 4);
+    memcpy(iv, d->iv + 4, 8);
+    memcpy(key, d->key, d->key_len);
+    put_seq(rec_seq, d->seq);
+}
+
 /* Fills ci from d; returns its size, or 0 for a suite the kernel has no
  * structure for. */
 static socklen_t fill(union crypto_info *ci, const sk__tls13_dir *d)
@@ -59,17 +69,11 @@ static socklen_t fill(union crypto_info *ci, const sk__tls13_dir *d)
     switch (d->suite) {
     case 0x1301:
         ci->info.cipher_type = TLS_CIPHER_AES_GCM_128;
-        memcpy(ci->gcm128.salt, d->iv, 4);
-        memcpy(ci->gcm128.iv, d->iv + 4, 8);
-        memcpy(ci->gcm128.key, d->key, 16);
-        put_seq(ci->gcm128.rec_seq, d->seq);
+        fill_gcm(ci->gcm128.iv, ci->gcm128.key, ci->gcm128.salt, ci->gcm128.rec_seq, d);
         return sizeof ci->gcm128;
     case 0x1302:
         ci->info.cipher_type = TLS_CIPHER_AES_GCM_256;
-        memcpy(ci->gcm256.salt, d->iv, 4);
-        memcpy(ci->gcm256.iv, d->iv + 4, 8);
-        memcpy(ci->gcm256.key, d->key, 32);
-        put_seq(ci->gcm256.rec_seq, d->seq);
+        fill_gcm(ci->gcm256.iv, ci->gcm256.key, ci->gcm256.salt, ci->gcm256.rec_seq, d);
         return sizeof ci->gcm256;
     case 0x1303:
         ci->info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
