@@ -12,9 +12,15 @@ to the peer and waking it).
 The shares bound what any backend can save: a server that removed every
 system call and all of its user-space work would still pay the TCP part.
 
-Usage: bench/cpu_split.py [--server epoll|sockit|sockit-uring] [--secs S]
+Over TLS (--server sockit-tls, sockit-tls-uring, tls-echo, tls-echo-naive;
+pingpong --tls, a temporary ECDSA P-256 certificate) it also prints each
+share in µs per message, so two servers' kernel and user-space costs can be
+set side by side.
+
+Usage: bench/cpu_split.py [--server NAME] [--secs S]
 """
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -31,11 +37,20 @@ EPOLL = ["do_epoll_wait"]
 URING_WAIT = ["__do_sys_io_uring_enter", "__se_sys_io_uring_enter", "__x64_sys_io_uring_enter"]
 
 
-def server_cmd(name, port):
+SERVERS = ["epoll", "sockit", "sockit-uring", "sockit-tls", "sockit-tls-uring", "tls-echo", "tls-echo-naive"]
+
+
+def server_cmd(name, port, cert, key):
     sockit = os.path.join(ROOT, "build", "sockit")
     if name == "epoll":
         return [os.path.join(BUILD, "epoll_echo"), "127.0.0.1", str(port)]
-    extra = ["--io", "uring"] if name == "sockit-uring" else []
+    if name.startswith("tls-echo"):
+        return [os.path.join(BUILD, "tls_echo"), "127.0.0.1", str(port), cert, key] + \
+            (["--no-read-ahead"] if name == "tls-echo-naive" else [])
+    extra = ["--io", "uring"] if name.endswith("-uring") else []
+    if "tls" in name:
+        return [sockit, "serve", "echo", "tls://127.0.0.1:%d" % port, "--cert", cert, "--key", key,
+                "--nodelay", "--threads", "1"] + extra
     return [sockit, "serve", "echo", "tcp://127.0.0.1:%d" % port, "--nodelay", "--threads", "1"] + extra
 
 
@@ -49,33 +64,49 @@ def children_share(report, names):
     return best
 
 
+def sample_count(dso):
+    """Samples in a `perf report -n --sort dso` report (its sample column, summed)."""
+    n = 0
+    for line in dso.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].endswith("%") and parts[1].isdigit():
+            n += int(parts[1])
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--server", default="epoll", choices=["epoll", "sockit", "sockit-uring"])
+    ap.add_argument("--server", default="epoll", choices=SERVERS)
     ap.add_argument("--secs", type=float, default=4)
     args = ap.parse_args()
     if not shutil.which("perf"):
         sys.exit("cpu_split: perf is not installed (bench/install-deps.sh)")
     subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "bench")], check=True)
     port = free_port()
-    srv = subprocess.Popen(["taskset", "-c", "0"] + server_cmd(args.server, port),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tmp = tempfile.mkdtemp(prefix="cpu_split.")
     data = os.path.join(tmp, "perf.data")
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    tls = "tls" in args.server
+    if tls:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "2"],
+                       check=True, capture_output=True)
+    srv = subprocess.Popen(["taskset", "-c", "0"] + server_cmd(args.server, port, cert, key),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if not wait_listening(port, srv):
             sys.exit("cpu_split: the server did not start")
         load = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "pingpong"), "127.0.0.1",
-                                 str(port), "100", "1", "64", str(args.secs + 2)],
-                                stdout=subprocess.DEVNULL)
+                                 str(port), "100", "1", "64", str(args.secs + 2)] + (["--tls"] if tls else []),
+                                stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         subprocess.run(["perf", "record", "-q", "-F", "4999", "-g", "-p", str(srv.pid), "-o", data,
                         "--", "sleep", str(args.secs)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        load.wait()
+        rate = json.loads(load.communicate()[0].strip().splitlines()[-1])["msgs_per_sec"]
         rep = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "sym", "--stdio",
                               "-g", "none"], capture_output=True, text=True).stdout
-        dso = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso",
+        dso = subprocess.run(["perf", "report", "-i", data, "--no-children", "-n", "--sort", "dso",
                               "--stdio", "-g", "none"], capture_output=True, text=True).stdout
     finally:
         srv.terminate()
@@ -84,7 +115,7 @@ def main():
     kernel = 0.0
     for line in dso.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0].endswith("%") and parts[1] == "[kernel.kallsyms]":
+        if len(parts) == 3 and parts[0].endswith("%") and parts[2] == "[kernel.kallsyms]":
             kernel = float(parts[0].rstrip("%"))
     send = children_share(rep, TCP_SEND)
     recv = children_share(rep, TCP_RECV)
@@ -93,12 +124,17 @@ def main():
         wait = max(0.0, wait - send - recv)
     user = 100.0 - kernel
     other = max(0.0, 100.0 - user - send - recv - wait)
-    print("cpu_split: %s server, 100 conns x 64 B, depth 1, %.0f s of perf samples" % (args.server, args.secs))
-    print("  TCP send path (tcp_sendmsg, incl. loopback delivery to the peer): %5.1f %%" % send)
-    print("  TCP receive path (tcp_recvmsg):                                    %5.1f %%" % recv)
-    print("  waiting for events (epoll_wait / io_uring_enter, less the above):  %5.1f %%" % wait)
-    print("  user space:                                                        %5.1f %%" % user)
-    print("  other kernel (syscall entry/exit, fd lookup, softirq, timers):     %5.1f %%" % other)
+    # CPU µs per message: the samples' CPU time (4999 Hz) over the messages of the window
+    n = sample_count(dso)
+    us = (n / 4999.0) * 1e6 / (rate * args.secs) if n and rate else 0.0
+    per = lambda share: "   %5.2f µs/msg" % (share * us / 100.0) if us else ""
+    print("cpu_split: %s server, 100 conns x 64 B, depth 1, %.0f s of perf samples; %.0f msgs/s, %.2f µs of "
+          "server CPU per msg" % (args.server, args.secs, rate, us))
+    print("  TCP send path (tcp_sendmsg, incl. loopback delivery to the peer): %5.1f %%%s" % (send, per(send)))
+    print("  TCP receive path (tcp_recvmsg):                                    %5.1f %%%s" % (recv, per(recv)))
+    print("  waiting for events (epoll_wait / io_uring_enter, less the above):  %5.1f %%%s" % (wait, per(wait)))
+    print("  user space:                                                        %5.1f %%%s" % (user, per(user)))
+    print("  other kernel (syscall entry/exit, fd lookup, softirq, timers):     %5.1f %%%s" % (other, per(other)))
     print("  TCP paths together: %.1f %% -> a design that removed everything else would cost"
           " at least %.2fx this server's CPU" % (send + recv, (send + recv) / 100.0))
 

@@ -3,11 +3,18 @@
 under `pingpong --tls` (server on CPU 0, loader on CPU 1, as run.py pins
 them), each round running every contender once, in alternating order.
 A contender is NAME=SOCKIT_BINARY:IO (IO epoll or uring), e.g. two builds of
-the same branch, or one build on both backends.
+the same branch, or one build on both backends, or tls-echo / tls-echo-naive
+(bench/build/tls_echo with and without read-ahead, as in run.py).
+--rate R: open loop instead: `sockit bench --rate R -k --ramp` (build/sockit)
+drives each server at the same R msgs/s, below every contender's ceiling, and
+the server's CPU (/proc schedstat) is read over the run's middle; so a server
+with time to spare is not charged for waking more often than a saturated one
+(in a closed loop the faster server idles, and pays a wakeup per few events).
 Usage: bench/tls_ab.py [--rounds N] [--secs S] [--conns C] [--depth D]
-       [--size B] NAME=BIN:IO NAME=BIN:IO ...   (the first is the reference)
+       [--size B] [--rate R] NAME=BIN:IO|tls-echo|tls-echo-naive ...
+       (the first is the reference)
 Prints each round, then per contender the median CPU µs/msg and the median
-of the per-round ratios to the first (make -C bench builds pingpong)."""
+of the per-round ratios to the first (make -C bench builds pingpong, tls_echo)."""
 import argparse
 import json
 import os
@@ -15,22 +22,55 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from idle_memory import free_port, make_cert, wait_listening  # noqa: E402
 PINGPONG = os.path.join(HERE, "build", "pingpong")
+TLS_ECHO = os.path.join(HERE, "build", "tls_echo")
+SOCKIT = os.path.join(HERE, "..", "build", "sockit")
+
+
+def server_argv(binary, io, port, cert, key):
+    if binary in ("tls-echo", "tls-echo-naive"):
+        return [TLS_ECHO, "127.0.0.1", str(port), cert, key] + (["--no-read-ahead"] if io == "naive" else [])
+    return [binary, "serve", "echo", "tls://127.0.0.1:%d" % port, "--cert", cert, "--key", key, "--nodelay",
+            "--threads", "1", "--io", io]
+
+
+def schedstat_ns(pid):
+    """CPU time of every thread of pid, in ns."""
+    return sum(int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
+               for t in os.listdir("/proc/%d/task" % pid))
+
+
+def open_loop(port, pid, a):
+    """CPU µs per message at a.rate msgs/s, over the middle of a.secs + 2 s."""
+    ld = subprocess.Popen(["taskset", "-c", "1", SOCKIT, "bench", "tls://127.0.0.1:%d" % port, "-k", "-c",
+                           str(a.conns), "--depth", str(a.depth), "--size", str(a.size), "--rate", str(a.rate),
+                           "-d", str(a.secs + 2), "--ramp"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    time.sleep(1.5)
+    c0 = schedstat_ns(pid)
+    time.sleep(a.secs)
+    c1 = schedstat_ns(pid)
+    out = ld.communicate(timeout=60)[0]
+    if "errors       none" not in out:
+        raise RuntimeError("sockit bench: %s" % out.strip().splitlines()[-1])
+    return (c1 - c0) / 1e3 / (a.rate * a.secs)
 
 
 def one_run(binary, io, cert, key, a):
-    """CPU µs per message of one server under one pingpong run."""
+    """CPU µs per message of one server under one pingpong run (or open-loop run)."""
     port = free_port()
-    srv = subprocess.Popen(["taskset", "-c", "0", binary, "serve", "echo", "tls://127.0.0.1:%d" % port,
-                            "--cert", cert, "--key", key, "--nodelay", "--threads", "1", "--io", io],
+    srv = subprocess.Popen(["taskset", "-c", "0"] + server_argv(binary, io, port, cert, key),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if not wait_listening(port):
             raise RuntimeError("%s did not listen on %d" % (binary, port))
+        if a.rate:
+            return open_loop(port, srv.pid, a)
         out = subprocess.run(["taskset", "-c", "1", PINGPONG, "127.0.0.1", str(port), str(a.conns),
                               str(a.depth), str(a.size), str(a.secs), "--tls", "--frame", "raw",
                               "--pid", str(srv.pid)], capture_output=True, text=True, timeout=a.secs + 60)
@@ -50,10 +90,14 @@ def main():
     ap.add_argument("--conns", type=int, default=10)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--size", type=int, default=16384)
-    ap.add_argument("contenders", nargs="+", help="NAME=SOCKIT_BINARY:IO")
+    ap.add_argument("--rate", type=int, default=0, help="open loop at this many msgs/s (sockit bench)")
+    ap.add_argument("contenders", nargs="+", help="NAME=SOCKIT_BINARY:IO, tls-echo or tls-echo-naive")
     a = ap.parse_args()
     specs = []
     for c in a.contenders:
+        if c in ("tls-echo", "tls-echo-naive"):
+            specs.append((c, c, "naive" if c == "tls-echo-naive" else "read-ahead"))
+            continue
         name, _, rest = c.partition("=")
         binary, _, io = rest.rpartition(":")
         if not name or not binary or io not in ("epoll", "uring"):
