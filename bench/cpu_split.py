@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from run import BUILD, ROOT, free_port, wait_listening  # the suite's own helpers
+from run import BUILD, ROOT, free_port, make_cert, servers, wait_listening  # the suite's own helpers
 
 # (share name, symbols whose inclusive ("children") time counts for it)
 TCP_SEND = ["tcp_sendmsg"]
@@ -40,18 +40,9 @@ URING_WAIT = ["__do_sys_io_uring_enter", "__se_sys_io_uring_enter", "__x64_sys_i
 SERVERS = ["epoll", "sockit", "sockit-uring", "sockit-tls", "sockit-tls-uring", "tls-echo", "tls-echo-naive"]
 
 
-def server_cmd(name, port, cert, key):
-    sockit = os.path.join(ROOT, "build", "sockit")
-    if name == "epoll":
-        return [os.path.join(BUILD, "epoll_echo"), "127.0.0.1", str(port)]
-    if name.startswith("tls-echo"):
-        return [os.path.join(BUILD, "tls_echo"), "127.0.0.1", str(port), cert, key] + \
-            (["--no-read-ahead"] if name == "tls-echo-naive" else [])
-    extra = ["--io", "uring"] if name.endswith("-uring") else []
-    if "tls" in name:
-        return [sockit, "serve", "echo", "tls://127.0.0.1:%d" % port, "--cert", cert, "--key", key,
-                "--nodelay", "--threads", "1"] + extra
-    return [sockit, "serve", "echo", "tcp://127.0.0.1:%d" % port, "--nodelay", "--threads", "1"] + extra
+def server_cmd(name, port):
+    """run.py's command line for that server (sockit with --threads 1, like the peers)."""
+    return servers(os.path.join(ROOT, "build", "sockit"), ["--threads", "1"])[name][0](port)
 
 
 def children_share(report, names):
@@ -85,13 +76,10 @@ def main():
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="cpu_split.")
     data = os.path.join(tmp, "perf.data")
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
     tls = "tls" in args.server
     if tls:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "2"],
-                       check=True, capture_output=True)
-    srv = subprocess.Popen(["taskset", "-c", "0"] + server_cmd(args.server, port, cert, key),
+        make_cert(tmp)  # (run.CERT: the TLS servers' argv name it)
+    srv = subprocess.Popen(["taskset", "-c", "0"] + server_cmd(args.server, port),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if not wait_listening(port, srv):

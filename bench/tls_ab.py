@@ -26,17 +26,17 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from idle_memory import free_port, make_cert, wait_listening  # noqa: E402
+from idle_memory import free_port, wait_listening  # noqa: E402
+from run import find_rate, make_cert, servers, sockit_tls_argv  # noqa: E402  (run.py's servers)
 PINGPONG = os.path.join(HERE, "build", "pingpong")
-TLS_ECHO = os.path.join(HERE, "build", "tls_echo")
 SOCKIT = os.path.join(HERE, "..", "build", "sockit")
+PEERS = ("tls-echo", "tls-echo-naive")  # run.py's minimal OpenSSL echo, with and without read-ahead
 
 
-def server_argv(binary, io, port, cert, key):
-    if binary in ("tls-echo", "tls-echo-naive"):
-        return [TLS_ECHO, "127.0.0.1", str(port), cert, key] + (["--no-read-ahead"] if io == "naive" else [])
-    return [binary, "serve", "echo", "tls://127.0.0.1:%d" % port, "--cert", cert, "--key", key, "--nodelay",
-            "--threads", "1", "--io", io]
+def server_argv(binary, io, port):
+    if binary in PEERS:
+        return servers(SOCKIT, [])[binary][0](port)
+    return sockit_tls_argv(binary, ["--threads", "1", "--io", io])(port)
 
 
 def schedstat_ns(pid):
@@ -45,32 +45,39 @@ def schedstat_ns(pid):
                for t in os.listdir("/proc/%d/task" % pid))
 
 
-def open_loop(port, pid, a):
-    """CPU µs per message at a.rate msgs/s, over the middle of a.secs + 2 s."""
+def open_loop(port, pid, a, tmp):
+    """CPU µs per message at a.rate msgs/s, over the middle of a.secs + 2 s; an
+    error if the server lost messages or did not keep up with the rate."""
+    jf = os.path.join(tmp, "bench.json")
     ld = subprocess.Popen(["taskset", "-c", "1", SOCKIT, "bench", "tls://127.0.0.1:%d" % port, "-k", "-c",
                            str(a.conns), "--depth", str(a.depth), "--size", str(a.size), "--rate", str(a.rate),
-                           "-d", str(a.secs + 2), "--ramp"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+                           "-d", str(a.secs + 2), "--ramp", "--json", jf],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
     c0 = schedstat_ns(pid)
     time.sleep(a.secs)
     c1 = schedstat_ns(pid)
-    out = ld.communicate(timeout=60)[0]
-    if "errors       none" not in out:
-        raise RuntimeError("sockit bench: %s" % out.strip().splitlines()[-1])
+    if ld.wait(timeout=60) != 0:
+        raise RuntimeError("sockit bench exited with status %d" % ld.returncode)
+    doc = json.load(open(jf))
+    errors = sum(v for v in doc.get("errors", {}).values() if isinstance(v, int))
+    got = find_rate(doc) or 0.0
+    if errors or got < 0.97 * a.rate:
+        raise RuntimeError("sockit bench: %d errors, %.0f of %d msgs/s (the rate is above this server's "
+                           "ceiling?)" % (errors, got, a.rate))
     return (c1 - c0) / 1e3 / (a.rate * a.secs)
 
 
-def one_run(binary, io, cert, key, a):
+def one_run(binary, io, a, tmp):
     """CPU µs per message of one server under one pingpong run (or open-loop run)."""
     port = free_port()
-    srv = subprocess.Popen(["taskset", "-c", "0"] + server_argv(binary, io, port, cert, key),
+    srv = subprocess.Popen(["taskset", "-c", "0"] + server_argv(binary, io, port),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if not wait_listening(port):
             raise RuntimeError("%s did not listen on %d" % (binary, port))
         if a.rate:
-            return open_loop(port, srv.pid, a)
+            return open_loop(port, srv.pid, a, tmp)
         out = subprocess.run(["taskset", "-c", "1", PINGPONG, "127.0.0.1", str(port), str(a.conns),
                               str(a.depth), str(a.size), str(a.secs), "--tls", "--frame", "raw",
                               "--pid", str(srv.pid)], capture_output=True, text=True, timeout=a.secs + 60)
@@ -95,8 +102,8 @@ def main():
     a = ap.parse_args()
     specs = []
     for c in a.contenders:
-        if c in ("tls-echo", "tls-echo-naive"):
-            specs.append((c, c, "naive" if c == "tls-echo-naive" else "read-ahead"))
+        if c in PEERS:
+            specs.append((c, c, None))
             continue
         name, _, rest = c.partition("=")
         binary, _, io = rest.rpartition(":")
@@ -106,10 +113,10 @@ def main():
     print("command: %s" % " ".join(sys.argv))
     cpu = {s[0]: [] for s in specs}
     with tempfile.TemporaryDirectory() as d:
-        cert, key = make_cert(d)
+        make_cert(d)  # (run.CERT: the servers' argv name it)
         for r in range(a.rounds):
             for name, binary, io in specs if r % 2 == 0 else specs[::-1]:
-                cpu[name].append(one_run(binary, io, cert, key, a))
+                cpu[name].append(one_run(binary, io, a, d))
             print("round %d: %s" % (r + 1, "  ".join("%s %.2f" % (s[0], cpu[s[0]][-1]) for s in specs)),
                   flush=True)
     ref = specs[0][0]
